@@ -1,0 +1,5 @@
+import sys
+
+from kzoo.cli import main
+
+sys.exit(main())

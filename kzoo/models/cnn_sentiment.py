@@ -1,0 +1,126 @@
+"""1D-CNN sentence classifiers: a single convolution, and Kim's (2014) three-width CNN."""
+
+import keras
+
+from kzoo import testing, validation
+from kzoo.layers import MaskedConv1D, MaskedGlobalMaxPooling1D
+from kzoo.models.heads import classification_head, compile_classifier
+from kzoo.registry import TinyConfig, register_model
+
+# Variants are data: each registered name is a set of arguments to the one builder.
+KIM_CNN = dict(embedding_dim=300, filters=100, kernel_sizes=(3, 4, 5), dropout=0.5)
+
+
+def _tiny(num_classes):
+    return TinyConfig(
+        kwargs=dict(
+            vocabulary_size=20,
+            num_classes=num_classes,
+            embedding_dim=4,
+            filters=3,
+            kernel_sizes=(2, 3),
+        ),
+        inputs=lambda rng: testing.token_ids(rng, 3, 6, vocabulary_size=20),
+        targets=lambda rng: rng.integers(0, num_classes, size=(3,)),
+        output_shape=(3, 1 if num_classes == 2 else num_classes),
+        padded_inputs=lambda ids: testing.pad(ids, 4),
+    )
+
+
+@register_model(tiny=_tiny(num_classes=2))
+def build_cnn_sentiment(
+    vocabulary_size=10_000,
+    num_classes=2,
+    embedding_dim=64,
+    filters=128,
+    kernel_sizes=(5,),
+    dropout=0.0,
+):
+    """Convolutional text classifier: Embedding(64) → Conv1D(128, 5, relu) → max-over-time → Dense.
+
+    With several `kernel_sizes`, one convolution per width runs in parallel on the embedding and
+    their max-pooled features are concatenated (Kim, 2014; `build_kim_cnn` is that variant).
+
+    Padding (token id 0) is masked: padded steps are zeroed before each convolution, which pads
+    "same", and they are skipped by the max-over-time pooling. A sentence's prediction is then
+    the same however much padding its batch adds, and sentences shorter than the kernel still
+    get features.
+
+    Args:
+        vocabulary_size: int. Number of token ids, padding (0) included. Defaults to `10000`.
+        num_classes: int. Number of classes, at least 2. Defaults to `2`.
+        embedding_dim: int. Width of the token embedding. Defaults to `64`.
+        filters: int. Feature maps per kernel width. Defaults to `128`.
+        kernel_sizes: list of int. Convolution widths, one branch each. Defaults to `(5,)`.
+        dropout: float. Dropout rate on the pooled features, in [0, 1). Defaults to `0.0`.
+
+    Returns:
+        A compiled `keras.Model` mapping token ids `(batch_size, steps)` to class probabilities
+        `(batch_size, 1)` for two classes or `(batch_size, num_classes)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from kzoo import build_cnn_sentiment
+    >>> model = build_cnn_sentiment(vocabulary_size=100)
+    >>> model.predict(np.array([[5, 8, 13, 0]]), verbose=0).shape
+    (1, 1)
+    """
+    return _build_cnn(
+        "cnn_sentiment",
+        vocabulary_size=vocabulary_size,
+        num_classes=num_classes,
+        embedding_dim=embedding_dim,
+        filters=filters,
+        kernel_sizes=kernel_sizes,
+        dropout=dropout,
+    )
+
+
+def _build_cnn(name, vocabulary_size, num_classes, embedding_dim, filters, kernel_sizes, dropout):
+    validation.int_at_least("vocabulary_size", vocabulary_size, 2)
+    validation.int_at_least("num_classes", num_classes, 2)
+    validation.positive_int("embedding_dim", embedding_dim)
+    validation.positive_int("filters", filters)
+    kernel_sizes = validation.positive_ints("kernel_sizes", kernel_sizes)
+    validation.rate("dropout", dropout)
+
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    embedded = keras.layers.Embedding(
+        vocabulary_size, embedding_dim, mask_zero=True, name="embedding"
+    )(token_ids)
+    features = []
+    for size in kernel_sizes:
+        x = MaskedConv1D(filters, size, activation="relu", name=f"conv_{size}")(embedded)
+        features.append(MaskedGlobalMaxPooling1D(name=f"max_pool_{size}")(x))
+    x = features[0] if len(features) == 1 else keras.layers.Concatenate(name="concat")(features)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = classification_head(num_classes)(x)
+    model = keras.Model(token_ids, outputs, name=name)
+    return compile_classifier(model, num_classes)
+
+
+@register_model(tiny=_tiny(num_classes=6))
+def build_kim_cnn(vocabulary_size=10_000, num_classes=2, **overrides):
+    """Kim (2014) CNN: kernel widths 3/4/5 with 100 maps each, max-over-time, dropout 0.5.
+
+    "Convolutional Neural Networks for Sentence Classification" (https://arxiv.org/abs/1408.5882),
+    the CNN-rand model: randomly initialised 300-wide embeddings trained with the network. It is
+    `build_cnn_sentiment` with the arguments in `KIM_CNN`; any of them can be overridden.
+
+    Args:
+        vocabulary_size: int. Number of token ids, padding (0) included. Defaults to `10000`.
+        num_classes: int. Number of classes, at least 2. Defaults to `2`.
+        **overrides: other `build_cnn_sentiment` arguments, replacing Kim's.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from kzoo import build_kim_cnn
+    >>> model = build_kim_cnn(vocabulary_size=100, num_classes=6)
+    >>> model.predict(np.array([[5, 8, 13, 0]]), verbose=0).shape
+    (1, 6)
+    """
+    kwargs = {**KIM_CNN, **overrides}
+    return _build_cnn("kim_cnn", vocabulary_size=vocabulary_size, num_classes=num_classes, **kwargs)

@@ -1,0 +1,242 @@
+"""Dense generative adversarial network for 28×28 grey images, trained by its own `train_step`."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kzoo import validation
+from kzoo.registry import TinyConfig, register_model
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class GAN(keras.Model):
+    """A generator and a discriminator trained against each other by `fit`.
+
+    Each training step draws noise, updates the discriminator on a real and a generated batch
+    (binary cross-entropy on logits: real → 1, generated → 0), then draws fresh noise and updates
+    the generator so that the discriminator calls its images real. Each network has its own
+    optimizer, and `fit` logs `d_loss` and `g_loss`. Only the network being updated changes in
+    each half-step, so there is no need to freeze the discriminator inside a compiled
+    Sequential as older examples do.
+
+    Calling the model on noise `(batch_size, latent_dim)` returns generated images in [-1, 1];
+    `generate(n, seed=...)` draws the noise itself.
+
+    Args:
+        generator: `keras.Model` from noise `(batch_size, latent_dim)` to images.
+        discriminator: `keras.Model` from images to one logit per image.
+        latent_dim: int. Width of the noise vector.
+        seed: int. Seed of the noise drawn during training. Defaults to `None`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from kzoo import build_gan
+    >>> gan = build_gan()
+    >>> images = np.random.uniform(-1, 1, size=(64, 28, 28, 1)).astype("float32")
+    >>> history = gan.fit(images, batch_size=32, epochs=1, verbose=0)
+    >>> sorted(history.history)
+    ['d_loss', 'g_loss']
+    >>> gan.generate(4, seed=0).shape
+    (4, 28, 28, 1)
+    """
+
+    def __init__(self, generator, discriminator, latent_dim, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = validation.positive_int("latent_dim", latent_dim)
+        self.seed = seed
+        self.noise_seed = keras.random.SeedGenerator(seed)
+        self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        # One call on zeros builds the model and records its input signature, so `save` and
+        # `export` work after `fit`, which calls the two networks but never the GAN itself.
+        self(keras.ops.zeros((1, self.latent_dim)))
+
+    def call(self, noise, training=False):
+        return self.generator(noise, training=training)
+
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        """Configures training. Both optimizers default to Adam(2e-4, beta_1=0.5) (Radford et al.,
+        2015); other keyword arguments (`jit_compile`, `steps_per_execution`, ...) go to
+        `keras.Model.compile`."""
+        kwargs.pop("optimizer", None)
+        kwargs.pop("loss", None)
+        super().compile(optimizer=None, **kwargs)
+        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    def _noise(self, batch_size):
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.noise_seed)
+
+    def train_step(self, data):
+        real_images, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        batch_size = tf.shape(real_images)[0]
+
+        # === Discriminator: real images → 1, generated images → 0 ===
+        fake_images = self.generator(self._noise(batch_size), training=True)
+        with tf.GradientTape() as tape:
+            real_logits = self.discriminator(real_images, training=True)
+            fake_logits = self.discriminator(fake_images, training=True)
+            d_loss = self.bce(tf.ones_like(real_logits), real_logits) + self.bce(
+                tf.zeros_like(fake_logits), fake_logits
+            )
+        weights = self.discriminator.trainable_weights
+        self.d_optimizer.apply(tape.gradient(d_loss, weights), weights)
+
+        # === Generator: make the discriminator call fresh generated images real ===
+        with tf.GradientTape() as tape:
+            fake_logits = self.discriminator(
+                self.generator(self._noise(batch_size), training=True), training=True
+            )
+            g_loss = self.bce(tf.ones_like(fake_logits), fake_logits)
+        weights = self.generator.trainable_weights
+        self.g_optimizer.apply(tape.gradient(g_loss, weights), weights)
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def generate(self, num_images, seed=None, batch_size=256):
+        """Returns `num_images` generated images as a numpy array in [-1, 1].
+
+        Args:
+            num_images: int. How many images.
+            seed: int. Seed of the noise; the same seed gives the same images. Defaults to
+                `None` (fresh noise each call).
+            batch_size: int. Images per generator call. Defaults to `256`.
+        """
+        validation.positive_int("num_images", num_images)
+        noise = np.random.default_rng(seed).standard_normal((num_images, self.latent_dim))
+        return self.generator.predict(noise.astype("float32"), batch_size=batch_size, verbose=0)
+
+    # === Config and saving ===
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "latent_dim": self.latent_dim,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+    def get_compile_config(self):
+        if not self.compiled:
+            return {}
+        return {
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+        }
+
+    def compile_from_config(self, config):
+        self.compile(**{k: keras.saving.deserialize_keras_object(v) for k, v in config.items()})
+        # Create the optimizer variables so that saved optimizer state loads into them.
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+
+def _generator(latent_dim, image_shape, units):
+    noise = keras.Input(shape=(latent_dim,), name="noise")
+    x = noise
+    for i, width in enumerate(units):
+        x = keras.layers.Dense(width, name=f"dense_{i}")(x)
+        x = keras.layers.BatchNormalization(momentum=0.8, name=f"batch_norm_{i}")(x)
+        x = keras.layers.LeakyReLU(0.2, name=f"leaky_relu_{i}")(x)
+    x = keras.layers.Dense(
+        int(np.prod(image_shape)), activation="tanh", dtype="float32", name="pixels"
+    )(x)
+    images = keras.layers.Reshape(image_shape, dtype="float32", name="images")(x)
+    return keras.Model(noise, images, name="generator")
+
+
+def _discriminator(image_shape, units, dropout):
+    images = keras.Input(shape=image_shape, name="images")
+    x = keras.layers.Flatten(name="flatten")(images)
+    for i, width in enumerate(units):
+        x = keras.layers.Dense(width, name=f"dense_{i}")(x)
+        x = keras.layers.LeakyReLU(0.2, name=f"leaky_relu_{i}")(x)
+        x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    logits = keras.layers.Dense(1, dtype="float32", name="logit")(x)
+    return keras.Model(images, logits, name="discriminator")
+
+
+@register_model(
+    tiny=TinyConfig(
+        kwargs=dict(
+            latent_dim=8,
+            image_shape=(4, 4, 1),
+            generator_units=(8, 16),
+            discriminator_units=(8,),
+            seed=0,
+        ),
+        inputs=lambda rng: rng.standard_normal((3, 8)).astype("float32"),
+        training_inputs=lambda rng: rng.uniform(-1, 1, (6, 4, 4, 1)).astype("float32"),
+        output_shape=(3, 4, 4, 1),
+    )
+)
+def build_gan(
+    latent_dim=100,
+    image_shape=(28, 28, 1),
+    generator_units=(128, 256, 512),
+    discriminator_units=(256, 128),
+    dropout=0.3,
+    seed=None,
+):
+    """Dense GAN: generator 100 → 128 → 256 → 512 → 784 tanh, discriminator 784 → 256 → 128 → 1.
+
+    Goodfellow et al. (2014), "Generative Adversarial Nets" (https://arxiv.org/abs/1406.2661).
+    The generator's hidden layers use BatchNormalization and LeakyReLU(0.2) and its output is
+    tanh, so training images must be scaled to [-1, 1]; the discriminator's hidden layers use
+    LeakyReLU(0.2) and Dropout. The result is a `GAN` model, compiled with Adam(2e-4,
+    beta_1=0.5) for each network, that trains with `gan.fit(images)`.
+
+    Args:
+        latent_dim: int. Width of the noise vector. Defaults to `100`.
+        image_shape: tuple of int. Shape of one image. Defaults to `(28, 28, 1)`.
+        generator_units: list of int. Widths of the generator's hidden layers. Defaults to
+            `(128, 256, 512)`.
+        discriminator_units: list of int. Widths of the discriminator's hidden layers. Defaults
+            to `(256, 128)`.
+        dropout: float. Dropout rate in the discriminator, in [0, 1). Defaults to `0.3`.
+        seed: int. Seed of the training noise. Defaults to `None`.
+
+    Returns:
+        A compiled `GAN`; `gan(noise)` maps `(batch_size, latent_dim)` to images
+        `(batch_size, *image_shape)`.
+
+    Example:
+
+    >>> from kzoo import build_gan
+    >>> gan = build_gan()
+    >>> gan.generate(16, seed=1).shape
+    (16, 28, 28, 1)
+    """
+    validation.positive_int("latent_dim", latent_dim)
+    image_shape = validation.positive_ints("image_shape", image_shape)
+    generator_units = validation.positive_ints("generator_units", generator_units)
+    discriminator_units = validation.positive_ints("discriminator_units", discriminator_units)
+    validation.rate("dropout", dropout)
+
+    gan = GAN(
+        _generator(latent_dim, image_shape, generator_units),
+        _discriminator(image_shape, discriminator_units, dropout),
+        latent_dim=latent_dim,
+        seed=seed,
+        name="gan",
+    )
+    gan.compile()
+    return gan

@@ -1,0 +1,167 @@
+"""A small decoder-only Transformer language model built from keras-hub layers."""
+
+import keras
+import keras_hub
+from keras import ops
+
+from kzoo import testing, validation
+from kzoo.models.heads import compile_language_model
+from kzoo.registry import TinyConfig, register_model
+
+
+@register_model(
+    tiny=TinyConfig(
+        kwargs=dict(
+            vocabulary_size=20,
+            max_sequence_length=16,
+            num_layers=2,
+            num_heads=2,
+            hidden_dim=8,
+            intermediate_dim=16,
+        ),
+        inputs=lambda rng: testing.token_ids(rng, 2, 7, vocabulary_size=20, min_length=3),
+        targets=lambda rng: testing.token_ids(rng, 2, 7, vocabulary_size=20, min_length=7),
+        output_shape=(2, 7, 20),
+        padded_inputs=lambda ids: testing.pad(ids, 3),
+    )
+)
+def build_gpt(
+    vocabulary_size=10_000,
+    max_sequence_length=256,
+    num_layers=4,
+    num_heads=4,
+    hidden_dim=128,
+    intermediate_dim=512,
+    dropout=0.1,
+):
+    """Small GPT: token + position embedding → causal TransformerDecoder blocks → logits.
+
+    A decoder-only Transformer language model (Radford et al., 2018) made of keras-hub layers:
+    `TokenAndPositionEmbedding` and pre-norm `TransformerDecoder` blocks without cross-attention,
+    each attending causally over earlier tokens, then a final LayerNormalization and a Dense
+    projection to next-token logits. The defaults are nanoGPT's CPU-sized character model (4
+    layers, 4 heads, width 128). Padding (token id 0, after the text) is masked in the attention
+    and skipped by the loss.
+
+    `gpt_call_with_cache(model, token_ids, cache, index)` runs the same layers with a key/value
+    cache, so generation computes one new token per step instead of the whole prefix;
+    `gpt_initial_cache(model, batch_size)` makes the empty cache.
+
+    Args:
+        vocabulary_size: int. Number of token ids, padding (0) included. Defaults to `10000`.
+        max_sequence_length: int. Longest context, the size of the position embedding.
+            Defaults to `256`.
+        num_layers: int. Number of decoder blocks. Defaults to `4`.
+        num_heads: int. Attention heads per block; must divide `hidden_dim`. Defaults to `4`.
+        hidden_dim: int. Width of the embeddings and blocks. Defaults to `128`.
+        intermediate_dim: int. Width of each block's feed-forward layer. Defaults to `512`.
+        dropout: float. Dropout rate in the blocks, in [0, 1). Defaults to `0.1`.
+
+    Returns:
+        A compiled `keras.Model` mapping token ids `(batch_size, steps)`, `steps <=
+        max_sequence_length`, to next-token logits `(batch_size, steps, vocabulary_size)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from kzoo import build_gpt
+    >>> model = build_gpt(vocabulary_size=60, max_sequence_length=32, num_layers=2)
+    >>> model.predict(np.array([[4, 9, 2, 0]]), verbose=0).shape
+    (1, 4, 60)
+    """
+    validation.int_at_least("vocabulary_size", vocabulary_size, 2)
+    validation.positive_int("max_sequence_length", max_sequence_length)
+    validation.positive_int("num_layers", num_layers)
+    validation.positive_int("num_heads", num_heads)
+    validation.positive_int("hidden_dim", hidden_dim)
+    validation.divisible("hidden_dim", hidden_dim, "num_heads", num_heads)
+    validation.positive_int("intermediate_dim", intermediate_dim)
+    validation.rate("dropout", dropout)
+
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    # Padding is masked explicitly, as in keras-hub's backbones; the loss ignores padded targets.
+    padding_mask = ops.not_equal(token_ids, 0)
+    x = keras_hub.layers.TokenAndPositionEmbedding(
+        vocabulary_size, max_sequence_length, hidden_dim, name="embedding"
+    )(token_ids)
+    for i in range(num_layers):
+        x = keras_hub.layers.TransformerDecoder(
+            intermediate_dim,
+            num_heads,
+            dropout=dropout,
+            normalize_first=True,
+            name=f"transformer_decoder_{i}",
+        )(x, decoder_padding_mask=padding_mask)
+    x = keras.layers.LayerNormalization(name="final_norm")(x)
+    logits = keras.layers.Dense(vocabulary_size, dtype="float32", name="logits")(x)
+    model = keras.Model(token_ids, logits, name="gpt")
+    return compile_language_model(model)
+
+
+def _decoder_blocks(model):
+    return [
+        layer for layer in model.layers if isinstance(layer, keras_hub.layers.TransformerDecoder)
+    ]
+
+
+def gpt_initial_cache(model, batch_size, max_length=None):
+    """Returns an empty key/value cache for `gpt_call_with_cache`.
+
+    Args:
+        model: a model from `build_gpt`.
+        batch_size: int. Sequences decoded together.
+        max_length: int. Longest sequence the cache holds. Defaults to the model's
+            `max_sequence_length`.
+
+    Returns:
+        A float tensor of zeros `(batch_size, num_layers, 2, max_length, num_heads, head_dim)`:
+        keys and values of every block.
+    """
+    embedding = model.get_layer("embedding")
+    max_length = max_length or embedding.sequence_length
+    blocks = _decoder_blocks(model)
+    num_heads = blocks[0].num_heads
+    head_dim = embedding.embedding_dim // num_heads
+    shape = (batch_size, len(blocks), 2, max_length, num_heads, head_dim)
+    return ops.zeros(shape, dtype=model.get_layer("logits").compute_dtype)
+
+
+def gpt_call_with_cache(model, token_ids, cache, cache_update_index):
+    """Runs a GPT on new tokens, reading and extending a key/value cache.
+
+    The tokens `(batch_size, steps)` sit at positions `cache_update_index ...` of the sequence;
+    their keys and values are written into the cache there, and they attend to everything the
+    cache holds before them. A whole prompt goes in with index 0, then one token per call.
+
+    Args:
+        model: a model from `build_gpt`, fresh or loaded from a `.keras` file.
+        token_ids: int tensor `(batch_size, steps)`.
+        cache: float tensor from `gpt_initial_cache` or a previous call.
+        cache_update_index: int or int tensor. Position of the first of `token_ids`.
+
+    Returns:
+        A tuple `(logits, cache)`: next-token logits `(batch_size, steps, vocabulary_size)` and
+        the updated cache.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from kzoo import build_gpt, gpt_call_with_cache, gpt_initial_cache
+    >>> model = build_gpt(vocabulary_size=60, max_sequence_length=32, num_layers=2)
+    >>> cache = gpt_initial_cache(model, batch_size=1)
+    >>> logits, cache = gpt_call_with_cache(model, np.array([[4, 9, 2]]), cache, 0)
+    >>> logits, cache = gpt_call_with_cache(model, np.array([[7]]), cache, 3)
+    >>> logits.shape
+    TensorShape([1, 1, 60])
+    """
+    x = model.get_layer("embedding")(token_ids, start_index=cache_update_index)
+    new_caches = []
+    for i, block in enumerate(_decoder_blocks(model)):
+        x, block_cache = block(
+            x,
+            self_attention_cache=cache[:, i, ...],
+            self_attention_cache_update_index=cache_update_index,
+        )
+        new_caches.append(block_cache)
+    x = model.get_layer("final_norm")(x)
+    return model.get_layer("logits")(x), ops.stack(new_caches, axis=1)

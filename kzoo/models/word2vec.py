@@ -1,0 +1,193 @@
+"""Skip-gram word2vec with negative sampling, and a text classifier that starts from its vectors."""
+
+import keras
+import numpy as np
+
+from kzoo import testing, validation
+from kzoo.models.heads import classification_head, compile_classifier
+from kzoo.registry import TinyConfig, register_model
+
+
+def _tiny_skipgram_batch(rng):
+    return {
+        "target": rng.integers(1, 20, size=(4,)).astype("int32"),
+        "context": rng.integers(1, 20, size=(4, 5)).astype("int32"),
+    }
+
+
+@register_model(
+    tiny=TinyConfig(
+        kwargs=dict(vocabulary_size=20, embedding_dim=4),
+        inputs=_tiny_skipgram_batch,
+        # The true context word comes first, then the negative samples.
+        targets=lambda rng: np.tile(np.eye(1, 5, dtype="float32"), (4, 1)),
+        output_shape=(4, 5),
+    )
+)
+def build_word2vec(vocabulary_size=10_000, embedding_dim=128):
+    """Skip-gram word2vec with negative sampling: target and context embeddings, dot, sigmoid.
+
+    Mikolov et al. (2013), "Distributed Representations of Words and Phrases and their
+    Compositionality" (https://arxiv.org/abs/1310.4546). For each (target word, context words)
+    pair the model scores every context word by the dot product of the target's vector and the
+    context word's vector; trained with binary cross-entropy against label 1 for the true context
+    word and 0 for the sampled negatives, the target embedding becomes the word vectors.
+
+    Args:
+        vocabulary_size: int. Number of word ids, padding (0) included. Defaults to `10000`.
+        embedding_dim: int. Width of the word vectors. Defaults to `128`.
+
+    Returns:
+        A compiled `keras.Model` taking a dict `{"target": (batch_size,), "context":
+        (batch_size, 1 + num_negatives)}` of word ids and returning one logit per context word,
+        `(batch_size, 1 + num_negatives)`. The word vectors are
+        `word2vec_vectors(model)`, the weights of the layer named `"target_embedding"`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from kzoo import build_word2vec, word2vec_vectors
+    >>> model = build_word2vec(vocabulary_size=50, embedding_dim=8)
+    >>> batch = {"target": np.array([3, 7]), "context": np.array([[4, 9, 1], [2, 5, 6]])}
+    >>> model.predict(batch, verbose=0).shape
+    (2, 3)
+    >>> word2vec_vectors(model).shape
+    (50, 8)
+    """
+    validation.int_at_least("vocabulary_size", vocabulary_size, 2)
+    validation.positive_int("embedding_dim", embedding_dim)
+
+    target = keras.Input(shape=(), dtype="int32", name="target")
+    context = keras.Input(shape=(None,), dtype="int32", name="context")
+    target_vectors = keras.layers.Embedding(
+        vocabulary_size, embedding_dim, name="target_embedding"
+    )(target)
+    context_vectors = keras.layers.Embedding(
+        vocabulary_size, embedding_dim, name="context_embedding"
+    )(context)
+    # (batch, dim) · (batch, contexts, dim) → (batch, contexts)
+    logits = keras.layers.Dot(axes=(1, 2), dtype="float32", name="similarity")(
+        [target_vectors, context_vectors]
+    )
+    model = keras.Model({"target": target, "context": context}, logits, name="word2vec")
+    model.compile(
+        optimizer=keras.optimizers.Adam(),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True),
+        metrics=[keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)],
+    )
+    return model
+
+
+def word2vec_vectors(model):
+    """Returns the word vectors of a word2vec model, a numpy array `(vocabulary_size, dim)`."""
+    return keras.ops.convert_to_numpy(model.get_layer("target_embedding").embeddings)
+
+
+def _embedding_matrix(embeddings):
+    if embeddings is None:
+        return None
+    if isinstance(embeddings, keras.Model):
+        return word2vec_vectors(embeddings)
+    matrix = np.asarray(embeddings, dtype="float32")
+    if matrix.ndim != 2:
+        raise ValueError(
+            "Invalid value for argument embeddings. Expected a word2vec model or a matrix of "
+            f"shape (vocabulary_size, embedding_dim). Received: embeddings.shape={matrix.shape}"
+        )
+    return matrix
+
+
+@register_model(
+    tiny=TinyConfig(
+        kwargs=dict(
+            num_classes=3,
+            embeddings=np.random.default_rng(0).normal(size=(20, 4)).astype("float32"),
+            trainable_embeddings=True,
+            hidden_dim=5,
+        ),
+        inputs=lambda rng: testing.token_ids(rng, 3, 6, vocabulary_size=20),
+        targets=lambda rng: rng.integers(0, 3, size=(3,)),
+        output_shape=(3, 3),
+        padded_inputs=lambda ids: testing.pad(ids, 3),
+    )
+)
+def build_word2vec_classifier(
+    vocabulary_size=None,
+    num_classes=2,
+    embedding_dim=None,
+    embeddings=None,
+    trainable_embeddings=False,
+    hidden_dim=64,
+    dropout=0.0,
+):
+    """Text classifier on custom word2vec embeddings: averaged word vectors → Dense → classes.
+
+    The embedding layer starts from trained word vectors (a `build_word2vec` model or any
+    `(vocabulary_size, embedding_dim)` matrix whose rows follow the classifier's vocabulary) and
+    is frozen or fine-tuned. The vectors of the real words are averaged (padding, token id 0,
+    is masked), then Dense(`hidden_dim`, relu) → Dropout → class probabilities.
+
+    Args:
+        vocabulary_size: int. Number of token ids, padding included. Defaults to the rows of
+            `embeddings`, or `10000` without them.
+        num_classes: int. Number of classes, at least 2. Defaults to `2`.
+        embedding_dim: int. Width of the word vectors. Defaults to the columns of
+            `embeddings`, or `128` without them.
+        embeddings: a word2vec `keras.Model` or a float matrix `(vocabulary_size,
+            embedding_dim)`. Initial word vectors; random when `None`. Defaults to `None`.
+        trainable_embeddings: bool. Fine-tune the vectors (`True`) or keep them frozen
+            (`False`). Defaults to `False`.
+        hidden_dim: int. Width of the Dense layer. Defaults to `64`.
+        dropout: float. Dropout rate before the output, in [0, 1). Defaults to `0.0`.
+
+    Returns:
+        A compiled `keras.Model` mapping token ids `(batch_size, steps)` to class probabilities
+        `(batch_size, 1)` for two classes or `(batch_size, num_classes)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from kzoo import build_word2vec, build_word2vec_classifier
+    >>> word2vec = build_word2vec(vocabulary_size=50, embedding_dim=8)
+    >>> model = build_word2vec_classifier(embeddings=word2vec, num_classes=3)
+    >>> model.predict(np.array([[5, 8, 13, 0]]), verbose=0).shape
+    (1, 3)
+    """
+    matrix = _embedding_matrix(embeddings)
+    if matrix is not None:
+        for name, given, found in (
+            ("vocabulary_size", vocabulary_size, matrix.shape[0]),
+            ("embedding_dim", embedding_dim, matrix.shape[1]),
+        ):
+            if given is not None and given != found:
+                raise ValueError(
+                    f"Invalid value for argument {name}. Expected {found}, as the embeddings "
+                    f"have shape {matrix.shape}. Received: {name}={given}"
+                )
+        vocabulary_size, embedding_dim = matrix.shape
+    vocabulary_size = 10_000 if vocabulary_size is None else vocabulary_size
+    embedding_dim = 128 if embedding_dim is None else embedding_dim
+    validation.int_at_least("vocabulary_size", vocabulary_size, 2)
+    validation.int_at_least("num_classes", num_classes, 2)
+    validation.positive_int("embedding_dim", embedding_dim)
+    validation.positive_int("hidden_dim", hidden_dim)
+    validation.rate("dropout", dropout)
+
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    embedding = keras.layers.Embedding(
+        int(vocabulary_size),
+        int(embedding_dim),
+        mask_zero=True,
+        trainable=bool(trainable_embeddings),
+        name="embedding",
+    )
+    x = keras.layers.GlobalAveragePooling1D(name="average_pool")(embedding(token_ids))
+    x = keras.layers.Dense(hidden_dim, activation="relu", name="hidden")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="dropout")(x)
+    outputs = classification_head(num_classes)(x)
+    model = keras.Model(token_ids, outputs, name="word2vec_classifier")
+    if matrix is not None:
+        # Set as weights, not as a Constant initializer, so the config stays small.
+        embedding.set_weights([matrix])
+    return compile_classifier(model, num_classes)

@@ -1,0 +1,143 @@
+"""The model registry, in the style of timm and keras-hub.
+
+A factory joins the registry with `@register_model`; its registered name is the function name
+without the `build_` prefix, and its description is the first line of its docstring. Each model
+also declares a tiny configuration (`TinyConfig`) that the contract test in
+`tests/test_model_contract.py` builds, runs, saves, reloads and trains.
+
+Example:
+
+>>> import kzoo
+>>> "lstm_classifier" in kzoo.list_models()
+True
+>>> model = kzoo.build_model("lstm_classifier", vocabulary_size=100, num_classes=3)
+"""
+
+import dataclasses
+import fnmatch
+from collections.abc import Callable
+from typing import Any
+
+_MODELS = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class TinyConfig:
+    """A tiny configuration of a model, for fast tests of the model contract.
+
+    Args:
+        kwargs: dict. Factory arguments that make the model tiny.
+        inputs: callable. `inputs(rng)` returns a small batch of inputs (numpy arrays, or a
+            dict of them for models with named inputs), given a `numpy.random.Generator`.
+        output_shape: tuple. The shape `model(inputs)` returns for that batch.
+        targets: callable or `None`. `targets(rng)` returns training targets for that batch;
+            `None` for models that train on inputs alone (the GAN).
+        training_inputs: callable or `None`. `training_inputs(rng)` returns the inputs of a
+            training step when they are not the inputs of a call (the GAN is called on noise
+            and trains on images). Defaults to `inputs`.
+        padded_inputs: callable or `None`. For models that mask padding:
+            `padded_inputs(inputs)` returns the same batch with extra padding (token id 0)
+            appended; the contract checks that outputs on the real positions do not change.
+    """
+
+    kwargs: dict
+    inputs: Callable[[Any], Any]
+    output_shape: tuple
+    targets: Callable[[Any], Any] | None = None
+    training_inputs: Callable[[Any], Any] | None = None
+    padded_inputs: Callable[[Any], Any] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    """What the registry knows of one model."""
+
+    name: str
+    builder: Callable
+    description: str
+    tiny: TinyConfig | None
+
+
+def _first_line(doc):
+    for line in (doc or "").strip().splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def register_model(fn=None, *, name=None, tiny=None):
+    """Registers a model factory, as a bare decorator or with arguments.
+
+    Args:
+        fn: the factory. Its name without the `build_` prefix is the registered name.
+        name: str. A registered name other than the default.
+        tiny: `TinyConfig`. The tiny configuration the contract test uses.
+
+    Example:
+
+    ```python
+    @register_model(tiny=TinyConfig(kwargs={...}, inputs=..., output_shape=(2, 1)))
+    def build_my_classifier(vocabulary_size=10_000, num_classes=2):
+        \"\"\"One line that `kzoo list` prints.\"\"\"
+        ...
+    ```
+    """
+
+    def decorate(builder):
+        model_name = name or builder.__name__.removeprefix("build_")
+        if model_name in _MODELS:
+            raise ValueError(
+                f"A model named '{model_name}' is already registered "
+                f"(by {_MODELS[model_name].builder.__module__})."
+            )
+        _MODELS[model_name] = ModelEntry(
+            name=model_name,
+            builder=builder,
+            description=_first_line(builder.__doc__),
+            tiny=tiny,
+        )
+        return builder
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate
+
+
+def list_models(pattern="*"):
+    """Returns the sorted names of registered models matching a shell-style `pattern`.
+
+    Args:
+        pattern: str. A wildcard pattern such as `"*seq2seq"`. Defaults to `"*"`.
+    """
+    return sorted(name for name in _MODELS if fnmatch.fnmatchcase(name, pattern))
+
+
+def get_model_entry(name):
+    """Returns the `ModelEntry` registered under `name`; unknown names raise `ValueError`."""
+    if name not in _MODELS:
+        raise ValueError(
+            f"Unknown model name. Expected one of {list_models()}. Received: name={name}"
+        )
+    return _MODELS[name]
+
+
+def build_model(name, **overrides):
+    """Builds a registered model by name.
+
+    Arguments left as `None` are dropped, so command-line options that were not given never
+    replace the factory's own defaults (timm's `create_model` does the same).
+
+    Args:
+        name: str. A name from `list_models()`.
+        **overrides: factory arguments.
+
+    Example:
+
+    >>> import kzoo
+    >>> model = kzoo.build_model("cnn_sentiment", vocabulary_size=500)
+    >>> model.output_shape
+    (None, 1)
+    """
+    entry = get_model_entry(name)
+    kwargs = {key: value for key, value in overrides.items() if value is not None}
+    return entry.builder(**kwargs)

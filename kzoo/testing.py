@@ -1,0 +1,32 @@
+"""Helpers for tests and for the tiny configurations models declare in the registry.
+
+Kept free of pytest so that model files can use them to describe their tiny inputs.
+"""
+
+import numpy as np
+
+
+def token_ids(rng, batch_size, length, vocabulary_size, min_length=1):
+    """Returns a post-padded batch of random token ids, shape `(batch_size, length)`.
+
+    Ids of real tokens lie in `[1, vocabulary_size)`; 0 is padding. Row 0 is full length and
+    every other row has a random length in `[min_length, length]`, so the batch is really
+    padded.
+
+    Example:
+
+    >>> import numpy as np
+    >>> token_ids(np.random.default_rng(0), 2, 4, vocabulary_size=10).shape
+    (2, 4)
+    """
+    ids = rng.integers(1, vocabulary_size, size=(batch_size, length)).astype("int32")
+    lengths = rng.integers(min_length, length + 1, size=batch_size)
+    lengths[0] = length
+    for row, row_length in enumerate(lengths):
+        ids[row, row_length:] = 0
+    return ids
+
+
+def pad(ids, extra):
+    """Appends `extra` steps of padding (token id 0) to a batch of token ids."""
+    return np.pad(ids, [(0, 0), (0, extra)])
