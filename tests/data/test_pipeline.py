@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kzoo.data import pipeline
+
+
+def test_vectorizer_adapts_on_training_texts_only_and_reserves_tokens():
+    vectorizer = pipeline.make_vectorizer(
+        ["the cat sat", "the dog"], reserved_tokens=(pipeline.START, pipeline.END)
+    )
+    tokens = pipeline.vocabulary(vectorizer)
+    assert tokens[:5] == ["", "[UNK]", "[start]", "[end]", "the"]
+    # A word never seen in training maps to [UNK] (id 1).
+    assert pipeline.vectorize(vectorizer, ["the bird"])[0].tolist() == [4, 1]
+
+
+def test_character_vocabulary_round_trips_through_a_file(tmp_path):
+    vectorizer = pipeline.make_vectorizer(["ab\nc\t"], split="character", standardize=None)
+    path = tmp_path / "vocabulary.txt"
+    pipeline.save_vocabulary(vectorizer, path)
+    assert pipeline.load_vocabulary(path) == pipeline.vocabulary(vectorizer)
+    assert "\n" in pipeline.load_vocabulary(path)
+
+
+def test_max_tokens_caps_the_vocabulary():
+    vectorizer = pipeline.make_vectorizer(["a a a b b c"], max_tokens=4)
+    assert pipeline.vocabulary(vectorizer) == ["", "[UNK]", "a", "b"]
+
+
+def test_vectorize_truncates_and_keeps_empty_texts_one_step_long():
+    vectorizer = pipeline.make_vectorizer(["a b c d"])
+    tokens = pipeline.vocabulary(vectorizer)
+    ids = pipeline.vectorize(vectorizer, ["a b c d", "!!!"], max_length=2)
+    assert [x.tolist() for x in ids] == [[tokens.index("a"), tokens.index("b")], [1]]
+
+
+def test_buckets_pad_each_batch_to_its_boundary_only():
+    lengths = [2, 3, 3, 4, 9, 10, 11, 30]
+    ids = [np.arange(1, n + 1, dtype="int32") for n in lengths]
+    boundaries = pipeline.bucket_boundaries(lengths, num_buckets=2)
+    dataset = pipeline.classification_dataset(ids, [0] * 8, batch_size=4, boundaries=boundaries)
+    widths = sorted(x.shape[1] for x, _ in dataset)
+    # Short sentences are batched together and padded to their own boundary, not to 30.
+    assert widths[0] < 30 and all(w + 1 in boundaries for w in widths)
+    total = sum(int(np.count_nonzero(x)) for x, _ in dataset)
+    assert total == sum(lengths)
+
+
+def test_bucket_boundaries_cover_the_longest_sequence():
+    boundaries = pipeline.bucket_boundaries([5, 7, 100], num_buckets=4)
+    assert boundaries == sorted(boundaries) and boundaries[-1] > 100
+    assert all((b - 1) % 8 == 0 for b in boundaries)
+
+
+def test_translation_dataset_shifts_the_target_for_teacher_forcing():
+    dataset = pipeline.translation_dataset(
+        [np.array([5, 6, 7]), np.array([8])],
+        [np.array([9]), np.array([10, 11])],
+        start_id=2,
+        end_id=3,
+        batch_size=2,
+    )
+    inputs, targets = next(iter(dataset))
+    assert inputs["encoder_token_ids"].numpy().tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert inputs["decoder_token_ids"].numpy().tolist() == [[2, 9, 0], [2, 10, 11]]
+    assert targets.numpy().tolist() == [[9, 3, 0], [10, 11, 3]]
+
+
+def test_language_model_windows_are_shifted_by_one():
+    dataset = pipeline.language_model_dataset(np.arange(1, 12), sequence_length=4, batch_size=2)
+    (x, y), *rest = list(dataset)
+    assert x.numpy().tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]
+    assert y.numpy().tolist() == [[2, 3, 4, 5], [6, 7, 8, 9]]
+    assert rest == []  # the incomplete last batch is dropped
+
+
+def test_language_model_rejects_a_window_longer_than_the_text():
+    with pytest.raises(
+        ValueError, match="Expected at most 3, the length of the token stream minus one"
+    ):
+        pipeline.language_model_dataset(np.arange(1, 5), sequence_length=8, batch_size=1)
+
+
+def test_shuffled_pipelines_are_seeded():
+    ids = [np.array([i + 1]) for i in range(20)]
+
+    def order(seed):
+        ds = pipeline.classification_dataset(ids, list(range(20)), 20, shuffle=True, seed=seed)
+        return next(iter(ds))[1].numpy().tolist()
+
+    assert order(1) == order(1) and order(1) != order(2)
+
+
+def test_detokenize_stops_at_end_and_joins_by_split():
+    tokens = ["", "[UNK]", "[start]", "[end]", "a", "b"]
+    assert pipeline.detokenize(tokens, [2, 4, 5, 3, 4], "whitespace") == "a b"
+    assert pipeline.detokenize(tokens, [4, 5, 0], "character") == "ab"
+
+
+def test_array_dataset_batches_dicts():
+    ds = pipeline.array_dataset(
+        {"x": np.zeros((5, 2))}, np.ones(5), batch_size=2, drop_remainder=True
+    )
+    assert [int(tf.shape(x["x"])[0]) for x, _ in ds] == [2, 2]
