@@ -65,8 +65,20 @@ class GAN(keras.Model):
         kwargs.pop("optimizer", None)
         kwargs.pop("loss", None)
         super().compile(optimizer=None, **kwargs)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.d_optimizer = self._prepare(d_optimizer, self.discriminator)
+        self.g_optimizer = self._prepare(g_optimizer, self.generator)
+
+    def _prepare(self, optimizer, network):
+        optimizer = optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        if self.dtype_policy.name == "mixed_float16" and not isinstance(
+            optimizer, keras.optimizers.LossScaleOptimizer
+        ):
+            # The custom train_step scales its losses through these, as Keras' own would.
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        # Built now, not at the first step, so that BackupAndRestore and .keras loading find
+        # variables to restore the optimizer state into.
+        optimizer.build(network.trainable_variables)
+        return optimizer
 
     @property
     def metrics(self):
@@ -87,8 +99,9 @@ class GAN(keras.Model):
             d_loss = self.bce(tf.ones_like(real_logits), real_logits) + self.bce(
                 tf.zeros_like(fake_logits), fake_logits
             )
+            scaled_loss = self.d_optimizer.scale_loss(d_loss)
         weights = self.discriminator.trainable_weights
-        self.d_optimizer.apply(tape.gradient(d_loss, weights), weights)
+        self.d_optimizer.apply(tape.gradient(scaled_loss, weights), weights)
 
         # === Generator: make the discriminator call fresh generated images real ===
         with tf.GradientTape() as tape:
@@ -96,8 +109,9 @@ class GAN(keras.Model):
                 self.generator(self._noise(batch_size), training=True), training=True
             )
             g_loss = self.bce(tf.ones_like(fake_logits), fake_logits)
+            scaled_loss = self.g_optimizer.scale_loss(g_loss)
         weights = self.generator.trainable_weights
-        self.g_optimizer.apply(tape.gradient(g_loss, weights), weights)
+        self.g_optimizer.apply(tape.gradient(scaled_loss, weights), weights)
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
@@ -144,9 +158,6 @@ class GAN(keras.Model):
 
     def compile_from_config(self, config):
         self.compile(**{k: keras.saving.deserialize_keras_object(v) for k, v in config.items()})
-        # Create the optimizer variables so that saved optimizer state loads into them.
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.g_optimizer.build(self.generator.trainable_variables)
 
 
 def _generator(latent_dim, image_shape, units):
