@@ -7,9 +7,6 @@ from kzoo.layers import MaskedConv1D, MaskedGlobalMaxPooling1D
 from kzoo.models.heads import classification_head, compile_classifier
 from kzoo.registry import TinyConfig, register_model
 
-# Variants are data: each registered name is a set of arguments to the one builder.
-KIM_CNN = dict(embedding_dim=300, filters=100, kernel_sizes=(3, 4, 5), dropout=0.5)
-
 
 def _tiny(num_classes):
     return TinyConfig(
@@ -102,17 +99,28 @@ def _build_cnn(name, vocabulary_size, num_classes, embedding_dim, filters, kerne
 
 
 @register_model(tiny=_tiny(num_classes=6))
-def build_kim_cnn(vocabulary_size=10_000, num_classes=2, **overrides):
+def build_kim_cnn(
+    vocabulary_size=10_000,
+    num_classes=2,
+    embedding_dim=300,
+    filters=100,
+    kernel_sizes=(3, 4, 5),
+    dropout=0.5,
+):
     """Kim (2014) CNN: kernel widths 3/4/5 with 100 maps each, max-over-time, dropout 0.5.
 
     "Convolutional Neural Networks for Sentence Classification" (https://arxiv.org/abs/1408.5882),
-    the CNN-rand model: randomly initialised 300-wide embeddings trained with the network. It is
-    `build_cnn_sentiment` with the arguments in `KIM_CNN`; any of them can be overridden.
+    the CNN-rand model: randomly initialised 300-wide embeddings trained with the network. The
+    same builder as `build_cnn_sentiment`, with Kim's values as defaults.
 
     Args:
         vocabulary_size: int. Number of token ids, padding (0) included. Defaults to `10000`.
         num_classes: int. Number of classes, at least 2. Defaults to `2`.
-        **overrides: other `build_cnn_sentiment` arguments, replacing Kim's.
+        embedding_dim: int. Width of the token embedding. Defaults to `300`.
+        filters: int. Feature maps per kernel width. Defaults to `100`.
+        kernel_sizes: list of int. Convolution widths, one branch each. Defaults to
+            `(3, 4, 5)`.
+        dropout: float. Dropout rate on the pooled features, in [0, 1). Defaults to `0.5`.
 
     Example:
 
@@ -122,5 +130,12 @@ def build_kim_cnn(vocabulary_size=10_000, num_classes=2, **overrides):
     >>> model.predict(np.array([[5, 8, 13, 0]]), verbose=0).shape
     (1, 6)
     """
-    kwargs = {**KIM_CNN, **overrides}
-    return _build_cnn("kim_cnn", vocabulary_size=vocabulary_size, num_classes=num_classes, **kwargs)
+    return _build_cnn(
+        "kim_cnn",
+        vocabulary_size=vocabulary_size,
+        num_classes=num_classes,
+        embedding_dim=embedding_dim,
+        filters=filters,
+        kernel_sizes=kernel_sizes,
+        dropout=dropout,
+    )
