@@ -1,11 +1,14 @@
 """The `kzoo` command line.
 
-kzoo list [PATTERN]        registered models, one line each
-kzoo info NAME             a model's factory, arguments and summary
+kzoo list [PATTERN]             registered models, one line each
+kzoo info NAME                  a model's factory, arguments and summary
+kzoo train RECIPE [OPTIONS]     run a training recipe (the options of recipes/RECIPE.py)
 """
 
 import argparse
+import importlib
 import inspect
+import pkgutil
 import sys
 
 
@@ -37,6 +40,34 @@ def _info(args):
     return 0
 
 
+def recipe_names():
+    """Names of the recipes shipped in `recipes/` (installed as `kzoo.recipes`)."""
+    import kzoo.recipes
+
+    return sorted(
+        info.name
+        for info in pkgutil.iter_modules(kzoo.recipes.__path__)
+        if not info.name.startswith("_")
+    )
+
+
+def _train(argv):
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: kzoo train RECIPE [OPTIONS]   (kzoo train RECIPE --help for the options)")
+        print("\nrecipes:\n  " + "\n  ".join(recipe_names()))
+        return 0 if argv else 2
+    name, options = argv[0], argv[1:]
+    if name not in recipe_names():
+        print(
+            f"kzoo train: unknown recipe {name!r}. Expected one of {recipe_names()}.",
+            file=sys.stderr,
+        )
+        return 2
+    recipe = importlib.import_module(f"kzoo.recipes.{name}")
+    recipe.main(options, prog=f"kzoo train {name}")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="kzoo",
@@ -52,10 +83,18 @@ def build_parser():
     info.add_argument("name", help="a registered model name (see `kzoo list`)")
     info.add_argument("--summary", action="store_true", help="build it with defaults and summarise")
     info.set_defaults(run=_info)
+
+    # `train` hands everything after the recipe name to the recipe's own parser.
+    commands.add_parser(
+        "train", help="run a training recipe (kzoo train RECIPE --help)", add_help=False
+    )
     return parser
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "train":
+        return _train(argv[1:])
     args = build_parser().parse_args(argv)
     return args.run(args)
 

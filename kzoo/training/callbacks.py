@@ -1,0 +1,114 @@
+"""TensorBoard callbacks beyond scalars: GAN samples and attention as images, word vectors in the
+embedding projector."""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def image_grid(images, columns=None):
+    """Tiles images `(n, height, width, channels)` in [-1, 1] into one image in [0, 1]."""
+    images = (np.clip(np.asarray(images, dtype="float32"), -1.0, 1.0) + 1.0) / 2.0
+    count, height, width, channels = images.shape
+    columns = columns or int(np.ceil(np.sqrt(count)))
+    rows = int(np.ceil(count / columns))
+    grid = np.ones((rows * height, columns * width, channels), dtype="float32")
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        grid[r * height : (r + 1) * height, c * width : (c + 1) * width] = image
+    return grid
+
+
+def save_png(image, path):
+    """Writes an image in [0, 1], shape `(height, width, channels)`, as a PNG file."""
+    pixels = tf.cast(tf.round(tf.clip_by_value(image, 0.0, 1.0) * 255.0), tf.uint8)
+    tf.io.write_file(path, tf.io.encode_png(pixels))
+
+
+class GANSampleGrid(keras.callbacks.Callback):
+    """Writes a grid of generated images to TensorBoard after every epoch, always from the same
+    noise, so the images show the generator's progress."""
+
+    def __init__(self, log_dir, num_images=16, seed=0):
+        super().__init__()
+        self.log_dir, self.num_images, self.seed = log_dir, num_images, seed
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "samples"))
+        grid = image_grid(self.model.generate(self.num_images, seed=self.seed))
+        with self._writer.as_default():
+            tf.summary.image("generated_images", grid[None], step=epoch)
+        self._writer.flush()
+
+
+def attention_image(weights, scale=8):
+    """Turns attention weights `(target_steps, source_steps)` into a grey image, one block of
+    `scale` pixels per weight, brighter for more attention."""
+    weights = np.asarray(weights, dtype="float32")
+    peak = weights.max() or 1.0
+    image = np.kron(weights / peak, np.ones((scale, scale), dtype="float32"))
+    return image[..., None]
+
+
+class AttentionImages(keras.callbacks.Callback):
+    """Writes the attention of a seq2seq model on one validation pair to TensorBoard after
+    every epoch: rows are target tokens, columns source tokens."""
+
+    def __init__(self, log_dir, source_vectorizer, target_vectorizer, source, target):
+        super().__init__()
+        from kzoo.data import pipeline
+
+        start = pipeline.token_id(target_vectorizer, pipeline.START)
+        self.inputs = {
+            "encoder_token_ids": pipeline.vectorize(source_vectorizer, [source])[0][None],
+            "decoder_token_ids": np.concatenate(
+                [[start], pipeline.vectorize(target_vectorizer, [target])[0]]
+            )[None].astype("int32"),
+        }
+        self.log_dir = log_dir
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        from kzoo.models.attention_seq2seq import attention_scores_model
+
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(os.path.join(self.log_dir, "attention"))
+        _, weights = attention_scores_model(self.model)(self.inputs, training=False)
+        image = attention_image(keras.ops.convert_to_numpy(weights)[0])
+        with self._writer.as_default():
+            tf.summary.image("attention", image[None], step=epoch)
+        self._writer.flush()
+
+
+class EmbeddingProjector(keras.callbacks.Callback):
+    """At the end of training, writes the word2vec vectors and their words for TensorBoard's
+    embedding projector (`logs/projector`)."""
+
+    def __init__(self, log_dir, tokens, layer_name="target_embedding"):
+        super().__init__()
+        self.log_dir, self.tokens, self.layer_name = (
+            os.path.join(log_dir, "projector"),
+            tokens,
+            layer_name,
+        )
+
+    def on_train_end(self, logs=None):
+        from tensorboard.plugins import projector
+
+        os.makedirs(self.log_dir, exist_ok=True)
+        vectors = keras.ops.convert_to_numpy(self.model.get_layer(self.layer_name).embeddings)
+        # Row 0 is padding: skip it, so rows and metadata lines match real words.
+        with open(os.path.join(self.log_dir, "metadata.tsv"), "w", encoding="utf-8") as f:
+            for token in self.tokens[1:]:
+                f.write((token or "[PAD]").replace("\t", " ").replace("\n", " ") + "\n")
+        embedding = tf.Variable(vectors[1:], name="embedding")
+        tf.train.Checkpoint(embedding=embedding).save(os.path.join(self.log_dir, "embedding.ckpt"))
+        config = projector.ProjectorConfig()
+        entry = config.embeddings.add()
+        entry.tensor_name = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
+        entry.metadata_path = "metadata.tsv"
+        projector.visualize_embeddings(self.log_dir, config)

@@ -1,0 +1,394 @@
+"""Recipe settings: typed, documented, and resolved as command line > config file > recipe.
+
+Every recipe holds its settings in one dict; `parse_settings` turns them into the options of
+`python recipes/<recipe>.py` and `kzoo train <recipe>` (the same parser serves both), reads an
+optional `--config` file (JSON or YAML, as written by a previous run) and `--set key=value`
+overrides, and checks every key and type. Model arguments live under `model_args` and are
+typed from the model factory's defaults, so `--set model_args.units=64` is checked too.
+
+Example:
+
+>>> from kzoo.training.config import parse_settings
+>>> config = parse_settings(
+...     {"recipe": "demo", "model": "lstm_classifier", "task": "classification", "epochs": 3},
+...     ["--epochs", "5", "--set", "model_args.units=8"],
+... )
+>>> config["epochs"], config["model_args"]
+(5, {'units': 8})
+"""
+
+import argparse
+import dataclasses
+import inspect
+import json
+import os
+from typing import Any
+
+from kzoo.registry import get_model_entry
+
+TASKS = ("classification", "language_model", "translation", "gan", "word2vec")
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One recipe setting: its default, type and help text.
+
+    `kind` is one of `str`, `int`, `float`, `bool`, `"paths"` (list of str), `"ints"` (list of
+    int) or `"optional_int"` / `"optional_float"` (a number or none).
+    """
+
+    default: Any
+    kind: Any
+    help: str
+    choices: tuple = ()
+    tasks: tuple = ()  # the tasks that use it; empty means all
+
+
+# Grouped as in `--help`. Recipes override defaults; tasks ignore what they do not use.
+SETTINGS = {
+    # === What is trained ===
+    "recipe": Setting(None, str, "recipe name (output folder and export name)"),
+    "model": Setting(None, str, "registered model name (kzoo list)"),
+    "task": Setting(None, str, "kind of training", TASKS),
+    "model_args": Setting({}, dict, "model factory arguments, e.g. --set model_args.units=64"),
+    # === Data ===
+    "dataset": Setting(
+        "embedded",
+        str,
+        "'embedded' (generated/shipped data, no network), 'embedded:<name>', or a TFDS name",
+    ),
+    "train_file": Setting([], "paths", "local training file(s); several = one file per label"),
+    "valid_file": Setting([], "paths", "local validation file(s)"),
+    "test_file": Setting([], "paths", "local test file(s)"),
+    "encoding": Setting("utf-8", str, "encoding of local text files, e.g. latin-1"),
+    "text_column": Setting("text", str, "text column of CSV/TSV files"),
+    "label_column": Setting("label", str, "label column of CSV/TSV files"),
+    "data_dir": Setting(None, str, "TFDS data directory"),
+    "source_language": Setting(
+        "source", str, "TFDS translation source key, e.g. pt", (), ("translation",)
+    ),
+    "target_language": Setting(
+        "target", str, "TFDS translation target key, e.g. en", (), ("translation",)
+    ),
+    "valid_fraction": Setting(
+        0.1, float, "share of training data held out when there is no validation split"
+    ),
+    "num_examples": Setting(None, "optional_int", "size of the embedded dataset"),
+    "split": Setting("whitespace", str, "tokens: words or characters", ("whitespace", "character")),
+    "standardize": Setting(
+        "lower_and_strip_punctuation",
+        str,
+        "text standardization of the vectorizer",
+        ("lower_and_strip_punctuation", "lower", "strip_punctuation", "none"),
+    ),
+    "max_tokens": Setting(None, "optional_int", "vocabulary size cap"),
+    "max_length": Setting(None, "optional_int", "truncate sequences to this many tokens"),
+    "sequence_length": Setting(128, int, "window length", (), ("language_model",)),
+    "num_buckets": Setting(6, int, "sequence-length buckets (0 = pad each batch to its longest)"),
+    # === Training ===
+    "epochs": Setting(10, int, "epochs"),
+    "batch_size": Setting(32, int, "batch size per replica (global = this x replicas)"),
+    "learning_rate": Setting(1e-3, float, "Adam learning rate"),
+    "clipnorm": Setting(
+        None, "optional_float", "clip each gradient to this norm (recurrent models)"
+    ),
+    "steps_per_epoch": Setting(None, "optional_int", "steps per epoch (default: one pass)"),
+    "steps_per_execution": Setting(1, int, "training steps per compiled call"),
+    "early_stopping_patience": Setting(
+        0, int, "epochs without validation improvement before stopping (0 = off)"
+    ),
+    "strategy": Setting(
+        "auto",
+        str,
+        "tf.distribute strategy",
+        ("auto", "default", "mirrored", "multi_worker", "tpu"),
+    ),
+    "xla": Setting(True, bool, "compile training steps with XLA (jit_compile)"),
+    "mixed_precision": Setting(False, bool, "mixed_float16 on GPU, mixed_bfloat16 on TPU/CPU"),
+    "seed": Setting(0, int, "seed for data splits, shuffling and initialisation"),
+    # === Task specific ===
+    "window_size": Setting(
+        2,
+        int,
+        "context words on each side of a skip-gram target",
+        (),
+        ("word2vec", "classification"),
+    ),
+    "num_negatives": Setting(
+        4, int, "negative samples per skip-gram pair", (), ("word2vec", "classification")
+    ),
+    "sampling_factor": Setting(
+        1e-3, float, "subsampling threshold of frequent words", (), ("word2vec", "classification")
+    ),
+    "word2vec_epochs": Setting(
+        5, int, "skip-gram pretraining epochs (word2vec classifier)", (), ("classification",)
+    ),
+    "max_decode_length": Setting(
+        64, int, "longest greedy translation in evaluation", (), ("translation",)
+    ),
+    # === Outputs ===
+    "output_dir": Setting(None, str, "run folder (default runs/<recipe>)"),
+    "export_dir": Setting("saved_models", str, "TF Serving export base folder"),
+    "export": Setting(True, bool, "export a SavedModel at the end"),
+}
+
+
+def _parse_bool(key, text):
+    lowered = str(text).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(
+        f"Invalid value for setting {key}. Expected true or false. Received: {key}={text}"
+    )
+
+
+def _convert(key, kind, value):
+    """Converts `value` (from a file, a flag or `--set`) to `kind`, or raises naming the key."""
+    expected = {
+        str: "a string",
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        "paths": "a list of paths",
+        "ints": "a list of integers",
+        "optional_int": "an integer or none",
+        "optional_float": "a number or none",
+        dict: "a mapping",
+        "any": "a value",
+    }[kind]
+    try:
+        if kind == "any":
+            if isinstance(value, str):
+                try:
+                    return json.loads(value)
+                except json.JSONDecodeError:
+                    return value
+            return value
+        if kind in ("optional_int", "optional_float"):
+            if value is None or str(value).strip().lower() in ("none", "null", ""):
+                return None
+            kind = int if kind == "optional_int" else float
+        if kind is bool:
+            return value if isinstance(value, bool) else _parse_bool(key, value)
+        if kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value) if not isinstance(value, str) else int(value.strip())
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind is str:
+            if value is None:
+                return None
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+        if kind == "paths":
+            if isinstance(value, str):
+                return [v for v in value.split(",") if v]
+            if not all(isinstance(v, str) for v in value):
+                raise ValueError
+            return list(value)
+        if kind == "ints":
+            if isinstance(value, str):
+                value = [v for v in value.strip("()[] ").split(",") if v.strip()]
+            return [_convert(key, int, v) for v in value]
+        if kind is dict:
+            if not isinstance(value, dict):
+                raise ValueError
+            return dict(value)
+    except (TypeError, ValueError) as error:
+        if str(error).startswith("Invalid value for setting"):
+            raise
+        raise ValueError(
+            f"Invalid value for setting {key}. Expected {expected}. Received: {key}={value!r}"
+        ) from None
+    raise AssertionError(kind)
+
+
+def model_arg_kinds(model_name):
+    """Maps each argument of a registered model's factory to a setting kind, from its default."""
+    kinds = {}
+    for name, parameter in inspect.signature(
+        get_model_entry(model_name).builder
+    ).parameters.items():
+        if parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
+            continue
+        default = parameter.default
+        if isinstance(default, bool):
+            kinds[name] = bool
+        elif isinstance(default, int):
+            kinds[name] = int
+        elif isinstance(default, float):
+            kinds[name] = float
+        elif isinstance(default, str):
+            kinds[name] = str
+        elif isinstance(default, (tuple, list)):
+            kinds[name] = "ints"
+        else:
+            kinds[name] = "any"
+    return kinds
+
+
+def _check_model_args(model_name, model_args, source):
+    kinds = model_arg_kinds(model_name)
+    checked = {}
+    for key, value in model_args.items():
+        if key not in kinds:
+            raise ValueError(
+                f"Unknown setting model_args.{key} in {source}. {model_name} takes: "
+                f"{', '.join(sorted(kinds))}."
+            )
+        checked[key] = _convert(f"model_args.{key}", kinds[key], value)
+    return checked
+
+
+def read_config_file(path):
+    """Reads a JSON or YAML settings file into a dict."""
+    if not os.path.exists(path):
+        raise ValueError(
+            f"Invalid value for setting config. The file does not exist. Received: config={path}"
+        )
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if path.endswith((".yaml", ".yml")):
+        import yaml
+
+        loaded = yaml.safe_load(text)
+    else:
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"Cannot read config file {path}: {error}") from None
+    if not isinstance(loaded, dict):
+        raise ValueError(f"Cannot read config file {path}: expected a mapping of settings.")
+    return loaded
+
+
+def settings_for(task):
+    """The settings a recipe of `task` accepts."""
+    return {k: s for k, s in SETTINGS.items() if not s.tasks or task is None or task in s.tasks}
+
+
+def _merge(resolved, updates, source):
+    model = updates.get("model", resolved.get("model"))
+    known = settings_for(updates.get("task", resolved.get("task")))
+    for key, value in updates.items():
+        if key not in known:
+            raise ValueError(
+                f"Unknown setting {key} in {source}. Known settings: {', '.join(known)}."
+            )
+        if key == "model_args":
+            args = _convert(key, dict, value)
+            resolved["model_args"] = {
+                **resolved.get("model_args", {}),
+                **_check_model_args(model, args, source),
+            }
+            continue
+        setting = SETTINGS[key]
+        converted = _convert(key, setting.kind, value)
+        if setting.choices and converted not in setting.choices:
+            raise ValueError(
+                f"Invalid value for setting {key}. Expected one of "
+                f"{{{', '.join(repr(c) for c in setting.choices)}}}. Received: {key}={converted}"
+            )
+        resolved[key] = converted
+
+
+def _parse_assignments(assignments):
+    updates = {}
+    for assignment in assignments:
+        key, sep, value = assignment.partition("=")
+        if not sep or not key:
+            raise ValueError(
+                f"Invalid --set {assignment!r}. Expected key=value, e.g. --set epochs=3."
+            )
+        if key.startswith("model_args."):
+            updates.setdefault("model_args", {})[key.removeprefix("model_args.")] = value
+        else:
+            updates[key] = value
+    return updates
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # One line naming the problem, rather than argparse's full usage dump.
+        self.exit(2, f"{self.prog}: error: {message}\nRun with --help to see the settings.\n")
+
+
+def build_parser(recipe_settings, prog=None, description=None):
+    """Returns the argparse parser of a recipe: one option per setting, defaults from the recipe."""
+    known = settings_for(recipe_settings.get("task"))
+    defaults = {key: setting.default for key, setting in known.items()} | recipe_settings
+    parser = _Parser(
+        prog=prog,
+        description=description,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS,
+    )
+    parser.add_argument("--config", help="JSON or YAML settings file (e.g. a run's config.json)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any setting, e.g. --set model_args.units=64 (repeatable)",
+    )
+    for key, setting in known.items():
+        if key in ("recipe", "model", "task", "model_args"):
+            continue
+        flag = "--" + key.replace("_", "-")
+        text = f"{setting.help} (default: {defaults.get(key)!r})"
+        if setting.kind is bool:
+            parser.add_argument(flag, dest=key, action=argparse.BooleanOptionalAction, help=text)
+        elif setting.kind == "paths":
+            parser.add_argument(flag, dest=key, action="append", metavar="FILE", help=text)
+        else:
+            parser.add_argument(flag, dest=key, choices=setting.choices or None, help=text)
+    return parser
+
+
+def parse_settings(recipe_settings, argv=None, prog=None, description=None):
+    """Resolves a recipe's settings: command line > config file > recipe > kzoo defaults.
+
+    Args:
+        recipe_settings: dict. The recipe's settings block; must name `recipe`, `model` and
+            `task`.
+        argv: list of str. Command-line arguments; defaults to `sys.argv[1:]`.
+        prog: str. Program name for `--help`.
+        description: str. Help text, usually the recipe's docstring.
+
+    Returns:
+        A dict with every setting resolved and type-checked, `model_args` included.
+    """
+    parser = build_parser(recipe_settings, prog=prog, description=description)
+    args = vars(parser.parse_args(argv))
+    known = settings_for(recipe_settings.get("task"))
+    resolved = {key: setting.default for key, setting in known.items()}
+    resolved["model_args"] = {}
+    try:
+        _merge(resolved, recipe_settings, "the recipe")
+        for required in ("recipe", "model", "task"):
+            if not resolved.get(required):
+                raise ValueError(f"The recipe must set {required}.")
+        config_file = args.pop("config", None)
+        assignments = args.pop("set", [])
+        if config_file:
+            loaded = read_config_file(config_file)
+            # A saved run config names its recipe, model and task; they must be this recipe's.
+            if loaded.get("recipe", resolved["recipe"]) != resolved["recipe"]:
+                raise ValueError(
+                    f"Config file {config_file} is for recipe {loaded['recipe']}, "
+                    f"not {resolved['recipe']}."
+                )
+            _merge(resolved, loaded, f"config file {config_file}")
+        _merge(resolved, args, "the command line")
+        _merge(resolved, _parse_assignments(assignments), "--set")
+    except ValueError as error:
+        parser.error(str(error))
+    if resolved["output_dir"] is None:
+        resolved["output_dir"] = os.path.join("runs", resolved["recipe"])
+    return resolved

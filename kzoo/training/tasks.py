@@ -1,0 +1,612 @@
+"""What differs between kinds of training: data, model arguments, callbacks and evaluation.
+
+Each task turns resolved settings into `Data`: raw examples from local files, the embedded
+default or TFDS; the vectorizers adapted on the training split; `tf.data` pipelines; the model
+arguments the data decides (vocabulary sizes, classes, lengths); and it evaluates a trained
+model. `kzoo.training.runner.Run` drives a task through the same flow for every recipe.
+"""
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from kzoo.data import embedded, readers, skipgram, tfds_sources
+from kzoo.data import pipeline as text
+from kzoo.training import callbacks as kzoo_callbacks
+from kzoo.training import strategy
+
+
+@dataclasses.dataclass
+class Data:
+    """Everything a run needs from its data.
+
+    Attributes:
+        train, valid, test: `tf.data.Dataset`s of global batches (valid and test may be None).
+        model_args: model factory arguments that follow from the data.
+        vectorizers: adapted `TextVectorization` layers by role ("text", "source", "target").
+        class_names: class names, for classifiers.
+        raw: the raw splits, for evaluation and samples.
+        summary: one line per split describing its size, for the log.
+    """
+
+    train: Any
+    valid: Any = None
+    test: Any = None
+    model_args: dict = dataclasses.field(default_factory=dict)
+    vectorizers: dict = dataclasses.field(default_factory=dict)
+    class_names: list = None
+    raw: dict = dataclasses.field(default_factory=dict)
+    summary: list = dataclasses.field(default_factory=list)
+
+
+def _embedded_name(dataset, default):
+    name = dataset.partition(":")[2] or default
+    return name
+
+
+def _hold_out(items, fraction, seed):
+    """Splits parallel lists into (kept, held out) by a seeded shuffle."""
+    count = len(items[0])
+    order = np.random.default_rng(seed).permutation(count)
+    cut = int(round(count * fraction))
+    held, kept = order[:cut], order[cut:]
+    return [[column[i] for i in kept] for column in items], [
+        [column[i] for i in held] for column in items
+    ]
+
+
+def _standardize(config):
+    return None if config["standardize"] == "none" else config["standardize"]
+
+
+def _accepts(model_name, argument):
+    from kzoo.training.config import model_arg_kinds
+
+    return argument in model_arg_kinds(model_name)
+
+
+class Task:
+    """Base class: `load` builds `Data`; `callbacks` and `evaluate` add task-specific work."""
+
+    # What "best" means for checkpoints and early stopping; None when no metric says it.
+    monitor = "val_loss"
+
+    def __init__(self, config):
+        self.config = config
+
+    def load(self, global_batch_size):
+        raise NotImplementedError
+
+    def callbacks(self, model, data, log_dir):
+        return []
+
+    def evaluate(self, model, data):
+        """Returns {split: {metric: value}} for the validation and test splits."""
+        results = {}
+        for split in ("valid", "test"):
+            dataset = getattr(data, split)
+            if dataset is not None:
+                results[split] = strategy.evaluate(model, dataset, verbose=0, return_dict=True)
+        return results
+
+
+# === Classification ===
+
+
+class ClassificationTask(Task):
+    """Text classification: `<label> <text>` lines, CSV/TSV columns, one file per label,
+    the embedded sentiment or question corpus, or a TFDS dataset such as imdb_reviews."""
+
+    def _raw_splits(self):
+        c = self.config
+        splits = {}
+        if c["train_file"]:
+            splits["train"] = self._read_files(c["train_file"])
+            if c["valid_file"]:
+                splits["valid"] = self._read_files(c["valid_file"])
+            if c["test_file"]:
+                splits["test"] = self._read_files(c["test_file"])
+            class_names = sorted(set(splits["train"][1]))
+        elif c["dataset"].startswith("embedded"):
+            name = _embedded_name(c["dataset"], "sentiment")
+            corpora = {
+                "sentiment": embedded.sentiment_corpus,
+                "questions": embedded.question_corpus,
+            }
+            if name not in corpora:
+                raise ValueError(
+                    f"Invalid value for setting dataset. Expected one of "
+                    f"{['embedded:' + n for n in corpora]}. Received: dataset={c['dataset']}"
+                )
+            kwargs = {"seed": c["seed"]}
+            if c["num_examples"]:
+                kwargs["num_examples"] = c["num_examples"]
+            texts, labels, class_names = corpora[name](**kwargs)
+            labels = [class_names[i] for i in labels]
+            (train, test) = _hold_out([texts, labels], 0.1, c["seed"])
+            splits = {"train": tuple(train), "test": tuple(test)}
+        else:
+            texts, labels, class_names = tfds_sources.load_tfds_classification(
+                c["dataset"], split="train", data_dir=c["data_dir"]
+            )
+            splits["train"] = (texts, [class_names[i] for i in labels])
+            try:
+                texts, labels, _ = tfds_sources.load_tfds_classification(
+                    c["dataset"], split="test", data_dir=c["data_dir"]
+                )
+                splits["test"] = (texts, [class_names[i] for i in labels])
+            except ValueError:
+                pass  # no test split: evaluate on validation only
+        if "valid" not in splits:
+            kept, held = _hold_out(list(splits["train"]), c["valid_fraction"], c["seed"] + 1)
+            splits["train"], splits["valid"] = tuple(kept), tuple(held)
+        return splits, list(class_names)
+
+    def _read_files(self, paths):
+        c = self.config
+        return readers.load_classification_files(
+            paths,
+            encoding=c["encoding"],
+            text_column=c["text_column"],
+            label_column=c["label_column"],
+        )
+
+    def load(self, global_batch_size):
+        c = self.config
+        splits, class_names = self._raw_splits()
+        label_ids = {name: i for i, name in enumerate(class_names)}
+        for split, (_, labels) in splits.items():
+            unknown = sorted(set(labels) - set(label_ids))
+            if unknown:
+                raise ValueError(
+                    f"The {split} split has labels the training split lacks: {unknown[:5]}. "
+                    f"Training labels: {class_names}."
+                )
+        vectorizer = text.make_vectorizer(
+            splits["train"][0],
+            split=c["split"],
+            max_tokens=c["max_tokens"],
+            standardize=_standardize(c),
+        )
+        ids = {
+            s: text.vectorize(vectorizer, texts, c["max_length"])
+            for s, (texts, _) in splits.items()
+        }
+        boundaries = None
+        if c["num_buckets"]:
+            boundaries = text.bucket_boundaries([len(x) for x in ids["train"]], c["num_buckets"])
+        longest = max(len(x) for x in ids["train"])
+        limit = boundaries[-1] - 1 if boundaries else longest
+        datasets = {}
+        for split, sequences in ids.items():
+            sequences = [x[:limit] for x in sequences]
+            labels = [label_ids[label] for label in splits[split][1]]
+            datasets[split] = text.classification_dataset(
+                sequences,
+                labels,
+                global_batch_size,
+                boundaries=boundaries,
+                shuffle=split == "train",
+                seed=c["seed"],
+            )
+        model_args = {
+            "vocabulary_size": vectorizer.vocabulary_size(),
+            "num_classes": len(class_names),
+        }
+        if _accepts(c["model"], "max_sequence_length"):
+            model_args["max_sequence_length"] = limit
+        return Data(
+            train=datasets["train"],
+            valid=datasets.get("valid"),
+            test=datasets.get("test"),
+            model_args=model_args,
+            vectorizers={"text": vectorizer},
+            class_names=class_names,
+            raw={**splits, "train_ids": ids["train"]},
+            summary=[
+                f"{s}: {len(splits[s][0])} examples"
+                for s in ("train", "valid", "test")
+                if s in splits
+            ]
+            + [f"classes: {class_names}", f"vocabulary: {vectorizer.vocabulary_size()} tokens"],
+        )
+
+
+# === Language modelling ===
+
+
+class LanguageModelTask(Task):
+    """Next-token prediction on one text: a local file, the embedded prose, or a TFDS dataset
+    such as tiny_shakespeare. The first 90 % trains, the last 10 % validates."""
+
+    def _text(self):
+        c = self.config
+        if c["train_file"]:
+            train = "\n".join(readers.read_text(p, c["encoding"]) for p in c["train_file"])
+            if c["valid_file"]:
+                valid = "\n".join(readers.read_text(p, c["encoding"]) for p in c["valid_file"])
+                return train, valid
+            whole = train
+        elif c["dataset"].startswith("embedded"):
+            whole = embedded.prose_text()
+        else:
+            whole = tfds_sources.load_tfds_text(c["dataset"], data_dir=c["data_dir"])
+        cut = int(len(whole) * (1 - c["valid_fraction"]))
+        return whole[:cut], whole[cut:]
+
+    def _stream(self, vectorizer, whole):
+        # Vectorize line by line so word tokens never straddle a chunk boundary.
+        lines = whole.splitlines(keepends=True)
+        ids = text.vectorize(vectorizer, lines) if lines else []
+        return np.concatenate(ids) if ids else np.zeros((0,), "int32")
+
+    def load(self, global_batch_size):
+        c = self.config
+        train_text, valid_text = self._text()
+        vectorizer = text.make_vectorizer(
+            train_text.splitlines(keepends=True),
+            split=c["split"],
+            max_tokens=c["max_tokens"],
+            standardize=_standardize(c),
+        )
+        streams = {
+            "train": self._stream(vectorizer, train_text),
+            "valid": self._stream(vectorizer, valid_text),
+        }
+        datasets = {
+            split: text.language_model_dataset(
+                stream,
+                c["sequence_length"],
+                global_batch_size,
+                shuffle=split == "train",
+                seed=c["seed"],
+            )
+            for split, stream in streams.items()
+        }
+        model_args = {"vocabulary_size": vectorizer.vocabulary_size()}
+        if _accepts(c["model"], "max_sequence_length"):
+            model_args["max_sequence_length"] = c["sequence_length"]
+        return Data(
+            train=datasets["train"],
+            valid=datasets["valid"],
+            model_args=model_args,
+            vectorizers={"text": vectorizer},
+            raw={"train": train_text, "valid": valid_text},
+            summary=[
+                f"train: {len(train_text)} characters, {len(streams['train'])} tokens",
+                f"valid: {len(valid_text)} characters, {len(streams['valid'])} tokens",
+                f"vocabulary: {vectorizer.vocabulary_size()} tokens ({c['split']})",
+            ],
+        )
+
+    def evaluate(self, model, data):
+        results = super().evaluate(model, data)
+        for figures in results.values():
+            # Loss is nats per token; bits per token is the char-rnn literature's unit.
+            figures["bits_per_token"] = figures["loss"] / np.log(2)
+        return results
+
+
+# === Translation ===
+
+
+class TranslationTask(Task):
+    """Sequence to sequence: two line-aligned files or a two-column TSV, the embedded date
+    normalisation pairs, or a TFDS translation dataset such as ted_hrlr_translate/pt_to_en."""
+
+    def _read_pairs(self, paths):
+        c = self.config
+        if len(paths) == 2:
+            return readers.read_parallel(paths[0], paths[1], encoding=c["encoding"])
+        if len(paths) == 1:
+            return readers.read_parallel_tsv(paths[0], encoding=c["encoding"])
+        raise ValueError(
+            "Invalid value for setting train_file. Expected a source and a target file, or one "
+            f"two-column TSV file. Received: {len(paths)} files"
+        )
+
+    def _raw_splits(self):
+        c = self.config
+        splits = {}
+        if c["train_file"]:
+            splits["train"] = self._read_pairs(c["train_file"])
+            if c["valid_file"]:
+                splits["valid"] = self._read_pairs(c["valid_file"])
+            if c["test_file"]:
+                splits["test"] = self._read_pairs(c["test_file"])
+        elif c["dataset"].startswith("embedded"):
+            kwargs = {"seed": c["seed"]}
+            if c["num_examples"]:
+                kwargs["num_examples"] = c["num_examples"]
+            sources, targets = embedded.date_pairs(**kwargs)
+            train, test = _hold_out([sources, targets], 0.1, c["seed"])
+            splits = {"train": tuple(train), "test": tuple(test)}
+        else:
+            for split, tfds_split in (
+                ("train", "train"),
+                ("valid", "validation"),
+                ("test", "test"),
+            ):
+                try:
+                    splits[split] = tfds_sources.load_tfds_translation(
+                        c["dataset"],
+                        c["source_language"],
+                        c["target_language"],
+                        split=tfds_split,
+                        data_dir=c["data_dir"],
+                    )
+                except ValueError:
+                    if split == "train":
+                        raise
+        if "valid" not in splits:
+            kept, held = _hold_out(list(splits["train"]), c["valid_fraction"], c["seed"] + 1)
+            splits["train"], splits["valid"] = tuple(kept), tuple(held)
+        return splits
+
+    def load(self, global_batch_size):
+        c = self.config
+        splits = self._raw_splits()
+        options = dict(split=c["split"], max_tokens=c["max_tokens"], standardize=_standardize(c))
+        source_vectorizer = text.make_vectorizer(
+            splits["train"][0], name="source_vectorizer", **options
+        )
+        target_vectorizer = text.make_vectorizer(
+            splits["train"][1],
+            reserved_tokens=(text.START, text.END),
+            name="target_vectorizer",
+            **options,
+        )
+        start_id = text.token_id(target_vectorizer, text.START)
+        end_id = text.token_id(target_vectorizer, text.END)
+        ids = {
+            split: (
+                text.vectorize(source_vectorizer, sources, c["max_length"]),
+                text.vectorize(target_vectorizer, targets, c["max_length"]),
+            )
+            for split, (sources, targets) in splits.items()
+        }
+        boundaries = None
+        if c["num_buckets"]:
+            lengths = [max(len(s), len(t) + 1) for s, t in zip(*ids["train"])]
+            boundaries = text.bucket_boundaries(lengths, c["num_buckets"])
+        limit = boundaries[-1] - 2 if boundaries else None  # room for [start]/[end]
+        datasets = {}
+        for split, (sources, targets) in ids.items():
+            if limit:
+                sources = [s[: limit + 1] for s in sources]
+                targets = [t[:limit] for t in targets]
+            datasets[split] = text.translation_dataset(
+                sources,
+                targets,
+                start_id,
+                end_id,
+                global_batch_size,
+                boundaries=boundaries,
+                shuffle=split == "train",
+                seed=c["seed"],
+            )
+        return Data(
+            train=datasets["train"],
+            valid=datasets.get("valid"),
+            test=datasets.get("test"),
+            model_args={
+                "source_vocabulary_size": source_vectorizer.vocabulary_size(),
+                "target_vocabulary_size": target_vectorizer.vocabulary_size(),
+            },
+            vectorizers={"source": source_vectorizer, "target": target_vectorizer},
+            raw=splits,
+            summary=[
+                f"{s}: {len(splits[s][0])} pairs" for s in ("train", "valid", "test") if s in splits
+            ]
+            + [
+                f"vocabulary: {source_vectorizer.vocabulary_size()} source, "
+                f"{target_vectorizer.vocabulary_size()} target tokens ({c['split']})"
+            ],
+        )
+
+    def callbacks(self, model, data, log_dir):
+        if not any(layer.name == "attention" for layer in model.layers):
+            return []
+        source, target = data.raw["valid"][0][0], data.raw["valid"][1][0]
+        return [
+            kzoo_callbacks.AttentionImages(
+                log_dir, data.vectorizers["source"], data.vectorizers["target"], source, target
+            )
+        ]
+
+    def translate(self, model, data, sources):
+        """Greedy batched translation of `sources` (a Python loop over steps; the in-graph
+        decoder comes with the serving export)."""
+        from kzoo.models.seq2seq import seq2seq_inference_models
+
+        encoder, decoder = seq2seq_inference_models(model)
+        target = data.vectorizers["target"]
+        tokens = text.vocabulary(target)
+        start_id, end_id = text.token_id(target, text.START), text.token_id(target, text.END)
+        translations = []
+        for begin in range(0, len(sources), 256):
+            batch = text.vectorize(data.vectorizers["source"], sources[begin : begin + 256])
+            width = max(len(x) for x in batch)
+            padded = np.stack([np.pad(x, (0, width - len(x))) for x in batch])
+            state = encoder({"encoder_token_ids": tf.constant(padded)}, training=False)
+            current = np.full((len(batch), 1), start_id, dtype="int32")
+            done = np.zeros(len(batch), dtype=bool)
+            outputs = []
+            for _ in range(self.config["max_decode_length"]):
+                step = decoder({**state, "decoder_token_ids": tf.constant(current)}, training=False)
+                state = {**state, "state_h": step["state_h"], "state_c": step["state_c"]}
+                current = np.argmax(step["logits"].numpy()[:, -1], axis=-1).astype("int32")[:, None]
+                outputs.append(current[:, 0])
+                done |= current[:, 0] == end_id
+                if done.all():
+                    break
+            decoded = np.stack(outputs, axis=1)
+            translations += [text.detokenize(tokens, row, self.config["split"]) for row in decoded]
+        return translations
+
+    def evaluate(self, model, data):
+        results = super().evaluate(model, data)
+        split = "test" if "test" in data.raw else "valid"
+        sources, targets = data.raw[split]
+        sources, targets = list(sources[:500]), list(targets[:500])
+        predictions = self.translate(model, data, sources)
+        references = [
+            text.detokenize(text.vocabulary(data.vectorizers["target"]), ids, self.config["split"])
+            for ids in text.vectorize(data.vectorizers["target"], targets)
+        ]
+        exact = np.mean([p == r for p, r in zip(predictions, references)])
+        results.setdefault(split, {})["exact_match"] = float(exact)
+        results[split]["examples"] = [
+            f"{s!r} -> {p!r}" for s, p in zip(sources[:3], predictions[:3])
+        ]
+        return results
+
+
+# === GAN ===
+
+
+class GANTask(Task):
+    """Images for the GAN: the embedded 28×28 digits, local `.npz`/folder images, or a TFDS
+    image dataset such as mnist, scaled to [-1, 1]."""
+
+    monitor = None  # neither GAN loss measures image quality: keep the last epoch
+
+    def load(self, global_batch_size):
+        c = self.config
+        labels = None
+        if c["train_file"]:
+            images = np.concatenate([readers.read_images(p) for p in c["train_file"]]) * 2.0 - 1.0
+        elif c["dataset"].startswith("embedded"):
+            images, labels = embedded.digit_images()
+        else:
+            images, labels = tfds_sources.load_tfds_images(c["dataset"], data_dir=c["data_dir"])
+            images = images * 2.0 - 1.0
+        images = images.astype("float32")
+        train = text.array_dataset(
+            images, batch_size=global_batch_size, shuffle=True, seed=c["seed"], drop_remainder=True
+        )
+        return Data(
+            train=train,
+            model_args={"image_shape": tuple(int(d) for d in images.shape[1:])},
+            raw={"images": images, "labels": labels},
+            summary=[f"train: {len(images)} images of shape {images.shape[1:]}"],
+        )
+
+    def callbacks(self, model, data, log_dir):
+        return [kzoo_callbacks.GANSampleGrid(log_dir)]
+
+    def evaluate(self, model, data):
+        labels = data.raw["labels"]
+        if labels is None:
+            return {}
+        generated = model.generate(1000, seed=0)
+        return {"generated": _digit_quality(data.raw["images"], labels, generated)}
+
+
+def _digit_quality(images, labels, generated):
+    """Labels generated images with a classifier trained on the real ones (logistic regression
+    on pixels): the share of the most and least generated classes and the mean confidence."""
+    from sklearn.linear_model import LogisticRegression
+
+    flat = images.reshape(len(images), -1)
+    classifier = LogisticRegression(max_iter=300).fit(flat, labels)
+    probabilities = classifier.predict_proba(generated.reshape(len(generated), -1))
+    predicted = probabilities.argmax(-1)
+    shares = np.bincount(predicted, minlength=len(classifier.classes_)) / len(predicted)
+    return {
+        "min_class_share": float(shares.min()),
+        "max_class_share": float(shares.max()),
+        "mean_top_probability": float(probabilities.max(-1).mean()),
+    }
+
+
+# === word2vec ===
+
+
+def skipgram_dataset(sequences, vocabulary_size, config, global_batch_size, shuffle):
+    """Skip-gram pairs with negatives, subsampled, as a dataset of (inputs, labels) batches."""
+    counts = np.bincount(np.concatenate(sequences), minlength=vocabulary_size)
+    table = skipgram.sampling_table(counts, sampling_factor=config["sampling_factor"])
+    examples = skipgram.skipgram_examples(
+        sequences,
+        vocabulary_size,
+        window_size=config["window_size"],
+        num_negatives=config["num_negatives"],
+        sampling_table=table,
+        seed=config["seed"],
+    )
+    inputs = {"target": examples["target"], "context": examples["context"]}
+    return text.array_dataset(
+        inputs,
+        examples["label"].astype("float32"),
+        batch_size=global_batch_size,
+        shuffle=shuffle,
+        seed=config["seed"],
+    ), len(examples["target"])
+
+
+class Word2VecTask(Task):
+    """Skip-gram word2vec on a corpus: a local text file, the embedded prose, or a TFDS text
+    dataset. Sentences are lines; the last 10 % of lines validate."""
+
+    def load(self, global_batch_size):
+        c = self.config
+        if c["train_file"]:
+            lines = [line for p in c["train_file"] for line in readers.read_lines(p, c["encoding"])]
+        elif c["dataset"].startswith("embedded"):
+            lines = embedded.prose_text().splitlines()
+        else:
+            lines = tfds_sources.load_tfds_text(c["dataset"], data_dir=c["data_dir"]).splitlines()
+        lines = [line for line in lines if line.strip()]
+        cut = int(len(lines) * (1 - c["valid_fraction"]))
+        vectorizer = text.make_vectorizer(
+            lines[:cut], split="whitespace", max_tokens=c["max_tokens"], standardize=_standardize(c)
+        )
+        vocabulary_size = vectorizer.vocabulary_size()
+        datasets, sizes = {}, {}
+        for split, part in (("train", lines[:cut]), ("valid", lines[cut:])):
+            sequences = [x for x in text.vectorize(vectorizer, part) if len(x) > 1]
+            datasets[split], sizes[split] = skipgram_dataset(
+                sequences, vocabulary_size, c, global_batch_size, shuffle=split == "train"
+            )
+        return Data(
+            train=datasets["train"],
+            valid=datasets["valid"],
+            model_args={"vocabulary_size": vocabulary_size},
+            vectorizers={"text": vectorizer},
+            summary=[
+                f"train: {cut} lines, {sizes['train']} skip-gram pairs",
+                f"valid: {len(lines) - cut} lines, {sizes['valid']} skip-gram pairs",
+                f"vocabulary: {vocabulary_size} words",
+            ],
+        )
+
+    def callbacks(self, model, data, log_dir):
+        return [
+            kzoo_callbacks.EmbeddingProjector(log_dir, text.vocabulary(data.vectorizers["text"]))
+        ]
+
+    def evaluate(self, model, data):
+        results = super().evaluate(model, data)
+        from kzoo.models.word2vec import word2vec_vectors
+
+        tokens = text.vocabulary(data.vectorizers["text"])
+        vectors = word2vec_vectors(model)
+        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
+        neighbours = []
+        for word_id in range(2, min(7, len(tokens))):
+            similar = np.argsort(-(unit @ unit[word_id]))[1:6]
+            neighbours.append(f"{tokens[word_id]}: {', '.join(tokens[i] for i in similar)}")
+        results["valid"]["neighbours"] = neighbours
+        return results
+
+
+TASKS = {
+    "classification": ClassificationTask,
+    "language_model": LanguageModelTask,
+    "translation": TranslationTask,
+    "gan": GANTask,
+    "word2vec": Word2VecTask,
+}

@@ -1,0 +1,1 @@
+"""Training recipes, one per kzoo model: `python recipes/<name>.py` or `kzoo train <name>`."""

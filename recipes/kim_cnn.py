@@ -1,0 +1,49 @@
+"""Train Kim's (2014) CNN for sentence classification (`kzoo.build_kim_cnn`), CNN-rand.
+
+Kernel widths 3/4/5 with 100 maps each over random 300-wide embeddings, max-over-time, dropout
+0.5. By default it trains on kzoo's embedded question-type corpus (6 classes, TREC-like; no
+network). The paper's datasets, from local files:
+
+    python recipes/kim_cnn.py --train-file ../shared/data/sentence/stsa.binary.train \
+        --valid-file ../shared/data/sentence/stsa.binary.dev \
+        --test-file ../shared/data/sentence/stsa.binary.test               # SST-2
+    python recipes/kim_cnn.py --encoding latin-1 \
+        --train-file ../shared/data/sentence/TREC.train.all \
+        --test-file ../shared/data/sentence/TREC.test.all                 # TREC
+
+Run:    python recipes/kim_cnn.py    (same as: kzoo train kim_cnn)
+Expect: EXPECTED
+"""
+
+from kzoo.training import Run, parse_settings
+
+SETTINGS = dict(
+    recipe="kim_cnn",
+    model="kim_cnn",
+    task="classification",
+    # --- data ---
+    dataset="embedded:questions",
+    standardize="lower",  # keep punctuation tokens such as "?" (Kim's preprocessing keeps them)
+    max_length=100,
+    # --- model: kzoo.build_kim_cnn arguments (Kim's values are its defaults) ---
+    model_args=dict(embedding_dim=300, filters=100, kernel_sizes=[3, 4, 5], dropout=0.5),
+    # --- training ---
+    epochs=10,
+    batch_size=50,  # Kim's mini-batch size
+    learning_rate=1e-3,
+    early_stopping_patience=3,
+)
+
+
+def main(argv=None, prog=None):
+    config = parse_settings(SETTINGS, argv, prog=prog, description=__doc__)
+    run = Run(config)
+    data = run.load_data()
+    model = run.build_model(data)
+    run.fit(model, data)
+    run.evaluate(model, data)
+    run.export(model, data)
+
+
+if __name__ == "__main__":
+    main()
