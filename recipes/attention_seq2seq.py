@@ -7,7 +7,8 @@ epoch (`runs/attention_seq2seq/logs`); the evaluation decodes greedily and repor
 matches.
 
 Run:    python recipes/attention_seq2seq.py    (same as: kzoo train attention_seq2seq)
-Expect: EXPECTED
+Expect: exact match 1.00 on held-out embedded dates, 10 epochs, about 5 minutes on 2
+        CPU cores.
 """
 
 from kzoo.training import Run, parse_settings
@@ -18,6 +19,9 @@ SETTINGS = dict(
     task="translation",
     # --- data ---
     dataset="embedded",
+    tfds_name="ted_hrlr_translate/pt_to_en",  # used by --dataset tfds (needs a network)
+    source_language="pt",  # TFDS translation keys
+    target_language="en",
     split="character",
     standardize="lower",
     # --- model: kzoo.build_attention_seq2seq arguments ---

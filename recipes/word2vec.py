@@ -7,7 +7,8 @@ to TensorBoard's embedding projector (`runs/word2vec/logs/projector`), and the e
 prints the nearest neighbours of frequent words.
 
 Run:    python recipes/word2vec.py    (same as: kzoo train word2vec)
-Expect: EXPECTED
+Expect: validation skip-gram loss 0.47 after 5 epochs (0.50 for a model that learned
+        nothing), with neighbours such as is: was, when; about 20 s on 2 CPU cores.
 """
 
 from kzoo.training import Run, parse_settings
@@ -18,6 +19,7 @@ SETTINGS = dict(
     task="word2vec",
     # --- data ---
     dataset="embedded",
+    tfds_name="tiny_shakespeare",  # used by --dataset tfds (needs a network)
     max_tokens=10_000,
     window_size=2,
     num_negatives=4,

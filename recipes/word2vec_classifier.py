@@ -2,11 +2,19 @@
 
 First skip-gram word2vec learns vectors from the training sentences themselves, so they follow
 the classifier's vocabulary; then the classifier averages the (frozen) vectors of a sentence's
-words and classifies them with Dense layers. By default on kzoo's embedded sentiment corpus (no
-network); `--train-file` local files.
+words and classifies them with Dense layers. By default on kzoo's embedded question-type corpus
+(6 classes; no network); `--train-file` local files.
+
+Why questions and not the embedded sentiment corpus: skip-gram gives words that share contexts
+similar vectors, and antonyms share contexts ("the plot was good" / "the plot was bad"), while
+an average of vectors cannot see negation or word order. On the sentiment corpus this recipe
+stays at chance with frozen vectors and reaches about 0.68 with
+`--set model_args.trainable_embeddings=true`; question types, which depend on which words
+occur, suit it.
 
 Run:    python recipes/word2vec_classifier.py    (same as: kzoo train word2vec_classifier)
-Expect: EXPECTED
+Expect: test accuracy 0.94 on the embedded questions (chance 0.17) with frozen
+        vectors, about a minute on 2 CPU cores.
 """
 
 from kzoo.training import Run, parse_settings
@@ -16,7 +24,9 @@ SETTINGS = dict(
     model="word2vec_classifier",
     task="classification",
     # --- data ---
-    dataset="embedded:sentiment",
+    dataset="embedded:questions",
+    standardize="lower",  # keep "?" and other punctuation tokens
+    tfds_name="imdb_reviews",  # used by --dataset tfds (needs a network)
     max_tokens=20_000,
     max_length=200,
     # --- word2vec pretraining ---

@@ -83,18 +83,37 @@ def vocabulary(vectorizer):
     return [str(token) for token in vectorizer.get_vocabulary()]
 
 
+_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r"}
+
+
 def save_vocabulary(vectorizer, path):
-    """Writes the vocabulary one token per line (line number = token id, from 0)."""
-    tokens = vocabulary(vectorizer)
+    """Writes the vocabulary as UTF-8, one token per line (line number = token id, from 0).
+
+    Line breaks and backslashes inside tokens (character vocabularies have a newline token)
+    are written as `\\n`, `\\r` and `\\\\`, so every token stays on its line.
+    """
     with open(path, "w", encoding="utf-8") as f:
-        # Escape newlines so that character vocabularies keep one token per line.
-        f.writelines(token.encode("unicode_escape").decode("ascii") + "\n" for token in tokens)
+        for token in vocabulary(vectorizer):
+            f.write("".join(_ESCAPES.get(ch, ch) for ch in token) + "\n")
 
 
 def load_vocabulary(path):
     """Reads a vocabulary written by `save_vocabulary`."""
+    unescape = {value: key for key, value in _ESCAPES.items()}
+    tokens = []
     with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\n").encode("ascii").decode("unicode_escape") for line in f]
+        for line in f:
+            line, token, i = line.rstrip("\n"), [], 0
+            while i < len(line):
+                pair = line[i : i + 2]
+                if pair in unescape:
+                    token.append(unescape[pair])
+                    i += 2
+                else:
+                    token.append(line[i])
+                    i += 1
+            tokens.append("".join(token))
+    return tokens
 
 
 def token_id(vectorizer, token):
@@ -285,14 +304,14 @@ def language_model_dataset(stream, sequence_length, batch_size, shuffle=False, s
     """Returns `(inputs, next tokens)` windows cut from one long stream of token ids.
 
     The stream is cut into non-overlapping windows of `sequence_length + 1` tokens; inputs are
-    the first `sequence_length`, targets the last `sequence_length`. Incomplete batches are
-    dropped so every batch has one shape.
+    the first `sequence_length`, targets the last `sequence_length`. When shuffling (training),
+    incomplete batches are dropped so every batch has one shape; otherwise every window is kept.
 
     Example:
 
-    >>> ds = language_model_dataset(np.arange(1, 8), sequence_length=3, batch_size=1)
+    >>> ds = language_model_dataset(np.arange(1, 8), sequence_length=3, batch_size=2)
     >>> [(x.numpy().tolist(), y.numpy().tolist()) for x, y in ds]
-    [([[1, 2, 3]], [[2, 3, 4]]), ([[4, 5, 6]], [[5, 6, 7]])]
+    [([[1, 2, 3], [4, 5, 6]], [[2, 3, 4], [5, 6, 7]])]
     """
     validation.positive_int("sequence_length", sequence_length)
     stream = np.asarray(stream, dtype="int32")
@@ -307,7 +326,8 @@ def language_model_dataset(stream, sequence_length, batch_size, shuffle=False, s
     dataset = tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:])).cache()
     if shuffle:
         dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+    drop = shuffle and count >= batch_size
+    return dataset.batch(batch_size, drop_remainder=drop).prefetch(tf.data.AUTOTUNE)
 
 
 def array_dataset(inputs, targets=None, batch_size=32, shuffle=False, seed=0, drop_remainder=False):

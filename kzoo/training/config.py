@@ -55,8 +55,10 @@ SETTINGS = {
     "dataset": Setting(
         "embedded",
         str,
-        "'embedded' (generated/shipped data, no network), 'embedded:<name>', or a TFDS name",
+        "'embedded' (no network), 'embedded:<name>', 'tfds' (the recipe's TFDS dataset) or a "
+        "TFDS name",
     ),
+    "tfds_name": Setting(None, str, "the recipe's TFDS dataset, used by --dataset tfds"),
     "train_file": Setting([], "paths", "local training file(s); several = one file per label"),
     "valid_file": Setting([], "paths", "local validation file(s)"),
     "test_file": Setting([], "paths", "local test file(s)"),

@@ -68,11 +68,14 @@ def test_translation_dataset_shifts_the_target_for_teacher_forcing():
 
 
 def test_language_model_windows_are_shifted_by_one():
-    dataset = pipeline.language_model_dataset(np.arange(1, 12), sequence_length=4, batch_size=2)
-    (x, y), *rest = list(dataset)
+    stream = np.arange(1, 17)  # three windows of 4 + 1
+    dataset = pipeline.language_model_dataset(stream, sequence_length=4, batch_size=2)
+    (x, y), (last_x, _) = list(dataset)
     assert x.numpy().tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]
     assert y.numpy().tolist() == [[2, 3, 4, 5], [6, 7, 8, 9]]
-    assert rest == []  # the incomplete last batch is dropped
+    assert last_x.numpy().tolist() == [[9, 10, 11, 12]]  # evaluation keeps every window
+    training = pipeline.language_model_dataset(stream, 4, batch_size=2, shuffle=True)
+    assert [int(x.shape[0]) for x, _ in training] == [2]  # training batches share one shape
 
 
 def test_language_model_rejects_a_window_longer_than_the_text():

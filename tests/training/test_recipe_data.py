@@ -1,0 +1,150 @@
+"""Recipes train on local files of every supported format, and on TFDS datasets (offline,
+through `tfds.testing.mock_data`)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from kzoo.cli import main as kzoo_main
+
+SMALL = {
+    "cnn_sentiment": ["--set", "model_args.filters=4", "--set", "model_args.embedding_dim=8"],
+    "lstm_classifier": ["--set", "model_args.units=4"],
+    "rnn_generator": ["--set", "model_args.units=8", "--sequence-length", "16"],
+    "seq2seq": ["--set", "model_args.latent_dim=8", "--set", "model_args.embedding_dim=4"],
+    "gan": ["--set", "model_args.latent_dim=8", "--batch-size", "4"],
+    "word2vec": ["--set", "model_args.embedding_dim=8", "--batch-size", "64"],
+}
+WORDS = "good bad fine dull great poor lovely awful film movie plot actors".split()
+
+
+def _train(name, tmp_path, *arguments):
+    run = tmp_path / "run"
+    argv = ["train", name, "--epochs", "1", "--no-xla", "--no-export", "--output-dir", str(run)]
+    assert kzoo_main([*argv, *SMALL[name], *arguments]) == 0
+    return run, json.loads((run / "metrics.json").read_text())
+
+
+def _sentences(rng, count):
+    return [" ".join(rng.choice(WORDS, size=rng.integers(3, 9))) for _ in range(count)]
+
+
+def test_classification_from_label_text_lines(tmp_path, rng):
+    for split, count in (("train", 60), ("valid", 10), ("test", 10)):
+        lines = [f"{rng.choice(['pos', 'neg'])} {s}" for s in _sentences(rng, count)]
+        (tmp_path / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    run, metrics = _train(
+        "cnn_sentiment",
+        tmp_path,
+        *("--train-file", str(tmp_path / "train.txt")),
+        *("--valid-file", str(tmp_path / "valid.txt")),
+        *("--test-file", str(tmp_path / "test.txt")),
+    )
+    assert (run / "class_names.txt").read_text().split() == ["neg", "pos"]
+    assert set(metrics) >= {"valid", "test"}
+
+
+def test_classification_from_csv_columns(tmp_path, rng):
+    rows = [f'"{s}",{rng.choice(["LOC", "HUM", "NUM"])}' for s in _sentences(rng, 60)]
+    (tmp_path / "train.csv").write_text("review,kind\n" + "\n".join(rows) + "\n")
+    run, _ = _train(
+        "lstm_classifier",
+        tmp_path,
+        *("--train-file", str(tmp_path / "train.csv")),
+        *("--text-column", "review", "--label-column", "kind"),
+    )
+    assert (run / "class_names.txt").read_text().split() == ["HUM", "LOC", "NUM"]
+
+
+def test_classification_one_latin1_file_per_label(tmp_path, rng):
+    for label in ("pos", "neg"):
+        text = "\n".join(s + " café" for s in _sentences(rng, 30)) + "\n"
+        (tmp_path / f"reviews.{label}").write_bytes(text.encode("latin-1"))
+    files = [str(tmp_path / "reviews.pos"), str(tmp_path / "reviews.neg")]
+    run, _ = _train(
+        "cnn_sentiment",
+        tmp_path,
+        "--train-file",
+        files[0],
+        "--train-file",
+        files[1],
+        "--encoding",
+        "latin-1",
+    )
+    assert "café" in (run / "vocabulary.txt").read_text()
+
+
+def test_language_model_from_a_text_file(tmp_path, rng):
+    (tmp_path / "corpus.txt").write_text("\n".join(_sentences(rng, 120)) + "\n")
+    _, metrics = _train("rnn_generator", tmp_path, "--train-file", str(tmp_path / "corpus.txt"))
+    assert metrics["valid"]["loss"] > 0
+
+
+@pytest.mark.parametrize("layout", ["two_files", "tsv"])
+def test_translation_from_local_files(layout, tmp_path, rng):
+    sources = _sentences(rng, 80)
+    targets = [" ".join(reversed(s.split())) for s in sources]
+    if layout == "two_files":
+        (tmp_path / "train.src").write_text("\n".join(sources) + "\n")
+        (tmp_path / "train.tgt").write_text("\n".join(targets) + "\n")
+        files = [
+            "--train-file",
+            str(tmp_path / "train.src"),
+            "--train-file",
+            str(tmp_path / "train.tgt"),
+        ]
+    else:
+        (tmp_path / "train.tsv").write_text(
+            "".join(f"{s}\t{t}\n" for s, t in zip(sources, targets))
+        )
+        files = ["--train-file", str(tmp_path / "train.tsv")]
+    _, metrics = _train(
+        "seq2seq", tmp_path, *files, "--split", "whitespace", "--max-decode-length", "12"
+    )
+    assert 0.0 <= metrics["valid"]["exact_match"] <= 1.0
+
+
+def test_gan_from_an_npz_of_images(tmp_path, rng):
+    np.savez(tmp_path / "images.npz", images=rng.integers(0, 256, (16, 8, 8, 1), dtype="uint8"))
+    run, _ = _train("gan", tmp_path, "--train-file", str(tmp_path / "images.npz"))
+    assert json.loads((run / "config.json").read_text())["train_file"] == [
+        str(tmp_path / "images.npz")
+    ]
+
+
+def test_word2vec_from_a_text_file(tmp_path, rng):
+    (tmp_path / "corpus.txt").write_text("\n".join(_sentences(rng, 200)) + "\n")
+    _, metrics = _train("word2vec", tmp_path, "--train-file", str(tmp_path / "corpus.txt"))
+    assert metrics["valid"]["neighbours"]
+
+
+@pytest.mark.parametrize(
+    "name, extra",
+    [
+        ("lstm_classifier", ["--max-length", "20"]),  # imdb_reviews
+        ("rnn_generator", ["--sequence-length", "4", "--batch-size", "2"]),  # tiny_shakespeare
+        ("seq2seq", ["--split", "whitespace", "--max-decode-length", "8"]),  # ted_hrlr pt→en
+        ("gan", []),  # mnist
+    ],
+)
+def test_recipe_tfds_default_offline_with_mock_data(name, extra, tmp_path):
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=24):
+        _train(name, tmp_path, "--dataset", "tfds", *extra)
+
+
+def test_dataset_tfds_without_a_tfds_default_is_an_error():
+    from kzoo.training.tasks import _tfds_name
+
+    assert _tfds_name({"dataset": "tfds", "tfds_name": "mnist"}) == "mnist"
+    assert _tfds_name({"dataset": "glue/sst2", "tfds_name": "mnist"}) == "glue/sst2"
+    with pytest.raises(ValueError, match="as this recipe names no TFDS default"):
+        _tfds_name({"dataset": "tfds", "tfds_name": None})
+
+
+def test_a_text_too_short_for_one_window_is_a_clear_error(tmp_path):
+    (tmp_path / "tiny.txt").write_text("just a few words\n")
+    with pytest.raises(ValueError, match="too few for one window of sequence_length=16"):
+        _train("rnn_generator", tmp_path, "--train-file", str(tmp_path / "tiny.txt"))
