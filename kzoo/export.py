@@ -1,15 +1,25 @@
-"""SavedModel export in TensorFlow Serving's layout, never overwriting or half-writing a version.
+"""SavedModel export for TensorFlow Serving: raw-text signatures, warm-up requests, versions.
 
-`saved_models/<name>/<version>/` holds `saved_model.pb` and `variables/`; versions are integers
-and the next one is the highest plus one. A version is written in a hidden temporary folder
-next to the model folders and renamed into place only when complete, so a server watching
-`saved_models/<name>` never sees a partial version, and an existing version is never replaced.
+`export_bundle` writes `saved_models/<name>/<version>/` with `saved_model.pb`, `variables/`,
+`assets/` (vocabularies) and `assets.extra/tf_serving_warmup_requests`, with the endpoints of
+`kzoo.signatures`, then refreshes `saved_models/models.config` for `tensorflow_model_server
+--model_config_file`. `export_run` does the same from a finished run folder (`kzoo export`).
+
+Versions are integers and the next one is the highest plus one. A version is written and
+checked in a hidden staging folder next to the model folders and renamed into place only when
+complete and checked: a server watching `saved_models/<name>` never sees a partial or broken
+version, and an existing version is never replaced.
 """
 
 import errno
+import json
 import os
 import shutil
 import tempfile
+
+import numpy as np
+
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 
 def versions(model_dir):
@@ -30,7 +40,7 @@ def export_versioned(write, export_dir, name):
 
     Args:
         write: callable. `write(path)` writes the complete SavedModel into the folder `path`
-            (which does not exist yet), e.g. `model.export`.
+            (which does not exist yet), and may check it; if it raises, nothing is published.
         export_dir: str. Base folder, e.g. `saved_models`.
         name: str. Model name, the folder TF Serving serves it from.
 
@@ -66,3 +76,218 @@ def export_versioned(write, export_dir, name):
                 # Another export took this version meanwhile: take the next one.
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+# === Warm-up requests ===
+
+
+def warmup_inputs(bundle):
+    """The `serving_default` inputs of the warm-up requests and the post-export check."""
+    if bundle.task == "gan":
+        return {"seed": np.array([0, 1, 2], dtype="int64")}
+    key = {"language_model": "prompt", "word2vec": "words"}.get(bundle.task, "text")
+    examples = [str(x) for x in bundle.examples[:3]] or ["hello"]
+    return {key: np.array(examples, dtype=object)}
+
+
+def write_warmup_requests(path, model_name, inputs, signature_name="serving_default"):
+    """Writes TF Serving's warm-up file: PredictionLog records of PredictRequests.
+
+    TF Serving replays `assets.extra/tf_serving_warmup_requests` when it loads a version, so
+    the first real request does not pay for tracing and kernel selection.
+    """
+    import tensorflow as tf
+    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tf.io.TFRecordWriter(path) as writer:
+        request = predict_pb2.PredictRequest(
+            model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature_name)
+        )
+        for key, value in inputs.items():
+            request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+        log = prediction_log_pb2.PredictionLog(
+            predict_log=prediction_log_pb2.PredictLog(request=request)
+        )
+        writer.write(log.SerializeToString())
+
+
+# === models.config ===
+
+
+def write_models_config(export_dir, container_base="/models"):
+    """Writes `<export_dir>/models.config`: a `model_config_list` of every exported model.
+
+    Base paths are those inside TF Serving's container, where `export_dir` is mounted at
+    `container_base` (see the README's `docker run` command).
+    """
+    from google.protobuf import text_format
+    from tensorflow_serving.config import model_server_config_pb2
+
+    config = model_server_config_pb2.ModelServerConfig()
+    for name in sorted(os.listdir(export_dir)):
+        if not name.startswith(".") and versions(os.path.join(export_dir, name)):
+            entry = config.model_config_list.config.add()
+            entry.name = name
+            entry.base_path = f"{container_base}/{name}"
+            entry.model_platform = "tensorflow"
+    path = os.path.join(export_dir, "models.config")
+    staged = path + ".tmp"
+    with open(staged, "w", encoding="utf-8") as f:
+        f.write(text_format.MessageToString(config))
+    os.replace(staged, path)
+    return path
+
+
+# === The check after export ===
+
+
+def _compare(name, actual, expected):
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    if actual.dtype.kind in "OSU":
+        same = actual.shape == expected.shape and all(
+            (a.decode() if isinstance(a, bytes) else a)
+            == (e.decode() if isinstance(e, bytes) else e)
+            for a, e in zip(actual.ravel(), expected.ravel())
+        )
+    else:
+        same = actual.shape == expected.shape and np.allclose(
+            actual, expected, atol=1e-5, rtol=1e-4
+        )
+    if not same:
+        raise AssertionError(
+            f"The exported SavedModel's output {name!r} differs from the in-memory pipeline: "
+            f"{actual!r} != {expected!r}"
+        )
+
+
+def check_export(path, expected, inputs):
+    """Reloads the SavedModel at `path`, calls `serving_default` on `inputs` and checks every
+    output equals `expected` (strings exactly, numbers to 1e-5)."""
+    import tensorflow as tf
+
+    reloaded = tf.saved_model.load(path)
+    outputs = reloaded.signatures["serving_default"](
+        **{k: tf.constant(v.tolist() if v.dtype == object else v) for k, v in inputs.items()}
+    )
+    for key, value in expected.items():
+        _compare(key, outputs[key].numpy(), value)
+
+
+def reference_outputs(bundle, inputs, functions):
+    """What `serving_default` must return on `inputs`, computed without the SavedModel.
+
+    Classifiers are checked against the training pipeline itself (vectorize in Python, then
+    `model.predict`), so the in-graph text handling must match it; other tasks against the
+    endpoint function before saving.
+    """
+    import tensorflow as tf
+
+    if bundle.task == "classification":
+        from kzoo.data import pipeline
+
+        texts = [str(t) for t in inputs["text"]]
+        ids = pipeline.vectorize(bundle.vectorizers["text"], texts, bundle.max_length)
+        width = max(len(x) for x in ids)
+        batch = np.stack([np.pad(x, (0, width - len(x))) for x in ids])
+        probabilities = bundle.model.predict(batch, verbose=0)
+        if probabilities.shape[-1] == 1:
+            probabilities = np.concatenate([1 - probabilities, probabilities], axis=-1)
+        label_id = probabilities.argmax(-1)
+        return {
+            "scores": probabilities,
+            "label_id": label_id,
+            "label": np.array([bundle.class_names[i] for i in label_id], dtype=object),
+        }
+    outputs = functions["serving_default"](
+        **{k: tf.constant(v.tolist() if v.dtype == object else v) for k, v in inputs.items()}
+    )
+    return {k: v.numpy() for k, v in outputs.items()}
+
+
+# === Export ===
+
+
+def export_bundle(bundle, export_dir, name):
+    """Exports a `kzoo.signatures.ServingBundle` as a new version of `name`; returns its path.
+
+    The version gets the raw-input endpoints of `kzoo.signatures`, the vocabularies as assets,
+    warm-up requests, and is reloaded and checked against the in-memory pipeline before it is
+    renamed into place. `models.config` is refreshed afterwards.
+    """
+    from kzoo.signatures import build_archive, serving_functions
+
+    functions = serving_functions(bundle)
+    inputs = warmup_inputs(bundle)
+    expected = reference_outputs(bundle, inputs, functions)
+
+    def write(path):
+        build_archive(bundle, functions).write_out(path, verbose=False)
+        write_warmup_requests(os.path.join(path, WARMUP_FILE), name, inputs)
+        check_export(path, expected, inputs)
+
+    final = export_versioned(write, export_dir, name)
+    write_models_config(export_dir)
+    return final
+
+
+def bundle_from_run(run_dir):
+    """Rebuilds the `ServingBundle` of a finished run from its folder: `model.keras`,
+    `config.json`, the vocabularies and class names."""
+    import keras
+
+    import kzoo  # noqa: F401  (registers kzoo's serializable layers and models)
+    from kzoo.data import pipeline
+    from kzoo.signatures import ServingBundle
+
+    def path(*parts):
+        return os.path.join(run_dir, *parts)
+
+    if not os.path.exists(path("model.keras")):
+        raise ValueError(
+            f"Invalid value for argument run_dir. Expected a finished kzoo run folder with "
+            f"model.keras and config.json. Received: run_dir={run_dir}"
+        )
+    with open(path("config.json"), encoding="utf-8") as f:
+        config = json.load(f)
+    standardize = None if config["standardize"] == "none" else config["standardize"]
+    layer_split = "character" if config["split"] == "character" else "whitespace"
+    vectorizers = {}
+    for role, filename in (
+        ("text", "vocabulary.txt"),
+        ("source", "source_vocabulary.txt"),
+        ("target", "target_vocabulary.txt"),
+    ):
+        if os.path.exists(path(filename)):
+            tokens = pipeline.load_vocabulary(path(filename))
+            vectorizers[role] = keras.layers.TextVectorization(
+                standardize=standardize,
+                split=layer_split,
+                ragged=True,
+                vocabulary=tokens[2:],  # "" and [UNK] are the layer's own first two entries
+                name=f"{role}_vectorizer",
+            )
+    class_names = None
+    if os.path.exists(path("class_names.txt")):
+        with open(path("class_names.txt"), encoding="utf-8") as f:
+            class_names = [line.rstrip("\n") for line in f]
+    examples = []
+    if os.path.exists(path("examples.json")):
+        with open(path("examples.json"), encoding="utf-8") as f:
+            examples = json.load(f)
+    return ServingBundle(
+        model=keras.models.load_model(path("model.keras")),
+        task=config["task"],
+        vectorizers=vectorizers,
+        class_names=class_names,
+        split=config["split"],
+        max_length=config.get("max_length"),
+        max_decode_length=config.get("max_decode_length", 64),
+        examples=examples,
+    ), config
+
+
+def export_run(run_dir, export_dir="saved_models", name=None):
+    """Exports a finished run folder (`runs/<recipe>`) as a new TF Serving version."""
+    bundle, config = bundle_from_run(run_dir)
+    return export_bundle(bundle, export_dir, name or config["recipe"])

@@ -29,7 +29,8 @@ import tensorflow as tf
 
 import kzoo
 from kzoo.data import pipeline as text
-from kzoo.export import export_versioned
+from kzoo.export import export_bundle
+from kzoo.signatures import serving_bundle
 from kzoo.training import strategy as strategies
 from kzoo.training.tasks import TASKS, skipgram_dataset
 
@@ -271,13 +272,18 @@ class Run:
 
     # === Export ===
     def export(self, model, data):
-        """Exports a SavedModel to `<export_dir>/<recipe>/<next version>/` (chief only)."""
+        """Exports to `<export_dir>/<recipe>/<next version>/` for TF Serving (chief only): raw
+        inputs in, readable outputs out, warm-up requests, checked against the in-memory
+        pipeline before it is published; `models.config` lists every exported model."""
         if not self.config["export"] or not self.chief:
             return None
-        path = export_versioned(
-            lambda p: model.export(p, verbose=False),
-            self.config["export_dir"],
-            self.config["recipe"],
-        )
-        self.log(f"exported SavedModel to {path}")
+        bundle = serving_bundle(model, data, self.config)
+        with open(self.path("examples.json"), "w", encoding="utf-8") as f:
+            json.dump(bundle.examples, f, indent=2)
+        path = export_bundle(bundle, self.config["export_dir"], self.config["recipe"])
+        self.log(f"exported SavedModel to {path} (signatures: {', '.join(_signature_names(path))})")
         return path
+
+
+def _signature_names(path):
+    return sorted(tf.saved_model.load(path).signatures)

@@ -6,6 +6,7 @@ arguments the data decides (vocabulary sizes, classes, lengths); and it evaluate
 model. `kzoo.training.runner.Run` drives a task through the same flow for every recipe.
 """
 
+import abc
 import dataclasses
 from typing import Any
 
@@ -29,6 +30,8 @@ class Data:
         class_names: class names, for classifiers.
         raw: the raw splits, for evaluation and samples.
         summary: one line per split describing its size, for the log.
+        examples: a few raw inputs (texts, prompts, words) for the export's warm-up requests.
+        max_length: the longest input, in tokens, the pipelines keep (serving truncates alike).
     """
 
     train: Any
@@ -39,6 +42,20 @@ class Data:
     class_names: list = None
     raw: dict = dataclasses.field(default_factory=dict)
     summary: list = dataclasses.field(default_factory=list)
+    examples: list = dataclasses.field(default_factory=list)
+    max_length: int = None
+
+
+def _tfds_name(config):
+    """The TFDS dataset a run asks for: `--dataset tfds` means the recipe's `tfds_name`."""
+    if config["dataset"] == "tfds":
+        if not config["tfds_name"]:
+            raise ValueError(
+                "Invalid value for setting dataset. Expected a TFDS name, as this recipe names "
+                "no TFDS default. Received: dataset=tfds"
+            )
+        return config["tfds_name"]
+    return config["dataset"]
 
 
 def _embedded_name(dataset, default):
@@ -67,7 +84,7 @@ def _accepts(model_name, argument):
     return argument in model_arg_kinds(model_name)
 
 
-class Task:
+class Task(abc.ABC):
     """Base class: `load` builds `Data`; `callbacks` and `evaluate` add task-specific work."""
 
     # What "best" means for checkpoints and early stopping; None when no metric says it.
@@ -76,8 +93,9 @@ class Task:
     def __init__(self, config):
         self.config = config
 
+    @abc.abstractmethod
     def load(self, global_batch_size):
-        raise NotImplementedError
+        """Returns `Data` with pipelines batched at `global_batch_size`."""
 
     def callbacks(self, model, data, log_dir):
         return []
@@ -129,12 +147,12 @@ class ClassificationTask(Task):
             splits = {"train": tuple(train), "test": tuple(test)}
         else:
             texts, labels, class_names = tfds_sources.load_tfds_classification(
-                c["dataset"], split="train", data_dir=c["data_dir"]
+                _tfds_name(c), split="train", data_dir=c["data_dir"]
             )
             splits["train"] = (texts, [class_names[i] for i in labels])
             try:
                 texts, labels, _ = tfds_sources.load_tfds_classification(
-                    c["dataset"], split="test", data_dir=c["data_dir"]
+                    _tfds_name(c), split="test", data_dir=c["data_dir"]
                 )
                 splits["test"] = (texts, [class_names[i] for i in labels])
             except ValueError:
@@ -205,6 +223,8 @@ class ClassificationTask(Task):
             vectorizers={"text": vectorizer},
             class_names=class_names,
             raw={**splits, "train_ids": ids["train"]},
+            examples=list(splits["valid"][0][:3]),
+            max_length=limit,
             summary=[
                 f"{s}: {len(splits[s][0])} examples"
                 for s in ("train", "valid", "test")
@@ -232,7 +252,7 @@ class LanguageModelTask(Task):
         elif c["dataset"].startswith("embedded"):
             whole = embedded.prose_text()
         else:
-            whole = tfds_sources.load_tfds_text(c["dataset"], data_dir=c["data_dir"])
+            whole = tfds_sources.load_tfds_text(_tfds_name(c), data_dir=c["data_dir"])
         cut = int(len(whole) * (1 - c["valid_fraction"]))
         return whole[:cut], whole[cut:]
 
@@ -255,6 +275,13 @@ class LanguageModelTask(Task):
             "train": self._stream(vectorizer, train_text),
             "valid": self._stream(vectorizer, valid_text),
         }
+        for split, stream in streams.items():
+            if len(stream) <= c["sequence_length"]:
+                raise ValueError(
+                    f"The {split} text has {len(stream)} tokens, too few for one window of "
+                    f"sequence_length={c['sequence_length']} tokens plus the next one. Use more "
+                    "text or a smaller --sequence-length."
+                )
         datasets = {
             split: text.language_model_dataset(
                 stream,
@@ -274,6 +301,7 @@ class LanguageModelTask(Task):
             model_args=model_args,
             vectorizers={"text": vectorizer},
             raw={"train": train_text, "valid": valid_text},
+            examples=[line[:40] for line in valid_text.splitlines() if line.strip()][:3],
             summary=[
                 f"train: {len(train_text)} characters, {len(streams['train'])} tokens",
                 f"valid: {len(valid_text)} characters, {len(streams['valid'])} tokens",
@@ -285,7 +313,8 @@ class LanguageModelTask(Task):
         results = super().evaluate(model, data)
         for figures in results.values():
             # Loss is nats per token; bits per token is the char-rnn literature's unit.
-            figures["bits_per_token"] = figures["loss"] / np.log(2)
+            if "loss" in figures:
+                figures["bits_per_token"] = figures["loss"] / np.log(2)
         return results
 
 
@@ -331,7 +360,7 @@ class TranslationTask(Task):
             ):
                 try:
                     splits[split] = tfds_sources.load_tfds_translation(
-                        c["dataset"],
+                        _tfds_name(c),
                         c["source_language"],
                         c["target_language"],
                         split=tfds_split,
@@ -397,6 +426,8 @@ class TranslationTask(Task):
             },
             vectorizers={"source": source_vectorizer, "target": target_vectorizer},
             raw=splits,
+            examples=list(splits["valid"][0][:3]),
+            max_length=limit + 1 if limit else None,
             summary=[
                 f"{s}: {len(splits[s][0])} pairs" for s in ("train", "valid", "test") if s in splits
             ]
@@ -417,33 +448,15 @@ class TranslationTask(Task):
         ]
 
     def translate(self, model, data, sources):
-        """Greedy batched translation of `sources` (a Python loop over steps; the in-graph
-        decoder comes with the serving export)."""
-        from kzoo.models.seq2seq import seq2seq_inference_models
+        """Greedy translations of raw `sources`, decoded in-graph by the same function the
+        SavedModel serves (`kzoo.signatures`)."""
+        from kzoo.signatures import serving_bundle, serving_functions
 
-        encoder, decoder = seq2seq_inference_models(model)
-        target = data.vectorizers["target"]
-        tokens = text.vocabulary(target)
-        start_id, end_id = text.token_id(target, text.START), text.token_id(target, text.END)
+        decode = serving_functions(serving_bundle(model, data, self.config))["serving_default"]
         translations = []
         for begin in range(0, len(sources), 256):
-            batch = text.vectorize(data.vectorizers["source"], sources[begin : begin + 256])
-            width = max(len(x) for x in batch)
-            padded = np.stack([np.pad(x, (0, width - len(x))) for x in batch])
-            state = encoder({"encoder_token_ids": tf.constant(padded)}, training=False)
-            current = np.full((len(batch), 1), start_id, dtype="int32")
-            done = np.zeros(len(batch), dtype=bool)
-            outputs = []
-            for _ in range(self.config["max_decode_length"]):
-                step = decoder({**state, "decoder_token_ids": tf.constant(current)}, training=False)
-                state = {**state, "state_h": step["state_h"], "state_c": step["state_c"]}
-                current = np.argmax(step["logits"].numpy()[:, -1], axis=-1).astype("int32")[:, None]
-                outputs.append(current[:, 0])
-                done |= current[:, 0] == end_id
-                if done.all():
-                    break
-            decoded = np.stack(outputs, axis=1)
-            translations += [text.detokenize(tokens, row, self.config["split"]) for row in decoded]
+            batch = tf.constant(list(sources[begin : begin + 256]))
+            translations += [t.decode() for t in decode(text=batch)["translation"].numpy()]
         return translations
 
     def evaluate(self, model, data):
@@ -481,7 +494,7 @@ class GANTask(Task):
         elif c["dataset"].startswith("embedded"):
             images, labels = embedded.digit_images()
         else:
-            images, labels = tfds_sources.load_tfds_images(c["dataset"], data_dir=c["data_dir"])
+            images, labels = tfds_sources.load_tfds_images(_tfds_name(c), data_dir=c["data_dir"])
             images = images * 2.0 - 1.0
         images = images.astype("float32")
         train = text.array_dataset(
@@ -558,7 +571,7 @@ class Word2VecTask(Task):
         elif c["dataset"].startswith("embedded"):
             lines = embedded.prose_text().splitlines()
         else:
-            lines = tfds_sources.load_tfds_text(c["dataset"], data_dir=c["data_dir"]).splitlines()
+            lines = tfds_sources.load_tfds_text(_tfds_name(c), data_dir=c["data_dir"]).splitlines()
         lines = [line for line in lines if line.strip()]
         cut = int(len(lines) * (1 - c["valid_fraction"]))
         vectorizer = text.make_vectorizer(
@@ -576,6 +589,7 @@ class Word2VecTask(Task):
             valid=datasets["valid"],
             model_args={"vocabulary_size": vocabulary_size},
             vectorizers={"text": vectorizer},
+            examples=text.vocabulary(vectorizer)[2:5],
             summary=[
                 f"train: {cut} lines, {sizes['train']} skip-gram pairs",
                 f"valid: {len(lines) - cut} lines, {sizes['valid']} skip-gram pairs",

@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+import tensorflow as tf
 
 from kzoo.cli import main as kzoo_main
 from kzoo.cli import recipe_names
@@ -70,7 +71,15 @@ def test_recipe_trains_evaluates_and_exports(name, tmp_path, capsys):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["wall_time_s"] > 0
     assert (run_dir / "model.keras").exists()
-    assert (export_dir / name / "1" / "saved_model.pb").exists()
+    version = export_dir / name / "1"
+    assert (version / "saved_model.pb").exists()
+    assert (version / "assets.extra" / "tf_serving_warmup_requests").exists()
+    # The export answers raw input: text, prompts, words or seeds.
+    signature = tf.saved_model.load(str(version)).signatures["serving_default"]
+    ((key, spec),) = signature.structured_input_signature[1].items()
+    examples = json.loads((run_dir / "examples.json").read_text()) or [0, 1]
+    outputs = signature(**{key: tf.constant(examples[:2], dtype=spec.dtype)})
+    assert all(int(value.shape[0]) == len(examples[:2]) for value in outputs.values())
 
 
 def test_recipe_script_and_kzoo_train_show_the_same_options():

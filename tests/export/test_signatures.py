@@ -1,0 +1,321 @@
+"""Exported SavedModels take raw inputs and give what the in-memory pipeline gives."""
+
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import kzoo
+from kzoo.data import pipeline
+from kzoo.export import WARMUP_FILE, export_bundle, export_versioned, versions
+from kzoo.signatures import ServingBundle
+
+TEXTS = ["the film was good", "not good at all", "a dull movie", "great fun, truly"]
+
+
+def _export(bundle, tmp_path, name="model"):
+    path = export_bundle(bundle, str(tmp_path / "saved_models"), name)
+    return path, tf.saved_model.load(path)
+
+
+def _strings(tensor):
+    return [x.decode() for x in tensor.numpy()]
+
+
+# === Classification ===
+
+
+@pytest.mark.parametrize("builder", ["lstm_classifier", "mha_classifier", "kim_cnn"])
+def test_classifier_answers_raw_text_like_the_training_pipeline(builder, tmp_path):
+    keras.utils.set_random_seed(0)
+    vectorizer = pipeline.make_vectorizer(TEXTS)
+    kwargs = {"vocabulary_size": vectorizer.vocabulary_size(), "num_classes": 3}
+    if builder == "mha_classifier":
+        kwargs.update(max_sequence_length=16, embedding_dim=8, num_heads=2)
+    model = kzoo.build_model(builder, **kwargs)
+    bundle = ServingBundle(
+        model, "classification", {"text": vectorizer}, ["a", "b", "c"], examples=TEXTS
+    )
+    _, reloaded = _export(bundle, tmp_path)
+    queries = ["A GOOD film!", "", "words never seen", "not good"]
+    out = reloaded.signatures["serving_default"](text=tf.constant(queries))
+    ids = pipeline.vectorize(vectorizer, queries)
+    width = max(len(x) for x in ids)
+    expected = model.predict(np.stack([np.pad(x, (0, width - len(x))) for x in ids]), verbose=0)
+    np.testing.assert_allclose(out["scores"].numpy(), expected, atol=1e-5)
+    assert _strings(out["label"]) == [["a", "b", "c"][i] for i in expected.argmax(-1)]
+    # The token-id endpoint agrees for clients that tokenize themselves.
+    by_ids = reloaded.signatures["token_ids"](
+        token_ids=tf.constant(np.stack([np.pad(x, (0, width - len(x))) for x in ids]))
+    )
+    np.testing.assert_allclose(by_ids["scores"].numpy(), expected, atol=1e-5)
+
+
+def test_binary_classifier_scores_both_classes(tmp_path):
+    vectorizer = pipeline.make_vectorizer(TEXTS)
+    model = kzoo.build_cnn_sentiment(vocabulary_size=vectorizer.vocabulary_size(), filters=4)
+    bundle = ServingBundle(
+        model, "classification", {"text": vectorizer}, ["neg", "pos"], examples=TEXTS
+    )
+    _, reloaded = _export(bundle, tmp_path)
+    out = reloaded.signatures["serving_default"](text=tf.constant(TEXTS))
+    np.testing.assert_allclose(out["scores"].numpy().sum(-1), 1.0, atol=1e-6)
+    assert out["scores"].shape == (4, 2)
+
+
+# === Translation ===
+
+
+def _translation_bundle(attention):
+    keras.utils.set_random_seed(1)
+    sources, targets = (
+        ["21 nov 2026", "1 jan 1999", "3 may 2001"],
+        ["2026-11-21", "1999-01-01", "2001-05-03"],
+    )
+    source = pipeline.make_vectorizer(sources, split="character", standardize=None)
+    target = pipeline.make_vectorizer(
+        targets, split="character", standardize=None, reserved_tokens=(pipeline.START, pipeline.END)
+    )
+    args = dict(
+        source_vocabulary_size=source.vocabulary_size(),
+        target_vocabulary_size=target.vocabulary_size(),
+        latent_dim=8,
+        embedding_dim=4,
+    )
+    model = kzoo.build_attention_seq2seq(**args) if attention else kzoo.build_seq2seq(**args)
+    return ServingBundle(
+        model,
+        "translation",
+        {"source": source, "target": target},
+        split="character",
+        max_decode_length=12,
+        examples=sources,
+    )
+
+
+def _python_greedy(bundle, text):
+    """The plain computation: the encoder, then the one-step decoder called once per token."""
+    encoder, decoder = kzoo.seq2seq_inference_models(bundle.model)
+    target_tokens = pipeline.vocabulary(bundle.vectorizers["target"])
+    start, end = target_tokens.index(pipeline.START), target_tokens.index(pipeline.END)
+    state = encoder(
+        {"encoder_token_ids": tf.constant(pipeline.vectorize(bundle.vectorizers["source"], [text]))}
+    )
+    current, out = start, []
+    for _ in range(bundle.max_decode_length):
+        step = decoder({**state, "decoder_token_ids": tf.constant([[current]])})
+        state = {**state, "state_h": step["state_h"], "state_c": step["state_c"]}
+        logits = step["logits"].numpy()[0, -1]
+        logits[[0, start]] = -np.inf
+        current = int(logits.argmax())
+        if current == end:
+            break
+        out.append(current)
+    return pipeline.detokenize(target_tokens, out, "character")
+
+
+@pytest.mark.parametrize("attention", [False, True])
+def test_in_graph_greedy_decoding_matches_step_by_step_decoding(attention, tmp_path):
+    bundle = _translation_bundle(attention)
+    _, reloaded = _export(bundle, tmp_path)
+    queries = ["21 nov 2026", "7 jun 1980", ""]
+    out = reloaded.signatures["serving_default"](text=tf.constant(queries))
+    assert _strings(out["translation"]) == [_python_greedy(bundle, q) for q in queries]
+    if attention:
+        weights = out["attention"].numpy()
+        assert weights.shape[0] == 3 and weights.shape[2] == len("21 nov 2026")
+        # Each decoded step attends over the real source characters only.
+        np.testing.assert_allclose(weights[1, 0, : len("7 jun 1980")].sum(), 1.0, atol=1e-5)
+        np.testing.assert_array_equal(weights[1, :, len("7 jun 1980") :], 0.0)
+
+
+# === Generators ===
+
+
+def _generator_bundle(kind):
+    keras.utils.set_random_seed(2)
+    vectorizer = pipeline.make_vectorizer(
+        ["hello world, how are you?\n"], split="character", standardize=None
+    )
+    size = vectorizer.vocabulary_size()
+    if kind == "rnn":
+        model = kzoo.build_rnn_generator(vocabulary_size=size, units=16, rnn="gru")
+    else:
+        model = kzoo.build_gpt(
+            vocabulary_size=size,
+            max_sequence_length=32,
+            num_layers=1,
+            hidden_dim=8,
+            num_heads=2,
+            intermediate_dim=16,
+        )
+    return ServingBundle(
+        model,
+        "language_model",
+        {"text": vectorizer},
+        split="character",
+        max_new_tokens=8,
+        examples=["hel"],
+    )
+
+
+def _full_prefix_greedy(bundle, prompt, steps):
+    """The documents' way: re-run the whole prefix for every new token, take the argmax."""
+    ids = list(pipeline.vectorize(bundle.vectorizers["text"], [prompt])[0])
+    out = []
+    for _ in range(steps):
+        logits = bundle.model.predict(np.array([ids]), verbose=0)[0, -1]
+        logits[:2] = -np.inf  # never padding or [UNK]
+        ids.append(int(logits.argmax()))
+        out.append(ids[-1])
+    return pipeline.detokenize(pipeline.vocabulary(bundle.vectorizers["text"]), out, "character")
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gpt"])
+def test_greedy_generation_with_carried_state_equals_full_prefix_argmax(kind, tmp_path):
+    bundle = _generator_bundle(kind)
+    _, reloaded = _export(bundle, tmp_path)
+    prompts = ["hel", "how are"]  # different lengths in one batch
+    out = reloaded.signatures["serving_default"](prompt=tf.constant(prompts))
+    assert _strings(out["text"]) == [_full_prefix_greedy(bundle, p, 8) for p in prompts]
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gpt"])
+def test_sampling_is_seeded_and_reduces_to_greedy(kind, tmp_path):
+    bundle = _generator_bundle(kind)
+    _, reloaded = _export(bundle, tmp_path)
+    sample = reloaded.signatures["sample"]
+
+    def run(temperature, top_k, seed):
+        out = sample(
+            prompt=tf.constant(["hel", "wo"]),
+            max_new_tokens=tf.constant(8),
+            temperature=tf.constant(temperature),
+            top_k=tf.constant(top_k),
+            seed=tf.constant(seed, tf.int64),
+        )
+        return _strings(out["text"])
+
+    greedy = _strings(
+        reloaded.signatures["serving_default"](prompt=tf.constant(["hel", "wo"]))["text"]
+    )
+    assert run(1.0, 0, 5) == run(1.0, 0, 5)  # same seed, same text
+    assert run(1.0, 0, 5) != run(1.0, 0, 6) or run(1.0, 0, 5) != run(1.0, 0, 7)
+    assert run(0.0, 0, 5) == greedy  # temperature 0 is greedy
+    assert run(1.0, 1, 9) == greedy  # top-k with k = 1 is greedy
+
+
+# === GAN and word2vec ===
+
+
+def test_gan_images_per_seed(tmp_path):
+    keras.utils.set_random_seed(3)
+    gan = kzoo.build_gan(
+        latent_dim=8, image_shape=(4, 4, 1), generator_units=(8,), discriminator_units=(8,)
+    )
+    _, reloaded = _export(ServingBundle(gan, "gan"), tmp_path)
+    images = reloaded.signatures["serving_default"](seed=tf.constant([5, 6, 5], tf.int64))[
+        "images"
+    ].numpy()
+    assert images.shape == (3, 4, 4, 1) and images.min() >= 0 and images.max() <= 1
+    np.testing.assert_array_equal(images[0], images[2])  # one image per seed, reproducible
+    noise = np.random.default_rng(0).normal(size=(2, 8)).astype("float32")
+    from_noise = reloaded.signatures["noise"](noise=tf.constant(noise))["images"].numpy()
+    np.testing.assert_allclose(
+        from_noise, (gan.generator.predict(noise, verbose=0) + 1) / 2, atol=1e-6
+    )
+    sampled = reloaded.signatures["sample"](
+        num_images=tf.constant(4), seed=tf.constant(1, tf.int64)
+    )
+    assert sampled["images"].shape == (4, 4, 4, 1)
+
+
+def test_word2vec_vectors_by_word(tmp_path):
+    vectorizer = pipeline.make_vectorizer(TEXTS)
+    model = kzoo.build_word2vec(vocabulary_size=vectorizer.vocabulary_size(), embedding_dim=4)
+    _, reloaded = _export(
+        ServingBundle(model, "word2vec", {"text": vectorizer}, examples=["good"]), tmp_path
+    )
+    out = reloaded.signatures["serving_default"](words=tf.constant(["Good", "zebra"]))
+    vectors = kzoo.word2vec_vectors(model)
+    tokens = pipeline.vocabulary(vectorizer)
+    np.testing.assert_allclose(out["vectors"].numpy()[0], vectors[tokens.index("good")])
+    assert out["in_vocabulary"].numpy().tolist() == [True, False]
+
+
+# === Layout, versions, warm-up, models.config ===
+
+
+def test_layout_versions_warmup_and_models_config(tmp_path):
+    vectorizer = pipeline.make_vectorizer(TEXTS)
+    model = kzoo.build_cnn_sentiment(vocabulary_size=vectorizer.vocabulary_size(), filters=4)
+    bundle = ServingBundle(
+        model, "classification", {"text": vectorizer}, ["neg", "pos"], examples=TEXTS
+    )
+    base = tmp_path / "saved_models"
+    first = export_bundle(bundle, str(base), "reviews")
+    second = export_bundle(bundle, str(base), "reviews")
+    assert first.endswith("reviews/1") and second.endswith("reviews/2")
+    assert sorted(os.listdir(first)) == [
+        "assets",
+        "assets.extra",
+        "fingerprint.pb",
+        "saved_model.pb",
+        "variables",
+    ]
+    assert sorted(os.listdir(base)) == ["models.config", "reviews"]  # no staging left behind
+
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    records = list(tf.data.TFRecordDataset(os.path.join(first, WARMUP_FILE)))
+    log = prediction_log_pb2.PredictionLog.FromString(records[0].numpy())
+    assert log.predict_log.request.model_spec.name == "reviews"
+    assert [x.decode() for x in tf.make_ndarray(log.predict_log.request.inputs["text"])] == TEXTS[
+        :3
+    ]
+    config = (base / "models.config").read_text()
+    assert 'name: "reviews"' in config and 'base_path: "/models/reviews"' in config
+
+    cli = subprocess.run(
+        [
+            os.path.join(os.path.dirname(sys.executable), "saved_model_cli"),
+            "show",
+            "--dir",
+            first,
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "serving_default",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "dtype: DT_STRING" in cli.stdout and "inputs['text']" in cli.stdout
+
+
+def test_a_failed_export_publishes_nothing(tmp_path):
+    base = str(tmp_path / "saved_models")
+
+    def broken(path):
+        os.makedirs(path)
+        open(os.path.join(path, "saved_model.pb"), "w").close()
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        export_versioned(broken, base, "reviews")
+    assert versions(os.path.join(base, "reviews")) == []
+    assert not [e for e in os.listdir(base) if e.startswith(".")]
+
+
+def test_an_existing_version_is_never_overwritten(tmp_path):
+    base = tmp_path / "saved_models"
+    (base / "reviews" / "1").mkdir(parents=True)
+    (base / "reviews" / "1" / "keep.txt").write_text("v1")
+    path = export_versioned(lambda p: os.makedirs(p), str(base), "reviews")
+    assert path.endswith("reviews/2")
+    assert (base / "reviews" / "1" / "keep.txt").read_text() == "v1"
