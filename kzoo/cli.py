@@ -3,6 +3,8 @@
 kzoo list [PATTERN]             registered models, one line each
 kzoo info NAME                  a model's factory, arguments and summary
 kzoo train RECIPE [OPTIONS]     run a training recipe (the options of recipes/RECIPE.py)
+kzoo export RUN_DIR [OPTIONS]    export a finished run for TF Serving (raw text in)
+kzoo serve [OPTIONS]            serve saved_models/ with TF Serving's REST and gRPC APIs
 """
 
 import argparse
@@ -68,6 +70,25 @@ def _train(argv):
     return 0
 
 
+def _export(args):
+    from kzoo.export import export_run
+
+    try:
+        path = export_run(args.run_dir, export_dir=args.export_dir, name=args.name)
+    except (ValueError, OSError) as error:
+        print(f"kzoo export: {error}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+def _serve(argv):
+    # Imported here: the server loads TensorFlow Serving's APIs, which `kzoo list` does not need.
+    from kzoo.serving.server import main as serve_main
+
+    return serve_main(argv, prog="kzoo serve")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="kzoo",
@@ -84,9 +105,29 @@ def build_parser():
     info.add_argument("--summary", action="store_true", help="build it with defaults and summarise")
     info.set_defaults(run=_info)
 
+    export = commands.add_parser(
+        "export",
+        help="export a finished run (runs/RECIPE) as a new TF Serving version",
+        description="Exports runs/RECIPE/model.keras with raw-input signatures, its vocabularies "
+        "and warm-up requests to EXPORT_DIR/NAME/<next version>, checked before it is published.",
+    )
+    export.add_argument("run_dir", help="a finished run folder, e.g. runs/lstm_classifier")
+    export.add_argument(
+        "--export-dir", default="saved_models", help="base folder (default: %(default)s)"
+    )
+    export.add_argument("--name", help="model name (default: the run's recipe)")
+    export.set_defaults(run=_export)
+
     # `train` hands everything after the recipe name to the recipe's own parser.
     commands.add_parser(
         "train", help="run a training recipe (kzoo train RECIPE --help)", add_help=False
+    )
+
+    # `serve` hands its options to the server's own parser.
+    commands.add_parser(
+        "serve",
+        help="serve SavedModels with TF Serving's REST and gRPC APIs (kzoo serve --help)",
+        add_help=False,
     )
     return parser
 
@@ -95,6 +136,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv and argv[0] == "train":
         return _train(argv[1:])
+    if argv and argv[0] == "serve":
+        return _serve(argv[1:])
     args = build_parser().parse_args(argv)
     return args.run(args)
 

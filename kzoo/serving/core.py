@@ -1,0 +1,466 @@
+"""The serving operations shared by the REST and gRPC APIs: status, metadata, predict, classify,
+regress and model warm-up, with TF Serving's checks and messages.
+
+The checks follow TF Serving's `predict_util.cc` (signature lookup, input names, `output_filter`),
+`get_model_status_impl.cc`, `get_model_metadata_impl.cc`, `classifier.cc` and `regressor.cc`.
+Both APIs resolve a model with `ModelManager.get`, so they report the same errors.
+
+Example:
+
+>>> import tempfile
+>>> import numpy as np
+>>> import tensorflow as tf
+>>> from kzoo.serving.models import BasePathSource, ModelManager
+>>> class AddOne(tf.Module):
+...     @tf.function(input_signature=[tf.TensorSpec([None], tf.int64, name="n")])
+...     def serve(self, n):
+...         return {"m": n + 1}
+>>> base = tempfile.mkdtemp()
+>>> module = AddOne()
+>>> tf.saved_model.save(module, f"{base}/add_one/3", signatures=module.serve)
+>>> core = ServingCore(ModelManager(BasePathSource(base), poll_wait_seconds=0).start())
+>>> servable = core.manager.get("add_one")
+>>> core.predict(servable, "", {"n": np.array([1, 2])})
+('serving_default', {'m': array([2, 3])})
+>>> core.status("add_one").model_version_status[0].version
+3
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+from google.protobuf import json_format
+from tensorflow.core.example import example_pb2
+from tensorflow_serving.apis import (
+    classification_pb2,
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    predict_pb2,
+    prediction_log_pb2,
+    regression_pb2,
+    status_pb2,
+)
+
+from kzoo.serving.errors import ServingError, invalid_argument
+from kzoo.serving.models import (
+    CLASSIFY_METHOD,
+    DEFAULT_SIGNATURE,
+    PREDICT_METHOD,
+    REGRESS_METHOD,
+    WARMUP_FILE,
+)
+from kzoo.serving.tensors import (
+    dtype_name,
+    from_tensor_proto,
+    is_compatible,
+    shape_string,
+    to_tensor_proto,
+)
+
+SIGNATURE_DEF_FIELD = "signature_def"
+# TF Serving reads at most this many warm-up records (WarmupConsts::kMaxNumRecords).
+MAX_WARMUP_RECORDS = 1000
+
+_STATE_NUMBERS = get_model_status_pb2.ModelVersionStatus.State
+_ERROR_CODE_NUMBERS = status_pb2.StatusProto.DESCRIPTOR.fields_by_name[
+    "error_code"
+].enum_type.values_by_name
+
+
+def _join(names):
+    return ",".join(sorted(names))
+
+
+def model_spec_version(model_spec):
+    """The `(version, label)` a `ModelSpec` asks for; each None when not given."""
+    choice = model_spec.WhichOneof("version_choice")
+    if choice == "version":
+        return model_spec.version.value, None
+    if choice == "version_label":
+        return None, model_spec.version_label
+    return None, None
+
+
+def to_json_dict(message):
+    """A proto as TF Serving prints it in REST answers: every field, proto field names."""
+    return json_format.MessageToDict(
+        message, always_print_fields_with_no_presence=True, preserving_proto_field_name=True
+    )
+
+
+class ServingCore:
+    """Serving operations on the models of a `ModelManager`, optionally batching predict calls.
+
+    Args:
+        manager: `ModelManager`. Where servables come from.
+        batcher: `Batcher`, optional. Merges concurrent predict calls when given.
+    """
+
+    def __init__(self, manager, batcher=None):
+        self.manager = manager
+        self.batcher = batcher
+
+    # === Status and metadata ===
+
+    def status(self, name, version=None, label=None):
+        """Returns the `GetModelStatusResponse` for a model (all versions, or one)."""
+        response = get_model_status_pb2.GetModelStatusResponse()
+        for number, state in self.manager.status(name, version, label):
+            entry = response.model_version_status.add()
+            entry.version = number
+            entry.state = _STATE_NUMBERS.Value(state.state)
+            entry.status.error_code = _ERROR_CODE_NUMBERS[state.error_code].number
+            entry.status.error_message = state.error_message
+        return response
+
+    def status_proto(self, request):
+        """Answers a gRPC `GetModelStatusRequest`."""
+        if not request.HasField("model_spec"):
+            raise invalid_argument("Missing ModelSpec")
+        version, label = model_spec_version(request.model_spec)
+        return self.status(request.model_spec.name, version, label)
+
+    def metadata(self, servable):
+        """Returns the `GetModelMetadataResponse` of a servable, with its signature_def map."""
+        response = get_model_metadata_pb2.GetModelMetadataResponse()
+        response.model_spec.name = servable.name
+        response.model_spec.version.value = servable.version
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        for key, signature_def in servable.signature_defs.items():
+            signature_map.signature_def[key].CopyFrom(signature_def)
+        response.metadata[SIGNATURE_DEF_FIELD].Pack(signature_map)
+        return response
+
+    def metadata_proto(self, request):
+        """Answers a gRPC `GetModelMetadataRequest` (only `signature_def` is supported)."""
+        if not request.HasField("model_spec"):
+            raise invalid_argument("Missing ModelSpec")
+        if not request.metadata_field:
+            raise invalid_argument(
+                "GetModelMetadataRequest must specify at least one metadata_field"
+            )
+        for field in request.metadata_field:
+            if field != SIGNATURE_DEF_FIELD:
+                raise invalid_argument(f"Metadata field {field} is not supported")
+        version, label = model_spec_version(request.model_spec)
+        return self.metadata(self.manager.get(request.model_spec.name, version, label))
+
+    @staticmethod
+    def metadata_json(response):
+        """The REST metadata answer: the response as a dict, `signature_def` unpacked.
+
+        As TF Serving's REST API prints it: `{"model_spec": {...}, "metadata":
+        {"signature_def": {"signature_def": {name: SignatureDef}}}}`.
+        """
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        response.metadata[SIGNATURE_DEF_FIELD].Unpack(signature_map)
+        return {
+            "model_spec": to_json_dict(response.model_spec),
+            "metadata": {SIGNATURE_DEF_FIELD: to_json_dict(signature_map)},
+        }
+
+    # === Predict ===
+
+    def prediction_signature(self, servable, signature_name):
+        """The signature a predict request names, checked as TF Serving's RunPredict does."""
+        key = signature_name or DEFAULT_SIGNATURE
+        signature = servable.signatures.get(key)
+        if signature is None:
+            raise ServingError("FAILED_PRECONDITION", f'Serving signature key "{key}" not found.')
+        if signature.method_name not in (PREDICT_METHOD, CLASSIFY_METHOD, REGRESS_METHOD):
+            raise ServingError(
+                "INTERNAL",
+                "Expected prediction signature method_name to be one of "
+                f"{{{PREDICT_METHOD}, {CLASSIFY_METHOD}, {REGRESS_METHOD}}}. "
+                f"Was: {signature.method_name}",
+            )
+        return key, signature
+
+    @staticmethod
+    def check_input_names(signature, names):
+        """Input names must be exactly the signature's (VerifyRequestInputsSize and lookup)."""
+        names = set(names)
+        expected = set(signature.inputs)
+        if len(names) != len(expected):
+            raise invalid_argument(
+                f"input size does not match signature: {len(names)}!={len(expected)} "
+                f"len({{{_join(names)}}}) != len({{{_join(expected)}}}). "
+                f"Sent extra: {{{_join(names - expected)}}}. "
+                f"Missing but required: {{{_join(expected - names)}}}."
+            )
+        for name in sorted(names):
+            if name not in expected:
+                raise invalid_argument(
+                    f"input tensor alias not found in signature: {name}. Inputs expected to be "
+                    f"in the set {{{_join(expected)}}}."
+                )
+
+    @staticmethod
+    def check_output_filter(signature, output_filter):
+        seen = set()
+        for name in output_filter:
+            if name not in signature.outputs:
+                raise invalid_argument(
+                    f"output tensor alias not found in signature: {name} Outputs expected to be "
+                    f"in the set {{{_join(signature.outputs)}}}."
+                )
+            if name in seen:
+                raise invalid_argument(f"duplicate output tensor alias: {name}")
+            seen.add(name)
+
+    def predict(self, servable, signature_name, inputs, output_filter=(), input_dtypes=None):
+        """Runs a signature of a servable on named input arrays.
+
+        Args:
+            servable: `Servable`. The model version to run.
+            signature_name: str. The signature key, `""` for `serving_default`.
+            inputs: dict. Input name → NumPy array.
+            output_filter: sequence of str. Outputs to return; all when empty.
+            input_dtypes: dict, optional. Input name → the `DataType` the client sent, checked
+                against the signature (gRPC requests; REST inputs are parsed to the signature's
+                types already).
+
+        Returns:
+            A tuple `(signature key, {output name: array})`.
+        """
+        key, signature = self.prediction_signature(servable, signature_name)
+        self.check_input_names(signature, inputs)
+        self.check_output_filter(signature, output_filter)
+        for index, name in enumerate(sorted(signature.inputs)):
+            spec = signature.inputs[name]
+            if input_dtypes is not None and input_dtypes[name] != spec.dtype:
+                raise invalid_argument(
+                    f"Expects arg[{index}] to be {dtype_name(spec.dtype)} but "
+                    f"{dtype_name(input_dtypes[name])} is provided"
+                )
+            shape = np.shape(inputs[name])
+            if not is_compatible(shape, spec.shape):
+                raise invalid_argument(
+                    f"The shape of input {name}: {shape_string(shape)} is not compatible with "
+                    f"the shape the signature expects: {shape_string(spec.shape)}"
+                )
+        if not signature.callable:
+            raise invalid_argument(f"Signature {key} has no function to run.")
+        if self.batcher is not None:
+            outputs = self.batcher.run((servable, key), inputs, signature)
+        else:
+            outputs = signature(inputs)
+        if output_filter:
+            outputs = {name: outputs[name] for name in output_filter}
+        return key, outputs
+
+    def predict_proto(self, request, servable=None):
+        """Answers a gRPC `PredictRequest` with a `PredictResponse`.
+
+        Args:
+            request: `PredictRequest`.
+            servable: `Servable`, optional. Run on this version instead of the one the request
+                names (warm-up, where the request needs no model_spec).
+        """
+        servable = self._servable_for(request, servable)
+        key, signature = self.prediction_signature(servable, request.model_spec.signature_name)
+        self.check_input_names(signature, request.inputs)
+        self.check_output_filter(signature, request.output_filter)
+        inputs = {}
+        for name, proto in request.inputs.items():
+            try:
+                inputs[name] = from_tensor_proto(proto)
+            except ServingError:
+                raise invalid_argument(f"tensor parsing error: {name}") from None
+        key, outputs = self.predict(
+            servable,
+            key,
+            inputs,
+            list(request.output_filter),
+            {name: proto.dtype for name, proto in request.inputs.items()},
+        )
+        response = predict_pb2.PredictResponse()
+        response.model_spec.name = servable.name
+        response.model_spec.version.value = servable.version
+        response.model_spec.signature_name = key
+        for name, value in outputs.items():
+            response.outputs[name].CopyFrom(to_tensor_proto(value, signature.outputs[name].dtype))
+        return response
+
+    # === Classify and regress ===
+
+    def _example_signature(self, servable, signature_name, method):
+        key = signature_name or DEFAULT_SIGNATURE
+        signature = servable.signatures.get(key)
+        if signature is None:
+            raise invalid_argument(f"No signature was found with the name: {key}")
+        kind = "classification" if method == CLASSIFY_METHOD else "regression"
+        if signature.method_name != method:
+            raise invalid_argument(
+                f"Expected {kind} signature method_name to be {method}. "
+                f"Was: {signature.method_name}"
+            )
+        if len(signature.inputs) != 1:
+            raise invalid_argument("Expected one input Tensor.")
+        if "inputs" not in signature.inputs:
+            raise ServingError(
+                "FAILED_PRECONDITION",
+                f"No {kind} inputs found in SignatureDef: {signature.signature_def}",
+            )
+        return key, signature
+
+    @staticmethod
+    def _serialized(examples, context):
+        if not examples:
+            raise invalid_argument("Input is empty.")
+        serialized = []
+        for example in examples:
+            if context is not None:
+                merged = example_pb2.Example()
+                merged.MergeFrom(context)
+                merged.MergeFrom(example)
+                example = merged
+            serialized.append(example.SerializeToString())
+        array = np.empty(len(serialized), dtype=object)
+        array[:] = serialized
+        return array
+
+    def classify(self, servable, signature_name, examples, context=None):
+        """Runs a classification signature on `tf.train.Example`s.
+
+        Returns:
+            A tuple `(signature key, results)`: per example, a list of `(label, score)` pairs
+            (label `b""` without a `classes` output, score 0.0 without `scores`).
+        """
+        key, signature = self._example_signature(servable, signature_name, CLASSIFY_METHOD)
+        if len(signature.outputs) not in (1, 2):
+            raise invalid_argument(
+                f"Expected one or two output Tensors, found {len(signature.outputs)}"
+            )
+        if "classes" not in signature.outputs and "scores" not in signature.outputs:
+            raise ServingError(
+                "FAILED_PRECONDITION",
+                'Expected classification signature outputs to contain at least one of "classes" '
+                f'or "scores". Signature was: {signature.signature_def}',
+            )
+        serialized = self._serialized(examples, context)
+        outputs = signature({"inputs": serialized})
+        count = len(serialized)
+        classes, scores = outputs.get("classes"), outputs.get("scores")
+        for name, value in (("classes", classes), ("scores", scores)):
+            if value is None:
+                continue
+            if value.ndim != 2:
+                raise invalid_argument(
+                    f"Expected Tensor shape: [batch_size num_classes] but got "
+                    f"{shape_string(value.shape)}"
+                )
+            if value.shape[0] != count:
+                raise invalid_argument(
+                    f"Expected {name} output batch size of {count}. Got: {value.shape[0]}"
+                )
+        width = (classes if classes is not None else scores).shape[1]
+        results = []
+        for row in range(count):
+            labels = classes[row] if classes is not None else [b""] * width
+            values = scores[row] if scores is not None else [0.0] * width
+            results.append([(bytes(label), float(score)) for label, score in zip(labels, values)])
+        return key, results
+
+    def regress(self, servable, signature_name, examples, context=None):
+        """Runs a regression signature on `tf.train.Example`s.
+
+        Returns:
+            A tuple `(signature key, values)`: one float per example.
+        """
+        key, signature = self._example_signature(servable, signature_name, REGRESS_METHOD)
+        if "outputs" not in signature.outputs:
+            raise ServingError(
+                "FAILED_PRECONDITION",
+                f"No regression outputs found in SignatureDef: {signature.signature_def}",
+            )
+        serialized = self._serialized(examples, context)
+        value = signature({"inputs": serialized})["outputs"]
+        if not (value.ndim == 1 or (value.ndim == 2 and value.shape[1] == 1)):
+            raise invalid_argument(
+                "Expected output Tensor shape to be either [batch_size] or [batch_size, 1] but "
+                f"got {shape_string(value.shape)}"
+            )
+        if value.shape[0] != len(serialized):
+            raise invalid_argument(
+                f"Input batch size did not match output batch size: {len(serialized)} vs. "
+                f"{value.shape[0]}"
+            )
+        return key, [float(item) for item in value.reshape(-1)]
+
+    @staticmethod
+    def _examples_from_input(input_proto):
+        kind = input_proto.WhichOneof("kind")
+        if kind == "example_list":
+            return list(input_proto.example_list.examples), None
+        if kind == "example_list_with_context":
+            with_context = input_proto.example_list_with_context
+            return list(with_context.examples), with_context.context
+        raise invalid_argument("Input is empty.")
+
+    def _servable_for(self, request, servable):
+        if servable is not None:
+            return servable
+        if not request.HasField("model_spec"):
+            raise invalid_argument("Missing ModelSpec")
+        version, label = model_spec_version(request.model_spec)
+        return self.manager.get(request.model_spec.name, version, label)
+
+    def classify_proto(self, request, servable=None):
+        """Answers a gRPC `ClassificationRequest`."""
+        servable = self._servable_for(request, servable)
+        examples, context = self._examples_from_input(request.input)
+        key, results = self.classify(servable, request.model_spec.signature_name, examples, context)
+        response = classification_pb2.ClassificationResponse()
+        response.model_spec.name = servable.name
+        response.model_spec.version.value = servable.version
+        response.model_spec.signature_name = key
+        for pairs in results:
+            classifications = response.result.classifications.add()
+            for label, score in pairs:
+                classifications.classes.add(label=label.decode("utf-8", "replace"), score=score)
+        return response
+
+    def regress_proto(self, request, servable=None):
+        """Answers a gRPC `RegressionRequest`."""
+        servable = self._servable_for(request, servable)
+        examples, context = self._examples_from_input(request.input)
+        key, values = self.regress(servable, request.model_spec.signature_name, examples, context)
+        response = regression_pb2.RegressionResponse()
+        response.model_spec.name = servable.name
+        response.model_spec.version.value = servable.version
+        response.model_spec.signature_name = key
+        for value in values:
+            response.result.regressions.add(value=value)
+        return response
+
+    # === Warm-up ===
+
+    def warmup(self, servable):
+        """Replays `assets.extra/tf_serving_warmup_requests` against a version being loaded.
+
+        The file is a TFRecord of `PredictionLog`s, as TF Serving reads it; predict, classify and
+        regress logs are replayed (at most 1000). A failing request fails the load.
+        """
+        path = os.path.join(servable.path, WARMUP_FILE)
+        if not os.path.exists(path):
+            return
+        handlers = {
+            "predict_log": lambda log: self.predict_proto(log.request, servable),
+            "classify_log": lambda log: self.classify_proto(log.request, servable),
+            "regress_log": lambda log: self.regress_proto(log.request, servable),
+        }
+        for count, record in enumerate(tf.data.TFRecordDataset(path)):
+            if count >= MAX_WARMUP_RECORDS:
+                break
+            log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+            kind = log.WhichOneof("log_type")
+            if kind not in handlers:
+                raise ServingError("UNIMPLEMENTED", f"Unsupported log_type for warmup: {kind}")
+            try:
+                handlers[kind](getattr(log, kind))
+            except ServingError as error:
+                raise ServingError(
+                    error.code, f"Failed to warm up model from {path}: {error.message}"
+                ) from None

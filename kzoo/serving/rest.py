@@ -1,0 +1,337 @@
+"""TF Serving's REST API over HTTP/1.1: model status, metadata, predict, classify and regress.
+
+Routes, as TF Serving matches them (`http_rest_api_util.cc`; paths are case-insensitive):
+
+    GET  /v1/models/{name}[/versions/{v}|/labels/{l}]             model status
+    GET  /v1/models/{name}[/versions/{v}|/labels/{l}]/metadata    signature_def map
+    POST /v1/models/{name}[/versions/{v}|/labels/{l}]:predict     predict (row or columnar)
+    POST /v1/models/{name}[/versions/{v}|/labels/{l}]:classify     classify tf.Examples
+    POST /v1/models/{name}[/versions/{v}|/labels/{l}]:regress      regress tf.Examples
+
+Any other request under `/v1/` is `400 {"error": "Malformed request: GET /v1/foo"}`, a path
+outside `/v1/` is 404, TRACE and CONNECT (methods TF Serving's libevent server knows but does not
+accept) are 501, an unknown method is 400, and a body over the size limit is 413. Errors are
+`{"error": "<message>"}` with the HTTP status TF Serving gives their code
+(`errors.HTTP_STATUS`). Each connection has its own thread, with keep-alive; a bad request never
+stops the server.
+
+Example:
+
+>>> api = RestApi(core=None)
+>>> api.handle("GET", "/v1/models", b"")
+(400, b'{"error": "Missing model name in request."}')
+>>> api.handle("DELETE", "/v1/models/half", b"")
+(400, b'{"error": "Malformed request: DELETE /v1/models/half"}')
+"""
+
+import json
+import logging
+import re
+import socket
+import threading
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote
+
+from google.protobuf import json_format
+
+from kzoo.serving.errors import ServingError, invalid_argument
+from kzoo.serving.json_tensor import (
+    error_body,
+    make_classify_response,
+    make_predict_response,
+    make_regress_response,
+    parse_examples_request,
+    parse_predict_request,
+)
+from kzoo.serving.models import DEFAULT_SIGNATURE
+
+logger = logging.getLogger("kzoo.serving")
+
+_VERSION_OR_LABEL = r"(?:(?:/versions/([0-9]+))|(?:/labels/([^/:]+)))?"
+_API_PATH = re.compile(r"/v1/.*", re.IGNORECASE | re.DOTALL)
+_PREDICTION_PATH = re.compile(
+    r"/v1/models/([^/:]+)" + _VERSION_OR_LABEL + r":(classify|regress|predict)", re.IGNORECASE
+)
+_MODEL_PATH = re.compile(
+    r"/v1/models(?:/([^/:]+))?" + _VERSION_OR_LABEL + r"(?:/(metadata))?", re.IGNORECASE
+)
+_INT64_MAX = 2**63 - 1
+# Methods libevent knows but TF Serving's server does not allow: evhttp answers 501.
+_REFUSED_METHODS = ("TRACE", "CONNECT")
+
+
+def _parse_version(text):
+    if not text:
+        return None
+    version = int(text)
+    if version > _INT64_MAX:
+        raise invalid_argument(f"Failed to convert version: {text} to numeric.")
+    return version
+
+
+class RestApi:
+    """Answers REST requests from a `ServingCore`; independent of the HTTP server.
+
+    Args:
+        core: `ServingCore`. The models to answer from.
+    """
+
+    def __init__(self, core):
+        self.core = core
+
+    def handle(self, method, path, body):
+        """Answers one request.
+
+        Args:
+            method: str. The HTTP method.
+            path: str. The request path (a query string is ignored).
+            body: bytes. The request body.
+
+        Returns:
+            A tuple `(http_status, response_body)`; the body is JSON.
+        """
+        path = path.split("?", 1)[0]
+        if not _API_PATH.fullmatch(path):
+            return 404, error_body(f"Not found: {method} {path}. The API is under /v1/.")
+        try:
+            return 200, self._route(method, path, body)
+        except ServingError as error:
+            return error.http_status, error_body(error.message)
+        except Exception as error:  # noqa: BLE001 - the server keeps serving
+            logger.exception("Error processing %s %s", method, path)
+            return 500, error_body(f"Internal error: {type(error).__name__}: {error}")
+
+    def _route(self, method, path, body):
+        malformed = invalid_argument(f"Malformed request: {method} {path}")
+        if method == "POST":
+            match = _PREDICTION_PATH.fullmatch(path)
+            if match is None:
+                raise malformed
+            name, version, label, verb = match.groups()
+            name = unquote(name)
+            version = _parse_version(version)
+            label = unquote(label) if label else None
+            if verb == "predict":
+                return self._predict(name, version, label, body)
+            if verb == "classify":
+                return self._examples(name, version, label, body, classify=True)
+            if verb == "regress":
+                return self._examples(name, version, label, body, classify=False)
+            raise malformed
+        if method == "GET":
+            match = _MODEL_PATH.fullmatch(path)
+            if match is None:
+                raise malformed
+            name, version, label, subresource = match.groups()
+            if not name:
+                raise invalid_argument("Missing model name in request.")
+            name = unquote(name)
+            version = _parse_version(version)
+            label = unquote(label) if label else None
+            if subresource == "metadata":
+                servable = self.core.manager.get(name, version, label)
+                metadata = self.core.metadata_json(self.core.metadata(servable))
+                return json.dumps(metadata, indent=1).encode("utf-8")
+            response = self.core.status(name, version, label)
+            text = json_format.MessageToJson(response, always_print_fields_with_no_presence=True)
+            return text.encode("utf-8")
+        raise malformed
+
+    def _predict(self, name, version, label, body):
+        resolved = []
+
+        def input_dtypes(signature_name):
+            # As TF Serving's GetInfoMap: the model is looked up once the body parses.
+            servable = self.core.manager.get(name, version, label)
+            key = signature_name or DEFAULT_SIGNATURE
+            if key not in servable.signature_defs:
+                raise invalid_argument(
+                    f'Serving signature name: "{key}" not found in signature def'
+                )
+            resolved.append(servable)
+            return {
+                alias: info.dtype for alias, info in servable.signature_defs[key].inputs.items()
+            }
+
+        request = parse_predict_request(body, input_dtypes)
+        _, outputs = self.core.predict(resolved[0], request.signature_name, request.inputs)
+        return make_predict_response(outputs, request.format)
+
+    def _examples(self, name, version, label, body, classify):
+        signature_name, examples, context = parse_examples_request(body)
+        servable = self.core.manager.get(name, version, label)
+        if classify:
+            _, results = self.core.classify(servable, signature_name, examples, context)
+            return make_classify_response(
+                [[label for label, _ in row] for row in results],
+                [[score for _, score in row] for row in results],
+            )
+        _, values = self.core.regress(servable, signature_name, examples, context)
+        return make_regress_response(values)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "kzoo-serving"
+    # Idle keep-alive connections are closed after this many seconds.
+    timeout = 300
+
+    def setup(self):
+        super().setup()
+        try:
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+    def __getattr__(self, name):
+        if name.startswith("do_"):
+            return self._refuse_method
+        raise AttributeError(name)
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        self._dispatch()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_GET
+
+    def log_message(self, format, *args):  # noqa: A002 - http.server's signature
+        logger.debug("%s - %s", self.address_string(), format % args)
+
+    def _refuse_method(self):
+        if self.command in _REFUSED_METHODS:
+            self._reply(501, error_body(f"Method not implemented: {self.command}"), close=True)
+        else:
+            self._reply(400, error_body(f"Unknown method: {self.command}"), close=True)
+
+    def _reply(self, status, body, close=False):
+        if close:
+            self.close_connection = True
+        reason = self.responses.get(status, ("",))[0]
+        head = [
+            f"{self.protocol_version} {status} {reason}",
+            f"Server: {self.version_string()}",
+            f"Date: {self.date_time_string()}",
+            "Content-Type: application/json",
+            f"Content-Length: {len(body)}",
+        ]
+        if self.close_connection:
+            head.append("Connection: close")
+        data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        if self.command != "HEAD":
+            data += body
+        # One write: headers and body in separate packets meet delayed ACKs.
+        self.wfile.write(data)
+        self.log_request(status, len(body))
+
+    def _read_body(self):
+        limit = self.server.max_request_bytes
+        encoding = self.headers.get("Transfer-Encoding", "").lower()
+        if "chunked" in encoding:
+            chunks, size = [], 0
+            while True:
+                line = self.rfile.readline(65537)
+                chunk_size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if chunk_size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                size += chunk_size
+                if size > limit:
+                    return None
+                chunks.append(self.rfile.read(chunk_size))
+                self.rfile.readline(3)
+            body = b"".join(chunks)
+        else:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length < 0:
+                raise ValueError("negative Content-Length")
+            if length > limit:
+                return None
+            body = self.rfile.read(length) if length else b""
+        if self.headers.get("Content-Encoding", "").lower() == "gzip" and body:
+            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            body = decompressor.decompress(body, limit + 1)
+            if len(body) > limit:
+                return None
+        return body
+
+    def _dispatch(self):
+        try:
+            body = self._read_body()
+        except (ValueError, zlib.error) as error:
+            self._reply(400, error_body(f"Malformed request body: {error}"), close=True)
+            return
+        if body is None:
+            limit = self.server.max_request_bytes
+            self._reply(
+                413,
+                error_body(f"Request body is larger than the limit of {limit} bytes"),
+                close=True,
+            )
+            return
+        status, payload = self.server.api.handle(self.command, self.path, body)
+        self._reply(status, payload, close=self.server.stopping)
+
+
+class RestServer(ThreadingHTTPServer):
+    """A threaded HTTP server for a `RestApi`, with a body size limit and a clean stop.
+
+    Args:
+        host: str. Address to bind, e.g. `127.0.0.1` (IPv6 addresses work too).
+        port: int. Port to bind; 0 picks a free one (see `port`).
+        api: `RestApi`.
+        max_request_bytes: int. Largest accepted body (after gzip decompression).
+    """
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, host, port, api, max_request_bytes):
+        if ":" in host:
+            self.address_family = socket.AF_INET6
+        self.api = api
+        self.max_request_bytes = max_request_bytes
+        self.stopping = False
+        self._connections = {}
+        self._connections_lock = threading.Lock()
+        super().__init__((host, port), _RequestHandler)
+
+    @property
+    def port(self):
+        """The bound port."""
+        return self.server_address[1]
+
+    def process_request(self, request, client_address):
+        thread = threading.Thread(
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name="kzoo-serving-http",
+            daemon=True,
+        )
+        with self._connections_lock:
+            self._connections[request] = thread
+        thread.start()
+
+    def process_request_thread(self, request, client_address):
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.pop(request, None)
+
+    def stop(self, grace=5.0):
+        """Stops accepting, lets requests in progress answer, then closes every connection."""
+        self.stopping = True
+        self.shutdown()
+        self.server_close()
+        with self._connections_lock:
+            connections = list(self._connections.items())
+        for connection, _ in connections:
+            try:
+                # Idle keep-alive connections read end-of-file and end; busy ones still answer.
+                connection.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
+        for _, thread in connections:
+            thread.join(grace)

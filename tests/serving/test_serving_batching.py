@@ -1,0 +1,115 @@
+"""Request batching: concurrent requests merged into one call give the answers of single calls."""
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from kzoo.serving import Client, ModelServer, ServingError
+from kzoo.serving.batching import Batcher
+
+pytestmark = pytest.mark.usefixtures("local_only")
+
+
+def _concurrently(functions):
+    """Runs the functions at the same moment, one thread each; returns their results in order."""
+    barrier = threading.Barrier(len(functions))
+    results = [None] * len(functions)
+
+    def run(index):
+        barrier.wait()
+        try:
+            results[index] = functions[index]()
+        except Exception as error:  # noqa: BLE001 - reported by the caller
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(functions))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_batcher_merges_concurrent_calls():
+    sizes = []
+
+    def double(inputs):
+        sizes.append(len(inputs["x"]))
+        return {"y": inputs["x"] * 2, "rows": np.arange(len(inputs["x"]))}
+
+    batcher = Batcher(max_batch_size=64, batch_timeout_micros=200_000)
+    calls = [
+        lambda i=i: batcher.run("double", {"x": np.full(i % 3 + 1, float(i))}, double)
+        for i in range(8)
+    ]
+    results = _concurrently(calls)
+    for i, result in enumerate(results):
+        np.testing.assert_array_equal(result["y"], np.full(i % 3 + 1, 2.0 * i))
+    assert sum(sizes) == sum(i % 3 + 1 for i in range(8))
+    assert len(sizes) < 8 and batcher.merged_requests >= 2
+
+
+def test_batcher_keeps_unbatchable_calls_apart():
+    batcher = Batcher(max_batch_size=4, batch_timeout_micros=50_000)
+
+    def total(inputs):
+        return {"y": np.array([np.sum(inputs["x"])])}
+
+    scalar = batcher.run("sum", {"x": np.array(3.0)}, total)
+    too_big = batcher.run("sum", {"x": np.ones(9)}, total)
+    assert scalar["y"].tolist() == [3.0] and too_big["y"].tolist() == [9.0]
+    # Outputs without the batch dimension cannot be split: each request runs on its own.
+    results = _concurrently(
+        [lambda i=i: batcher.run("sum", {"x": np.full(2, float(i))}, total) for i in range(3)]
+    )
+    assert [result["y"].tolist() for result in results] == [[0.0], [2.0], [4.0]]
+
+
+def test_batcher_gives_each_request_its_own_error():
+    def fragile(inputs):
+        if np.any(inputs["x"] < 0):
+            raise ServingError("INVALID_ARGUMENT", "negative input")
+        return {"y": np.sqrt(inputs["x"])}
+
+    batcher = Batcher(max_batch_size=16, batch_timeout_micros=200_000)
+    results = _concurrently(
+        [lambda v=v: batcher.run("sqrt", {"x": np.array([v])}, fragile) for v in (4.0, -1.0, 9.0)]
+    )
+    assert results[0]["y"].tolist() == [2.0] and results[2]["y"].tolist() == [3.0]
+    assert isinstance(results[1], ServingError) and results[1].message == "negative input"
+
+
+def test_batched_answers_equal_single_answers(serving_models, local_server):
+    requests = []
+    for i in range(6):
+        requests.append(("text_model", {"instances": [f"text {i}", "é" * i]}))
+        a, b = [[i, 0.5 * i]], [[1.25, -i]]
+        requests.append(("arith", {"inputs": {"a": a, "b": b}}))
+        requests.append(("arith", {"signature_name": "count", "instances": [[1, 0, i] * (i + 1)]}))
+    single = Client(local_server.rest_url)
+    expected = [
+        single.request("POST", f"/v1/models/{name}:predict", json.dumps(body))
+        for name, body in requests
+    ]
+    with ModelServer(
+        model_config_file=str(serving_models / "models.config"),
+        rest_port=0,
+        grpc_port=None,
+        file_system_poll_wait_seconds=0,
+        enable_batching=True,
+        max_batch_size=8,
+        batch_timeout_micros=100_000,
+    ) as server:
+        client = Client(server.rest_url)
+        results = _concurrently(
+            [
+                lambda name=name, body=body: client.request(
+                    "POST", f"/v1/models/{name}:predict", json.dumps(body)
+                )
+                for name, body in requests
+            ]
+        )
+        assert server.batcher.merged_requests >= 2
+    assert results == expected

@@ -1,0 +1,97 @@
+"""kzoo.serving.Client over REST and gRPC: the same answers and errors from both transports."""
+
+import numpy as np
+import pytest
+
+from kzoo.serving import Client, ServingError
+
+
+@pytest.fixture(scope="module", params=["rest", "grpc"])
+def client(request, rest_url, grpc_target):
+    if request.param == "rest":
+        client = Client(rest_url)
+    else:
+        client = Client(f"grpc://{grpc_target}")
+    yield client
+    client.close()
+
+
+def test_url_chooses_the_transport():
+    assert Client("http://localhost:8501").transport == "rest"
+    assert Client("localhost:8501").transport == "rest"
+    assert Client("grpc://localhost:8500").transport == "grpc"
+    assert Client("localhost:8500", grpc=True).transport == "grpc"
+    with pytest.raises(ValueError, match="Invalid value for argument url"):
+        Client("ftp://localhost:21")
+
+
+def test_status(client):
+    assert client.status("text_model") == [
+        {"version": 1, "state": "AVAILABLE", "error_code": "OK", "error_message": ""}
+    ]
+    assert [entry["version"] for entry in client.status("versioned", version=2)] == [2]
+
+
+def test_metadata_is_the_same_over_both_transports(rest_url, grpc_target):
+    rest = Client(rest_url).metadata("arith")
+    grpc_metadata = Client(grpc_target, grpc=True).metadata("arith")
+    assert rest == grpc_metadata
+    signatures = Client(rest_url).signatures("arith")
+    assert signatures["scale"]["outputs"]["scaled"]["dtype"] == "DT_FLOAT"
+
+
+def test_predict_strings(client):
+    outputs = client.predict("text_model", {"text": ["ab", "héllo".encode()]})
+    assert outputs["length"].dtype == np.int32
+    assert outputs["length"].tolist() == [2, 6]
+    assert outputs["upper"].dtype == object
+    assert outputs["upper"].tolist() == [b"AB", "HéLLO".encode()]
+
+
+def test_predict_bytes_output(client):
+    outputs = client.predict("text_model", [b"\x00\xff"], signature_name="echo_bytes")
+    assert outputs["data_bytes"].tolist() == [b"\x00\xff"]
+
+
+def test_predict_two_inputs_casts_to_the_signature_types(client):
+    outputs = client.predict("arith", {"a": [[1, 2]], "b": [[3, 4]]})
+    assert outputs["sum"].dtype == np.float32
+    np.testing.assert_array_equal(outputs["sum"], [[4.0, 6.0]])
+    np.testing.assert_array_equal(outputs["product"], [[3.0, 8.0]])
+    counted = client.predict("arith", {"ids": [[1, 0, 2]]}, signature_name="count")
+    assert counted["nonzero"].dtype == np.int64 and counted["nonzero"].tolist() == [2]
+
+
+def test_predict_versions_labels_and_output_filter(client):
+    assert client.predict("versioned", [2.0])["y"].tolist() == [4.0]
+    assert client.predict("versioned", [2.0], version=1)["y"].tolist() == [2.0]
+    assert client.predict("versioned", [2.0], label="stable")["y"].tolist() == [2.0]
+    outputs = client.predict("text_model", ["a"], output_filter=["upper"])
+    assert list(outputs) == ["upper"]
+
+
+def test_errors_carry_tf_serving_codes(client):
+    with pytest.raises(ServingError) as caught:
+        client.predict("no_such_model", {"x": [1.0]})
+    assert caught.value.code == "NOT_FOUND"
+    assert "no_such_model" in caught.value.message
+    with pytest.raises(ServingError) as caught:
+        client.status("versioned", label="no_such_label")
+    assert caught.value.code == "INVALID_ARGUMENT"
+    with pytest.raises(ServingError) as caught:
+        client.predict("versioned", {"x": ["not a number"]})
+    assert caught.value.code == "INVALID_ARGUMENT"
+
+
+def test_rest_error_status(rest_url):
+    with pytest.raises(ServingError) as caught:
+        Client(rest_url).metadata("no_such_model")
+    assert caught.value.http_status == 404
+
+
+def test_client_is_thread_safe(client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda i: client.predict("versioned", [i])["y"][0], range(32)))
+    assert results == [2.0 * i for i in range(32)]

@@ -1,0 +1,207 @@
+"""kzoo's server itself: binding, body limits, bad bytes, clean stops, signals and `kzoo serve`."""
+
+import gzip
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from serving_helpers import wait_for
+
+from kzoo.cli import main
+from kzoo.serving import Client, ModelServer, serve
+
+pytestmark = pytest.mark.usefixtures("local_only")
+
+PREDICT = "/v1/models/text_model:predict"
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _raw(port, data):
+    """Sends raw bytes; returns what the server answers before closing or going quiet."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        connection.sendall(data)
+        connection.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _status_ok(url):
+    try:
+        return Client(url, timeout=2).status("text_model")[0]["state"] == "AVAILABLE"
+    except Exception:  # noqa: BLE001 - not up yet
+        return False
+
+
+@pytest.fixture
+def small_server(serving_models):
+    with ModelServer(
+        str(serving_models / "text_model"),
+        rest_port=0,
+        grpc_port=None,
+        file_system_poll_wait_seconds=0,
+        max_request_bytes=1024,
+    ) as server:
+        yield server
+
+
+def test_binds_loopback_by_default(local_server):
+    assert local_server.host == "127.0.0.1"
+    assert local_server._rest.server_address[0] == "127.0.0.1"
+    assert local_server.rest_url.startswith("http://127.0.0.1:")
+
+
+def test_body_over_the_limit_is_refused(small_server):
+    client = Client(small_server.rest_url)
+    status, payload = client.request("POST", PREDICT, json.dumps({"instances": ["x" * 2000]}))
+    assert status == 413
+    assert "larger than the limit of 1024 bytes" in payload["error"]
+    status, payload = client.request("POST", PREDICT, json.dumps({"instances": ["fits"]}))
+    assert (status, payload) == (200, {"predictions": [{"length": 4, "upper": "FITS"}]})
+
+
+def test_chunked_and_gzip_bodies(small_server):
+    connection = http.client.HTTPConnection("127.0.0.1", small_server.rest_port, timeout=5)
+    body = json.dumps({"instances": ["chunks"]}).encode()
+    connection.request("POST", PREDICT, body=iter([body[:10], body[10:]]), encode_chunked=True)
+    response = connection.getresponse()
+    assert json.loads(response.read()) == {"predictions": [{"length": 6, "upper": "CHUNKS"}]}
+    squeezed = gzip.compress(json.dumps({"instances": ["zipped"]}).encode())
+    connection.request("POST", PREDICT, body=squeezed, headers={"Content-Encoding": "gzip"})
+    response = connection.getresponse()
+    assert json.loads(response.read()) == {"predictions": [{"length": 6, "upper": "ZIPPED"}]}
+    bomb = gzip.compress(json.dumps({"instances": ["z" * 100_000]}).encode())
+    connection.request("POST", PREDICT, body=bomb, headers={"Content-Encoding": "gzip"})
+    response = connection.getresponse()
+    assert response.status == 413
+    response.read()
+    connection.close()
+
+
+def test_bad_bytes_do_not_stop_the_server(small_server):
+    port = small_server.rest_port
+    assert b"400" in _raw(port, b"\x00\x01\x02 garbage\r\n\r\n")
+    assert _raw(port, b"FOO /v1/models/text_model HTTP/1.1\r\n\r\n").startswith(b"HTTP/1.1 400")
+    answer = _raw(port, b"POST /v1/models/text_model:predict HTTP/1.1\r\nContent-Length: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400")
+    truncated = b'POST /v1/models/text_model:predict HTTP/1.1\r\nContent-Length: 50\r\n\r\n{"inst'
+    _raw(port, truncated)
+    _raw(port, b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n")
+    assert _status_ok(small_server.rest_url)
+
+
+def test_requests_are_served_in_parallel(small_server):
+    # A connection that sends half a request must not hold up the others.
+    with socket.create_connection(("127.0.0.1", small_server.rest_port)) as slow:
+        slow.sendall(b"POST /v1/models/text_model:predict HTTP/1.1\r\nContent-Length: 100\r\n\r\n")
+        started = time.monotonic()
+        assert _status_ok(small_server.rest_url)
+        assert time.monotonic() - started < 2
+
+
+def test_stop_is_clean(serving_models):
+    before = set(threading.enumerate())
+    server = ModelServer(
+        str(serving_models / "text_model"),
+        rest_port=0,
+        grpc_port=0,
+        file_system_poll_wait_seconds=1,
+    ).start()
+    port = server.rest_port
+    idle = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    idle.request("GET", "/v1/models/text_model")
+    assert idle.getresponse().read()
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 3
+    assert not [t for t in set(threading.enumerate()) - before if t.name.startswith("kzoo-")]
+    with socket.socket() as again:  # the port is free for a new server
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        again.bind(("127.0.0.1", port))
+        again.listen()
+    server.stop()  # a second stop does nothing
+
+
+def test_serve_runs_until_sigint(serving_models):
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+
+    def interrupt_when_up():
+        wait_for(lambda: _status_ok(url), timeout=30)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    helper = threading.Thread(target=interrupt_when_up)
+    helper.start()
+    server = serve(
+        model_base_path=str(serving_models / "text_model"),
+        rest_port=port,
+        grpc_port=None,
+        file_system_poll_wait_seconds=0,
+    )
+    helper.join()
+    assert server.wait(0)
+    assert not _status_ok(url)
+
+
+def test_kzoo_serve_runs_until_sigterm(serving_models):
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kzoo",
+            "serve",
+            "--model-base-path",
+            str(serving_models),
+            "--rest-port",
+            str(port),
+            "--grpc-port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    try:
+        wait_for(lambda: _status_ok(url) or process.poll() is not None, timeout=60, interval=0.2)
+        assert process.poll() is None, process.stdout.read()
+        assert Client(url).predict("arith", [1.0], signature_name="scale")["scaled"] == [2.0]
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert "Exporting HTTP/REST API at:" in output
+    assert "Server stopped." in output
+
+
+def test_kzoo_serve_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--help"])
+    assert exit_info.value.code == 0
+    usage = capsys.readouterr().out
+    for flag in ("--model-base-path", "--model-config-file", "--enable-batching", "--rest-port"):
+        assert flag in usage
+
+
+def test_kzoo_serve_reports_a_bad_config(tmp_path, capsys):
+    config = tmp_path / "bad.config"
+    config.write_text("model_config_list { config { name: 'x' } ")
+    assert main(["serve", "--model-config-file", str(config)]) == 1
+    assert "Invalid model config file" in capsys.readouterr().err
