@@ -19,6 +19,7 @@ import tempfile
 
 import numpy as np
 
+# Where TF Serving looks for warm-up requests inside a version folder.
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 
 

@@ -42,13 +42,13 @@ from tensorflow_serving.apis import (
     status_pb2,
 )
 
+from kzoo.export import WARMUP_FILE
 from kzoo.serving.errors import ServingError, invalid_argument
 from kzoo.serving.models import (
     CLASSIFY_METHOD,
     DEFAULT_SIGNATURE,
     PREDICT_METHOD,
     REGRESS_METHOD,
-    WARMUP_FILE,
 )
 from kzoo.serving.tensors import (
     dtype_name,

@@ -74,6 +74,23 @@ def _hold_out(items, fraction, seed):
     ]
 
 
+def _local_splits(config, read):
+    """Reads the `--train-file`, `--valid-file` and `--test-file` paths given, with `read`."""
+    splits = {"train": read(config["train_file"])}
+    for split in ("valid", "test"):
+        if config[f"{split}_file"]:
+            splits[split] = read(config[f"{split}_file"])
+    return splits
+
+
+def _with_validation(splits, config):
+    """Holds out `valid_fraction` of the training split when no validation split was given."""
+    if "valid" not in splits:
+        kept, held = _hold_out(list(splits["train"]), config["valid_fraction"], config["seed"] + 1)
+        splits["train"], splits["valid"] = tuple(kept), tuple(held)
+    return splits
+
+
 def _standardize(config):
     return None if config["standardize"] == "none" else config["standardize"]
 
@@ -121,11 +138,7 @@ class ClassificationTask(Task):
         c = self.config
         splits = {}
         if c["train_file"]:
-            splits["train"] = self._read_files(c["train_file"])
-            if c["valid_file"]:
-                splits["valid"] = self._read_files(c["valid_file"])
-            if c["test_file"]:
-                splits["test"] = self._read_files(c["test_file"])
+            splits = _local_splits(c, self._read_files)
             class_names = sorted(set(splits["train"][1]))
         elif c["dataset"].startswith("embedded"):
             name = _embedded_name(c["dataset"], "sentiment")
@@ -157,10 +170,7 @@ class ClassificationTask(Task):
                 splits["test"] = (texts, [class_names[i] for i in labels])
             except ValueError:
                 pass  # no test split: evaluate on validation only
-        if "valid" not in splits:
-            kept, held = _hold_out(list(splits["train"]), c["valid_fraction"], c["seed"] + 1)
-            splits["train"], splits["valid"] = tuple(kept), tuple(held)
-        return splits, list(class_names)
+        return _with_validation(splits, c), list(class_names)
 
     def _read_files(self, paths):
         c = self.config
@@ -340,11 +350,7 @@ class TranslationTask(Task):
         c = self.config
         splits = {}
         if c["train_file"]:
-            splits["train"] = self._read_pairs(c["train_file"])
-            if c["valid_file"]:
-                splits["valid"] = self._read_pairs(c["valid_file"])
-            if c["test_file"]:
-                splits["test"] = self._read_pairs(c["test_file"])
+            splits = _local_splits(c, self._read_pairs)
         elif c["dataset"].startswith("embedded"):
             kwargs = {"seed": c["seed"]}
             if c["num_examples"]:
@@ -369,10 +375,7 @@ class TranslationTask(Task):
                 except ValueError:
                     if split == "train":
                         raise
-        if "valid" not in splits:
-            kept, held = _hold_out(list(splits["train"]), c["valid_fraction"], c["seed"] + 1)
-            splits["train"], splits["valid"] = tuple(kept), tuple(held)
-        return splits
+        return _with_validation(splits, c)
 
     def load(self, global_batch_size):
         c = self.config
