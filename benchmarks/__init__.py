@@ -1,0 +1,1 @@
+"""kzoo's benchmarks: `python -m benchmarks <name> [--data-dir ../shared/data] [--quick]`."""

@@ -1,0 +1,31 @@
+"""`python -m benchmarks <name> [--data-dir DIR] [--quick]`, or `all`."""
+
+import argparse
+import importlib
+import sys
+
+from benchmarks import harness
+
+BENCHMARKS = ["recipes"]
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("name", choices=[*BENCHMARKS, "all"])
+    parser.add_argument(
+        "--data-dir", default="../shared/data", help="real datasets (see its README)"
+    )
+    parser.add_argument("--quick", action="store_true", help="embedded data, minutes on 2 cores")
+    parser.add_argument("--only", action="append", default=[], help="run only these cases")
+    parser.add_argument("--results-dir", default=harness.RESULTS_DIR, help="where results files go")
+    args = parser.parse_args(argv)
+    names = BENCHMARKS if args.name == "all" else [args.name]
+    for name in names:
+        module = importlib.import_module(f"benchmarks.{name}")
+        print(f"=== {name}: {module.TITLE}")
+        harness.run_benchmark(module, args, [name, *argv[1:]])
+
+
+if __name__ == "__main__":
+    main()

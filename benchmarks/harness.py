@@ -1,0 +1,158 @@
+"""Shared benchmark plumbing: the machine, library versions, tables and results files.
+
+Each benchmark module defines `NAME`, a one-line `TITLE`, `add_arguments(parser)` (optional)
+and `run(args) -> Report`; `python -m benchmarks <name>` prints the report's table and writes
+`benchmarks/results/<name>.md` with everything needed to reproduce it.
+"""
+
+import dataclasses
+import datetime
+import os
+import platform
+import subprocess
+import sys
+import time
+
+RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclasses.dataclass
+class Report:
+    """What a benchmark measured.
+
+    Attributes:
+        columns: table header.
+        rows: table rows (lists of cells, numbers formatted by `format_cell`).
+        notes: markdown paragraphs after the table (protocol, targets, gaps, samples).
+        settings: key facts of the protocol (data split, seed, epochs...).
+    """
+
+    columns: list
+    rows: list
+    notes: list = dataclasses.field(default_factory=list)
+    settings: dict = dataclasses.field(default_factory=dict)
+
+
+def machine():
+    """Cores, memory and GPU of this machine, as one line."""
+    import psutil
+
+    memory = psutil.virtual_memory().total / 2**30
+    cpu = platform.processor() or platform.machine()
+    try:
+        gpus = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        gpus = ""
+    return f"{os.cpu_count()} CPU cores ({cpu}), {memory:.0f} GiB memory, GPU: {gpus or 'none'}"
+
+
+def versions():
+    import keras
+    import keras_hub
+    import tensorflow as tf
+
+    return (
+        f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
+        f"Keras {keras.__version__}, keras-hub {keras_hub.__version__}"
+    )
+
+
+def format_cell(value):
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+    return str(value)
+
+
+def table(columns, rows):
+    """A markdown table."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join(" --- " for _ in columns) + "|"]
+    lines += ["| " + " | ".join(format_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_results(name, title, report, command, wall_time, results_dir=RESULTS_DIR):
+    """Writes `<results_dir>/<name>.md` (default `benchmarks/results/`) and returns its path."""
+    os.makedirs(results_dir, exist_ok=True)
+    settings = "\n".join(f"- {key}: {value}" for key, value in report.settings.items())
+    text = "\n\n".join(
+        part
+        for part in [
+            f"# {title}",
+            f"- date: {datetime.date.today().isoformat()}\n- machine: {machine()}\n"
+            f"- versions: {versions()}\n- command: `{command}`\n- wall time: {wall_time:.0f} s"
+            + (f"\n{settings}" if settings else ""),
+            table(report.columns, report.rows),
+            *report.notes,
+        ]
+        if part
+    )
+    path = os.path.join(results_dir, f"{name}.md")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+    write_summary(results_dir)
+    return path
+
+
+def write_summary(results_dir=RESULTS_DIR):
+    """Rewrites `<results_dir>/README.md`: each results file's title, link and table."""
+    lines = [
+        "# kzoo benchmark results",
+        "",
+        "Written by `python -m benchmarks <name>`; each file gives the machine, versions, command",
+        "and protocol of its figures. Regenerated after every benchmark run.",
+        "",
+    ]
+    for filename in sorted(os.listdir(results_dir)):
+        if not filename.endswith(".md") or filename == "README.md":
+            continue
+        with open(os.path.join(results_dir, filename), encoding="utf-8") as f:
+            content = f.read().splitlines()
+        title = content[0].lstrip("# ") if content else filename
+        lines += [f"## [{title}]({filename})", ""]
+        lines += [line for line in content if line.startswith("|")] + [""]
+    with open(os.path.join(results_dir, "README.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+
+
+def run_benchmark(module, args, argv):
+    started = time.time()
+    report = module.run(args)
+    wall_time = time.time() - started
+    command = "python -m benchmarks " + " ".join(argv)
+    print(table(report.columns, report.rows))
+    for note in report.notes:
+        print("\n" + note)
+    path = write_results(module.NAME, module.TITLE, report, command, wall_time, args.results_dir)
+    print(f"\nwrote {os.path.relpath(path, ROOT)} ({wall_time:.0f} s)")
+
+
+def run_script(script, arguments, log_path, timeout=None):
+    """Runs `python SCRIPT ARGUMENTS` with output in `log_path`.
+
+    Returns (return code, wall seconds, peak resident memory in MiB of that process).
+    """
+    rss_file = log_path + ".rss"
+    command = [sys.executable, "-m", "benchmarks.peak_rss", rss_file, script, *arguments]
+    started = time.time()
+    with open(log_path, "w", encoding="utf-8") as log:
+        process = subprocess.run(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            cwd=ROOT,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        )
+    wall = time.time() - started
+    try:
+        with open(rss_file) as f:
+            peak = float(f.read())
+    except (OSError, ValueError):
+        peak = float("nan")
+    return process.returncode, wall, peak
