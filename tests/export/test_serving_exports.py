@@ -1,0 +1,128 @@
+"""kzoo's exports, served by `kzoo serve`, answer raw inputs over REST and gRPC for every kind
+of model: the whole path a deployment takes."""
+
+import keras
+import numpy as np
+import pytest
+
+import kzoo
+from kzoo.data import pipeline
+from kzoo.export import export_bundle
+from kzoo.serving import Client, ModelServer
+from kzoo.signatures import ServingBundle
+
+TEXTS = ["the film was good", "not good at all", "a dull movie"]
+
+
+def _bundles():
+    keras.utils.set_random_seed(0)
+    words = pipeline.make_vectorizer(TEXTS)
+    chars = pipeline.make_vectorizer(["hello world\n"], split="character", standardize=None)
+    source = pipeline.make_vectorizer(["21 nov 2026"], split="character", standardize=None)
+    target = pipeline.make_vectorizer(
+        ["2026-11-21"],
+        split="character",
+        standardize=None,
+        reserved_tokens=(pipeline.START, pipeline.END),
+    )
+    size = words.vocabulary_size()
+    return {
+        "reviews": ServingBundle(
+            kzoo.build_lstm_classifier(vocabulary_size=size, num_classes=3, units=4),
+            "classification",
+            {"text": words},
+            ["bad", "fine", "good"],
+            examples=TEXTS,
+        ),
+        "dates": ServingBundle(
+            kzoo.build_attention_seq2seq(
+                source_vocabulary_size=source.vocabulary_size(),
+                target_vocabulary_size=target.vocabulary_size(),
+                latent_dim=8,
+                embedding_dim=4,
+            ),
+            "translation",
+            {"source": source, "target": target},
+            split="character",
+            max_decode_length=10,
+            examples=["21 nov 2026"],
+        ),
+        "writer": ServingBundle(
+            kzoo.build_gpt(
+                vocabulary_size=chars.vocabulary_size(),
+                max_sequence_length=24,
+                num_layers=1,
+                hidden_dim=8,
+                num_heads=2,
+                intermediate_dim=16,
+            ),
+            "language_model",
+            {"text": chars},
+            split="character",
+            max_new_tokens=5,
+            examples=["hel"],
+        ),
+        "digits": ServingBundle(
+            kzoo.build_gan(
+                latent_dim=4, image_shape=(3, 3, 1), generator_units=(4,), discriminator_units=(4,)
+            ),
+            "gan",
+        ),
+        "vectors": ServingBundle(
+            kzoo.build_word2vec(vocabulary_size=size, embedding_dim=4),
+            "word2vec",
+            {"text": words},
+            examples=["good"],
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("saved_models")
+    for name, bundle in _bundles().items():
+        export_bundle(bundle, str(base), name)
+    with ModelServer(model_base_path=str(base), rest_port=0, grpc_port=0) as running:
+        yield running
+
+
+def test_every_model_kind_answers_raw_input_over_rest(server):
+    client = Client(server.rest_url)
+    reviews = client.predict("reviews", {"text": ["a good film", "dull"]})
+    assert reviews["scores"].shape == (2, 3)
+    assert {label.decode() for label in reviews["label"]} <= {"bad", "fine", "good"}
+    dates = client.predict("dates", {"text": ["3 may 1999"]})
+    assert dates["translation"].shape == (1,) and dates["attention"].shape[0] == 1
+    writer = client.predict("writer", {"prompt": ["hel", "wo"]})
+    assert [len(t.decode()) for t in writer["text"]] == [5, 5]
+    sampled = client.predict(
+        "writer",
+        {"prompt": ["hel"], "max_new_tokens": 3, "temperature": 0.8, "top_k": 2, "seed": 7},
+        signature_name="sample",
+    )
+    assert len(sampled["text"][0].decode()) == 3
+    digits = client.predict("digits", {"seed": [1, 2]})
+    assert digits["images"].shape == (2, 3, 3, 1)
+    vectors = client.predict("vectors", {"words": ["good", "unseen"]})
+    assert vectors["vectors"].shape == (2, 4) and vectors["in_vocabulary"].tolist() == [True, False]
+
+
+def test_grpc_answers_like_rest(server):
+    rest, grpc = Client(server.rest_url), Client(server.grpc_target, grpc=True)
+    inputs = {"text": ["a good film", "not good"]}
+    np.testing.assert_allclose(
+        rest.predict("reviews", inputs)["scores"],
+        grpc.predict("reviews", inputs)["scores"],
+        atol=1e-6,
+    )
+    assert rest.status("reviews")[0]["state"] == "AVAILABLE"
+
+
+def test_curl_style_row_request_and_metadata(server):
+    status, body = Client(server.rest_url).request(
+        "POST", "/v1/models/reviews:predict", {"instances": ["a good film"]}
+    )
+    assert status == 200 and set(body["predictions"][0]) == {"label", "label_id", "scores"}
+    status, metadata = Client(server.rest_url).request("GET", "/v1/models/reviews/metadata")
+    inputs = metadata["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]
+    assert inputs["text"]["dtype"] == "DT_STRING"
