@@ -16,7 +16,7 @@ https://github.com/tensorflow/tensorflow/issues/72388). With TensorFlow 2.21 and
 1. `Trainer._maybe_symbolic_build` builds the model from the first batch and, when that batch
    holds `tf.distribute.DistributedValues`, first averages it across replicas with
    `strategy.reduce("MEAN", batch, axis=None)`. `strategy.reduce` does not accept a nested
-   structure (its source says so: "TODO: support `value` being a nest") and only
+   structure (its source marks nested values as still to be supported) and only
    `MirroredStrategy` happens to map over one; the collective strategy passes the whole
    `(x, y)` tuple to its cross-device ops, which fail with
    `ValueError: Attempt to convert a value (PerReplica:{...}) with an unsupported type

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import keras
 import pytest
 import tensorflow as tf
 
@@ -68,6 +69,9 @@ def test_recipe_trains_evaluates_and_exports(name, tmp_path, capsys):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["recipe"] == name and config["epochs"] == 1
     assert os.listdir(run_dir / "logs")  # TensorBoard event files
+    extra_logs = {"gan": "samples", "attention_seq2seq": "attention", "word2vec": "projector"}
+    if name in extra_logs:  # GAN grids, attention heatmaps, the embedding projector
+        assert os.listdir(run_dir / "logs" / extra_logs[name])
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["wall_time_s"] > 0
     assert (run_dir / "model.keras").exists()
@@ -80,6 +84,18 @@ def test_recipe_trains_evaluates_and_exports(name, tmp_path, capsys):
     examples = json.loads((run_dir / "examples.json").read_text()) or [0, 1]
     outputs = signature(**{key: tf.constant(examples[:2], dtype=spec.dtype)})
     assert all(int(value.shape[0]) == len(examples[:2]) for value in outputs.values())
+
+
+def test_mixed_precision_and_steps_per_execution(tmp_path, capsys):
+    argv = ["--epochs", "1", "--num-examples", "300", "--no-export", "--output-dir", str(tmp_path)]
+    argv += ["--mixed-precision", "--steps-per-execution", "4", "--set", "model_args.units=4"]
+    assert kzoo_main(["train", "lstm_classifier", *argv]) == 0
+    assert "precision mixed_bfloat16" in capsys.readouterr().out  # CPU: bfloat16
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
+    model = keras.models.load_model(tmp_path / "model.keras")
+    assert model.get_layer("lstm_0").dtype_policy.name == "mixed_bfloat16"
+    assert model.get_layer("predictions").dtype_policy.name == "float32"  # float32 output
 
 
 def test_recipe_script_and_kzoo_train_show_the_same_options():
