@@ -7,7 +7,7 @@ epoch (`runs/attention_seq2seq/logs`); the evaluation decodes greedily and repor
 matches.
 
 Run:    python recipes/attention_seq2seq.py    (same as: kzoo train attention_seq2seq)
-Expect: exact match 1.00 on held-out embedded dates, 10 epochs, about 5 minutes on 2
+Expect: exact match 1.00 on held-out embedded dates, 10 epochs, about 6 minutes on 2
         CPU cores.
 """
 

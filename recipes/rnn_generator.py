@@ -12,7 +12,7 @@ dependencies.
 
 Run:    python recipes/rnn_generator.py    (same as: kzoo train rnn_generator)
 Expect: validation loss 1.43 nats/char on the embedded prose (4.58 for uniform
-        guessing), 10 epochs, about 5 minutes on 2 CPU cores.
+        guessing), 10 epochs, about 3 minutes on 2 CPU cores.
 """
 
 from kzoo.training import Run, parse_settings

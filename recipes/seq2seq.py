@@ -13,7 +13,7 @@ or a TFDS dataset: `--dataset ted_hrlr_translate/pt_to_en --source-language pt
 --target-language en`. The evaluation decodes greedily and reports exact matches.
 
 Run:    python recipes/seq2seq.py    (same as: kzoo train seq2seq)
-Expect: exact match 1.00 on held-out embedded dates, 10 epochs, about 8 minutes on 2
+Expect: exact match 1.00 on held-out embedded dates, 10 epochs, about 6 minutes on 2
         CPU cores.
 """
 

@@ -41,7 +41,8 @@ def build_lstm_classifier(
     """Recurrent text classifier: Embedding(16) → LSTM(32) → Dense, padding masked.
 
     Token id 0 is padding and is masked from the embedding on, so a sentence gets the same
-    prediction however much padding its batch adds, before or after it. (Unmasked and
+    prediction however much padding its batch adds after it (kzoo's pipelines post-pad). On CPU
+    padding before it is masked too; on GPU, Keras' cuDNN LSTM/GRU kernels require post-padding. (Unmasked and
     post-padded, as in the plain notebook version, the last LSTM state mostly sees padding and
     the model stays near chance on real movie-review sentences.)
 
