@@ -41,10 +41,10 @@ def build_lstm_classifier(
     """Recurrent text classifier: Embedding(16) → LSTM(32) → Dense, padding masked.
 
     Token id 0 is padding and is masked from the embedding on, so a sentence gets the same
-    prediction however much padding its batch adds after it (kzoo's pipelines post-pad). On CPU
-    padding before it is masked too; on GPU, Keras' cuDNN LSTM/GRU kernels require post-padding. (Unmasked and
-    post-padded, as in the plain notebook version, the last LSTM state mostly sees padding and
-    the model stays near chance on real movie-review sentences.)
+    prediction however much padding its batch adds after it (kzoo's pipelines post-pad). On
+    CPU, padding before it is masked too; on GPU, Keras' cuDNN LSTM/GRU kernels require
+    post-padding. (Unmasked and post-padded, as in the plain notebook version, the last LSTM
+    state mostly sees padding and the model stays near chance on real movie-review sentences.)
 
     Two classes get one sigmoid unit and binary cross-entropy; more get a softmax and sparse
     categorical cross-entropy. The model is returned compiled with Adam; call `compile()` again
