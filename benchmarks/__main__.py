@@ -6,7 +6,7 @@ import sys
 
 from benchmarks import harness
 
-BENCHMARKS = ["recipes"]
+BENCHMARKS = ["recipes", "masking"]
 
 
 def main(argv=None):
