@@ -2,11 +2,19 @@
 
 import argparse
 import importlib
+import os
+import pkgutil
 import sys
 
 from benchmarks import harness
 
-BENCHMARKS = ["recipes", "masking"]
+# Every module of this folder is a benchmark, except the plumbing.
+_PLUMBING = {"harness", "peak_rss", "__main__"}
+BENCHMARKS = sorted(
+    module.name
+    for module in pkgutil.iter_modules([os.path.dirname(os.path.abspath(__file__))])
+    if module.name not in _PLUMBING and not module.name.startswith("_")
+)
 
 
 def main(argv=None):
