@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+from keras import ops
 
 from kzoo import testing, validation
 from kzoo.models.heads import classification_head, compile_classifier
@@ -97,6 +98,66 @@ def _embedding_matrix(embeddings):
     return matrix
 
 
+OOV_TOKEN_ID = 1  # `[UNK]` in kzoo's vectorizers (`kzoo.data.pipeline.make_vectorizer`)
+OOV_MODES = ("ignore", "trainable")
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class WordVectorAverage(keras.layers.Layer):
+    """Averages the word vectors of a sentence, with an explicit rule for unknown words.
+
+    Padding (token id 0) never counts. Unknown words (token id 1, `[UNK]`) are either left out
+    of the average (`oov="ignore"`) or replaced by a vector of their own, `oov_vector`, which is
+    trained even when the word vectors are frozen (`oov="trainable"`). A sentence with no word
+    that counts averages to zeros.
+
+    Args:
+        oov: str. `"ignore"` or `"trainable"`. Defaults to `"ignore"`.
+
+    Call arguments:
+        vectors: float tensor `(batch_size, steps, dim)`, the embedded tokens.
+        token_ids: int tensor `(batch_size, steps)`, the tokens themselves.
+
+    Output:
+        Float tensor `(batch_size, dim)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> vectors = np.array([[[1.0, 2.0], [9.0, 9.0], [3.0, 4.0], [5.0, 5.0]]], dtype="float32")
+    >>> WordVectorAverage()(vectors, np.array([[4, 1, 7, 0]])).numpy()  # [UNK], then padding
+    array([[2., 3.]], dtype=float32)
+    """
+
+    def __init__(self, oov="ignore", **kwargs):
+        super().__init__(**kwargs)
+        self.oov = validation.one_of("oov", oov, OOV_MODES)
+
+    def build(self, vectors_shape, token_ids_shape):
+        if self.oov == "trainable":
+            self.oov_vector = self.add_weight(
+                shape=(vectors_shape[-1],), initializer="zeros", name="oov_vector"
+            )
+
+    def call(self, vectors, token_ids):
+        token_ids = ops.cast(token_ids, "int32")
+        counted = token_ids != 0
+        if self.oov == "ignore":
+            counted = ops.logical_and(counted, token_ids != OOV_TOKEN_ID)
+        else:
+            unknown = ops.expand_dims(token_ids == OOV_TOKEN_ID, -1)
+            vectors = ops.where(unknown, ops.cast(self.oov_vector, vectors.dtype), vectors)
+        weights = ops.expand_dims(ops.cast(counted, vectors.dtype), -1)
+        total = ops.sum(vectors * weights, axis=1)
+        return total / ops.maximum(ops.sum(weights, axis=1), 1.0)
+
+    def compute_output_shape(self, vectors_shape, token_ids_shape):
+        return (vectors_shape[0], vectors_shape[2])
+
+    def get_config(self):
+        return {**super().get_config(), "oov": self.oov}
+
+
 @register_model(
     tiny=TinyConfig(
         kwargs=dict(
@@ -119,13 +180,27 @@ def build_word2vec_classifier(
     trainable_embeddings=False,
     hidden_dim=64,
     dropout=0.0,
+    oov="ignore",
 ):
     """Text classifier on custom word2vec embeddings: averaged word vectors → Dense → classes.
 
     The embedding layer starts from trained word vectors (a `build_word2vec` model or any
     `(vocabulary_size, embedding_dim)` matrix whose rows follow the classifier's vocabulary) and
     is frozen or fine-tuned. The vectors of the real words are averaged (padding, token id 0,
-    is masked), then Dense(`hidden_dim`, relu) → Dropout → class probabilities.
+    never counts), then Dense(`hidden_dim`, relu) → Dropout → class probabilities.
+
+    Unknown words (token id 1, `[UNK]`, as kzoo's vectorizers map every word outside their
+    vocabulary) are handled explicitly rather than averaged in through the embeddings' `[UNK]`
+    row, which is noise when word2vec never saw `[UNK]`:
+
+    - `oov="ignore"`: unknown words are left out of the average, so adding or removing one
+      never changes the prediction; a text of unknown words only averages to zeros.
+    - `oov="trainable"`: every unknown word gets one vector of its own (the `oov_vector`
+      weight of the layer `"average_pool"`), trained even when the word vectors are frozen,
+      so the classifier learns what an unknown word says about the classes. It starts from
+      the embeddings' `[UNK]` row (which word2vec trains when `max_tokens` cuts the
+      vocabulary, as `[UNK]` then stands for the rare words) and learns only from training
+      texts that contain unknown words.
 
     Args:
         vocabulary_size: int. Number of token ids, padding included. Defaults to the rows of
@@ -139,6 +214,8 @@ def build_word2vec_classifier(
             (`False`). Defaults to `False`.
         hidden_dim: int. Width of the Dense layer. Defaults to `64`.
         dropout: float. Dropout rate before the output, in [0, 1). Defaults to `0.0`.
+        oov: str. How unknown words (token id 1) count: `"ignore"` or `"trainable"`, see
+            above. Defaults to `"ignore"`.
 
     Returns:
         A compiled `keras.Model` mapping token ids `(batch_size, steps)` to class probabilities
@@ -152,6 +229,10 @@ def build_word2vec_classifier(
     >>> model = build_word2vec_classifier(embeddings=word2vec, num_classes=3)
     >>> model.predict(np.array([[5, 8, 13, 0]]), verbose=0).shape
     (1, 3)
+    >>> # Unknown words (id 1) are left out of the average by default.
+    >>> bool(np.allclose(model.predict(np.array([[5, 1, 8, 1]]), verbose=0),
+    ...                  model.predict(np.array([[5, 8]]), verbose=0)))
+    True
     """
     matrix = _embedding_matrix(embeddings)
     if matrix is not None:
@@ -172,16 +253,18 @@ def build_word2vec_classifier(
     validation.positive_int("embedding_dim", embedding_dim)
     validation.positive_int("hidden_dim", hidden_dim)
     validation.rate("dropout", dropout)
+    validation.one_of("oov", oov, OOV_MODES)
 
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     embedding = keras.layers.Embedding(
         int(vocabulary_size),
         int(embedding_dim),
-        mask_zero=True,
         trainable=bool(trainable_embeddings),
         name="embedding",
     )
-    x = keras.layers.GlobalAveragePooling1D(name="average_pool")(embedding(token_ids))
+    # The average reads padding and unknown words from the ids themselves, not from a mask.
+    average = WordVectorAverage(oov, name="average_pool")
+    x = average(embedding(token_ids), token_ids)
     x = keras.layers.Dense(hidden_dim, activation="relu", name="hidden")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
@@ -190,4 +273,6 @@ def build_word2vec_classifier(
     if matrix is not None:
         # Set as weights, not as a Constant initializer, so the config stays small.
         embedding.set_weights([matrix])
+    if oov == "trainable" and matrix is not None:
+        average.oov_vector.assign(matrix[OOV_TOKEN_ID])
     return compile_classifier(model, num_classes)
