@@ -14,6 +14,8 @@ raw strings; a second, token-id endpoint serves clients that tokenize themselves
   seed; `sample` (num_images, seed); `noise`.
 - word2vec: `serving_default`: `words` [-1] string → `vectors` [-1, dim], `in_vocabulary`
   [-1] bool; `token_ids`.
+- pretrained classification (keras-hub): `serving_default`: `text` [-1] string → `scores`,
+  `label`, `label_id` as for classifiers; the model's own preprocessor tokenizes.
 
 Decoding runs inside the SavedModel: seq2seq decodes greedily in a `tf.while_loop`, batched,
 until every sentence has produced `[end]` or `max_decode_length` tokens; generators carry the
@@ -148,6 +150,8 @@ def _translation_endpoints(bundle):
     end_id = text_pipeline.token_id(target, text_pipeline.END)
     tokens = _vocabulary_tensor(target)
     separator = _separator(bundle.split)
+    # Punctuation marks as tokens: join them back as text ("man ." → "man.").
+    join_marks = bundle.split != "character" and text_pipeline.splits_punctuation(target)
     has_attention = "attention" in decoder.output
     max_steps = bundle.max_decode_length
     never_next = tf.constant(
@@ -181,7 +185,12 @@ def _translation_endpoints(bundle):
         ids = tf.transpose(outputs.stack())  # [batch, steps]
         ids = tf.reshape(ids, [batch, -1])
         keep = (ids > 0) & (tf.cumsum(tf.cast(tf.equal(ids, end_id), tf.int32), axis=1) == 0)
-        result = {"translation": _join(tf.gather(tokens, ids), keep, separator), "ids": ids}
+        if join_marks:
+            words = tf.ragged.boolean_mask(tf.gather(tokens, ids), keep)
+            translation = text_pipeline.join_words_tensor(words)
+        else:
+            translation = _join(tf.gather(tokens, ids), keep, separator)
+        result = {"translation": translation, "ids": ids}
         if has_attention:
             stacked = weights.stack()
             result["attention"] = tf.reshape(
@@ -382,12 +391,34 @@ def _word2vec_endpoints(bundle):
     return {"serving_default": serve_words, "token_ids": serve_token_ids}
 
 
+# === Pre-trained classifiers ===
+
+
+def _pretrained_classification_endpoints(bundle):
+    # A keras-hub classifier tokenizes in its own preprocessor, tracked with the model.
+    model = bundle.model
+    class_names = tf.constant(bundle.class_names)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve_text(text):
+        probabilities = tf.cast(model(model.preprocessor(text), training=False), tf.float32)
+        label_id = tf.argmax(probabilities, axis=-1)
+        return {
+            "scores": probabilities,
+            "label": tf.gather(class_names, label_id),
+            "label_id": label_id,
+        }
+
+    return {"serving_default": serve_text}
+
+
 ENDPOINTS = {
     "classification": _classification_endpoints,
     "translation": _translation_endpoints,
     "language_model": _language_model_endpoints,
     "gan": _gan_endpoints,
     "word2vec": _word2vec_endpoints,
+    "pretrained_classification": _pretrained_classification_endpoints,
 }
 
 

@@ -1,16 +1,28 @@
 """Train the LSTM encoder-decoder (`kzoo.build_seq2seq`) with teacher forcing.
 
 By default on kzoo's embedded date-normalisation pairs, character level ("Saturday, November
-21 2026" → "2026-11-21"; no network). Translation from local files, e.g. Multi30k:
+21 2026" → "2026-11-21"; no network). Translation of real sentences from local files (two
+line-aligned files or a two-column TSV, `.gz` read directly) at word level, e.g. Multi30k
+German → English, where punctuation marks are tokens and case is kept, so outputs are real
+sentences ("Two young, White males are outside.") and BLEU compares with published figures:
 
-    python recipes/seq2seq.py --split whitespace --standardize lower \
+    python recipes/seq2seq.py \
         --train-file ../shared/data/translation/multi30k.train.de.gz \
         --train-file ../shared/data/translation/multi30k.train.en.gz \
         --valid-file ../shared/data/translation/multi30k.val.de.gz \
-        --valid-file ../shared/data/translation/multi30k.val.en.gz
+        --valid-file ../shared/data/translation/multi30k.val.en.gz \
+        --test-file ../shared/data/translation/multi30k.test_2016_flickr.de.gz \
+        --test-file ../shared/data/translation/multi30k.test_2016_flickr.en.gz \
+        --split whitespace --standardize split_punctuation --max-tokens 8000 \
+        --max-length 60 --max-decode-length 60 --learning-rate 1e-3 --epochs 12 \
+        --set model_args.embedding_dim=256 --set model_args.latent_dim=512 \
+        --set model_args.dropout=0.3
 
-or a TFDS dataset: `--dataset ted_hrlr_translate/pt_to_en --source-language pt
---target-language en`. The evaluation decodes greedily and reports exact matches.
+(`python -m benchmarks translation` runs exactly this and reports it beside the attention
+model: benchmarks/results/translation.md). Or a TFDS dataset: `--dataset
+ted_hrlr_translate/pt_to_en --source-language pt --target-language en`. The evaluation decodes
+the test split greedily and reports corpus BLEU (sacrebleu, detokenized, cased) and ROUGE
+against the raw references, and exact matches.
 
 Run:    python recipes/seq2seq.py    (same as: kzoo train seq2seq)
 Expect: exact match 1.00 on held-out embedded dates, 10 epochs, about 6 minutes on 2

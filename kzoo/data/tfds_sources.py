@@ -150,14 +150,22 @@ def load_tfds_text(name, split="train", data_dir=None, text_key="text"):
     return "\n".join(_decode(texts))
 
 
-def load_tfds_translation(name, source_language, target_language, split="train", data_dir=None):
-    """Loads sentence pairs from a TensorFlow Datasets translation dataset.
+def load_tfds_translation(
+    name, source_language=None, target_language=None, split="train", data_dir=None
+):
+    """Loads text pairs from a TensorFlow Datasets translation or summarisation dataset.
+
+    Any two text features make pairs: languages for translation (`"pt"`, `"en"`), or an
+    article and its summary for summarisation (`gigaword`: `"document"`, `"summary"`;
+    `cnn_dailymail`: `"article"`, `"highlights"`; `xsum`: `"document"`, `"summary"`).
 
     Args:
-        name: str. The TFDS name with its configuration, e.g. `"ted_hrlr_translate/pt_to_en"`
-            or `"wmt14_translate/de-en"`.
-        source_language: str. The source feature, e.g. `"pt"`.
-        target_language: str. The target feature, e.g. `"en"`.
+        name: str. The TFDS name with its configuration, e.g. `"ted_hrlr_translate/pt_to_en"`,
+            `"wmt14_translate/de-en"` or `"gigaword"`.
+        source_language: str. The source feature, e.g. `"pt"` or `"document"`. Defaults to
+            `None`: the first of the dataset's supervised keys.
+        target_language: str. The target feature, e.g. `"en"` or `"summary"`. Defaults to
+            `None`: the second of the dataset's supervised keys.
         split: str. The TFDS split. Defaults to `"train"`.
         data_dir: str. Where TFDS keeps its data. Defaults to `None` (TFDS' default).
 
@@ -165,17 +173,28 @@ def load_tfds_translation(name, source_language, target_language, split="train",
         A tuple `(sources, targets)` of two equally long lists of `str`.
 
     Raises:
-        ValueError: TFDS cannot provide the dataset, or it has no such language.
+        ValueError: TFDS cannot provide the dataset, or it has no such feature (the message
+            lists the features it has).
 
     Example:
 
     >>> import tensorflow_datasets as tfds
     >>> with tfds.testing.mock_data(num_examples=2):
     ...     sources, targets = load_tfds_translation("ted_hrlr_translate/pt_to_en", "pt", "en")
-    >>> len(sources), len(targets)
-    (2, 2)
+    ...     articles, headlines = load_tfds_translation("gigaword")  # document → summary
+    >>> len(sources), len(targets), len(articles), len(headlines)
+    (2, 2, 2, 2)
     """
-    dataset, _ = _load(name, split, data_dir)
+    dataset, info = _load(name, split, data_dir)
+    default_source, default_target = _supervised_keys(info, None, None)
+    source_language = source_language or default_source
+    target_language = target_language or default_target
+    if not (source_language and target_language):
+        raise ValueError(
+            f"The TensorFlow Datasets dataset {name!r} has no supervised keys to take the "
+            "source and target features from. Name them: source_language and "
+            f"target_language. Features found: {sorted(dataset.element_spec)}."
+        )
     sources, targets = _columns(name, split, dataset, [source_language, target_language])
     return _decode(sources), _decode(targets)
 

@@ -7,6 +7,7 @@ from kzoo.models.gan import GAN, build_gan
 from kzoo.models.gpt import build_gpt, gpt_call_with_cache, gpt_initial_cache
 from kzoo.models.lstm_classifier import build_lstm_classifier
 from kzoo.models.mha_classifier import build_mha_classifier
+from kzoo.models.pretrained import build_pretrained_classifier
 from kzoo.models.rnn_generator import build_rnn_generator, rnn_generator_step_model
 from kzoo.models.seq2seq import build_seq2seq, seq2seq_inference_models
 from kzoo.models.word2vec import build_word2vec, build_word2vec_classifier, word2vec_vectors
@@ -22,6 +23,7 @@ __all__ = [
     "build_gpt",
     "build_lstm_classifier",
     "build_mha_classifier",
+    "build_pretrained_classifier",
     "build_rnn_generator",
     "build_seq2seq",
     "build_word2vec",

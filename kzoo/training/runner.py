@@ -32,7 +32,12 @@ from kzoo.data import pipeline as text
 from kzoo.export import export_bundle
 from kzoo.signatures import serving_bundle
 from kzoo.training import strategy as strategies
+from kzoo.training.config import model_factory
+from kzoo.training.pretrained_task import PretrainedClassificationTask
 from kzoo.training.tasks import TASKS, skipgram_dataset
+
+# kzoo.training.tasks' tasks and those defined beside it.
+ALL_TASKS = {**TASKS, "pretrained_classification": PretrainedClassificationTask}
 
 
 def _precision_policy(strategy):
@@ -71,7 +76,7 @@ class Run:
         if config["mixed_precision"]:
             self.policy = _precision_policy(self.strategy)
         keras.config.set_dtype_policy(self.policy)
-        self.task = TASKS[config["task"]](config)
+        self.task = ALL_TASKS[config["task"]](config)
         self.global_batch_size = strategies.global_batch_size(config["batch_size"], self.strategy)
         if self.chief:
             with open(self.path("config.json"), "w", encoding="utf-8") as f:
@@ -116,7 +121,10 @@ class Run:
         """
         args = {**data.model_args, **self.config["model_args"], **model_args}
         with self.strategy.scope():
-            model = kzoo.build_model(self.config["model"], **args)
+            # As kzoo.build_model, for registered models and those that need a preset alike:
+            # arguments left as None keep the factory's defaults.
+            factory = model_factory(self.config["model"])
+            model = factory(**{key: value for key, value in args.items() if value is not None})
             self.compile(model)
         self.log(f"model: {model.name}, {model.count_params():,} parameters")
         return model

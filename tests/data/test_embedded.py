@@ -221,3 +221,57 @@ def test_digit_images_resized_to_mnist_shape():
     ]  # fmt: skip
     # Corners are background in every digit.
     assert np.all(images[:, 0, 0, 0] == -1.0)
+
+
+# === News ===
+
+# Headline words of the stories' own: everything else in a headline is copied from its article.
+HEADLINE_WORDS = set(
+    "beat draw and profit rises falls percent to hit with winds elected mayor of names chief "
+    "executive crash closes near launches probe climbs drops dollars".split()
+)
+
+
+def test_news_headline_words_come_from_their_article():
+    articles, headlines = embedded.news_headlines(num_examples=2000, seed=0)
+    for article, headline in zip(articles, headlines):
+        words = set(re.findall(r"[\w/-]+", article.lower()))
+        copied = [w for w in headline.lower().split() if w not in HEADLINE_WORDS]
+        assert copied and all(w in words for w in copied), (article, headline)
+
+
+def test_news_headlines_name_the_winner_not_the_first_named():
+    articles, headlines = embedded.news_headlines(num_examples=3000, seed=1)
+    reversed_order = 0
+    for article, headline in zip(articles, headlines):
+        match = re.fullmatch(r"(\w+) beat (\w+) (\d)-(\d)", headline)
+        if match:
+            a, b, win, lose = match.groups()
+            assert int(win) > int(lose)
+            assert (
+                f"The {a} beat the {b} {win}-{lose}" in article
+                or f"The {b} were beaten {win}-{lose} by the {a}" in article
+                or f"The {b} lost {win}-{lose} to the {a}" in article
+            ), article
+            reversed_order += article.index(b) < article.index(a)
+        match = re.fullmatch(r"(\w+) elected mayor of (\w+)", headline)
+        if match:  # the winner's surname, whoever the article names first
+            assert re.search(rf"\w+ {match[1]}(, the \w+ candidate, won| took)", article)
+    assert reversed_order > 100  # the loser often comes first
+
+
+def test_news_headlines_lead_baseline_is_weak_and_kinds_are_mixed():
+    from kzoo.training.tasks import TranslationTask
+
+    articles, headlines = embedded.news_headlines(num_examples=800, seed=0)
+    leads = [" ".join(a.split()[:6]) for a in articles]
+    assert TranslationTask.scores(leads, headlines)["rouge1"] < 25
+    kinds = {re.sub(r"[A-Z][\w-]*|\d[\d./]*", "X", h).split()[1] for h in headlines}
+    assert len(kinds) >= 7  # beat, draw, profit, to, elected, names, closes, launches...
+    assert embedded.news_headlines(20, seed=1) == embedded.news_headlines(20, seed=1)
+    assert embedded.news_headlines(20, seed=1) != embedded.news_headlines(20, seed=2)
+
+
+def test_news_headlines_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="Invalid value for argument num_examples"):
+        embedded.news_headlines(num_examples=0)

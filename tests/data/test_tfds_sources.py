@@ -51,6 +51,35 @@ def test_translation_pairs_from_ted_hrlr():
     assert targets == [example["en"].decode("utf-8") for example in raw]
 
 
+@pytest.mark.parametrize(
+    "name, source, target",
+    [("gigaword", "document", "summary"), ("cnn_dailymail", "article", "highlights")],
+)
+def test_summarisation_pairs_by_feature_or_supervised_keys(name, source, target):
+    with tfds.testing.mock_data(num_examples=4):
+        articles, summaries = load_tfds_translation(name, source, target, split="test")
+        by_default = load_tfds_translation(name, split="test")  # the supervised keys
+        raw = raw_examples(name, split="test")
+    assert articles == [example[source].decode("utf-8") for example in raw]
+    assert summaries == [example[target].decode("utf-8") for example in raw]
+    assert by_default == (articles, summaries)
+
+
+def test_translation_without_keys_or_supervised_keys_is_an_error(monkeypatch):
+    from kzoo.data import tfds_sources
+
+    loaded = tfds_sources._load
+
+    def without_supervised_keys(*args):
+        dataset, info = loaded(*args)
+        return dataset, type("Info", (), {"supervised_keys": None})()
+
+    monkeypatch.setattr(tfds_sources, "_load", without_supervised_keys)
+    expected = r"has no supervised keys .* Features found: \['en', 'pt'\]"
+    with tfds.testing.mock_data(num_examples=2), pytest.raises(ValueError, match=expected):
+        load_tfds_translation("ted_hrlr_translate/pt_to_en")
+
+
 def test_translation_with_an_unknown_language_lists_the_features():
     expected = r"has no feature 'fr'\. Features found: \['en', 'pt'\]"
     with tfds.testing.mock_data(num_examples=2), pytest.raises(ValueError, match=expected):

@@ -75,6 +75,21 @@ def test_classification_one_latin1_file_per_label(tmp_path, rng):
     assert "café" in (run / "vocabulary.txt").read_text()
 
 
+def test_mr_protocol_files_after_one_flag_and_a_seeded_test_split(tmp_path, rng, capsys):
+    for label in ("pos", "neg"):
+        (tmp_path / f"reviews.{label}").write_text("\n".join(_sentences(rng, 50)) + "\n")
+    files = [str(tmp_path / "reviews.pos"), str(tmp_path / "reviews.neg")]
+    run, metrics = _train(
+        "cnn_sentiment", tmp_path, "--train-file", *files, "--test-fraction", "0.1"
+    )
+    # 100 sentences: 10 held out for test, then 9 of the remaining 90 for validation.
+    log = capsys.readouterr().out
+    assert "train: 81 examples" in log and "valid: 9 examples" in log
+    assert "test: 10 examples" in log
+    assert set(metrics) >= {"valid", "test"}
+    assert json.loads((run / "config.json").read_text())["train_file"] == files
+
+
 def test_language_model_from_a_text_file(tmp_path, rng):
     (tmp_path / "corpus.txt").write_text("\n".join(_sentences(rng, 120)) + "\n")
     _, metrics = _train("rnn_generator", tmp_path, "--train-file", str(tmp_path / "corpus.txt"))

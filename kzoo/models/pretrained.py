@@ -1,0 +1,169 @@
+"""Transfer learning: a pre-trained keras-hub text classifier (BERT family), fine-tuned on raw text.
+
+The backbone, its tokenizer and its preprocessor come from a keras-hub preset: a local preset
+directory (as `save_to_preset` writes one), a keras-hub preset name such as
+`"bert_tiny_en_uncased"`, or a `kaggle://` or `hf://` handle. Only a directory works without a
+network; a name or handle on a machine that cannot reach its hub fails at once, with one clear
+error, rather than after the hub clients' retries.
+
+This model is not in the registry: the model contract builds every registered model from
+nothing, and this one needs a preset. `kzoo.training` builds it for the `pretrained_classifier`
+recipe all the same.
+"""
+
+import os
+import socket
+import urllib.parse
+
+import keras
+import keras_hub
+
+from kzoo import validation
+
+# What a hub handle downloads from, and the environment variable that moves it.
+_HUB_HOSTS = {
+    "kaggle": ("KAGGLE_API_ENDPOINT", "https://api.kaggle.com"),
+    "hf": ("HF_ENDPOINT", "https://huggingface.co"),
+}
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+# Seconds to wait for a hub's TCP handshake before calling it unreachable.
+_PROBE_TIMEOUT = 5.0
+
+
+def _fail_preset(preset):
+    raise ValueError(
+        "Invalid value for argument preset. Expected a preset directory (with the config.json "
+        "that `save_to_preset` writes), a keras-hub text classifier preset name such as "
+        "'bert_tiny_en_uncased', or a 'kaggle://' or 'hf://' handle. "
+        f"Received: preset={preset}"
+    )
+
+
+def _check_hub_reachable(preset, scheme):
+    """Raises `ConnectionError` at once when the hub that `preset` downloads from cannot be
+    reached (without a network, huggingface_hub retries for about 25 s and then reports a
+    missing config.json). Behind a proxy the clients' own connection decides."""
+    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+        return
+    variable, default = _HUB_HOSTS[scheme]
+    url = urllib.parse.urlsplit(os.environ.get(variable) or default)
+    host, port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=_PROBE_TIMEOUT).close()
+    except OSError as error:
+        raise ConnectionError(
+            f"Cannot download preset {preset!r}: {host} cannot be reached ({error}). Without a "
+            "network, pass the local directory of the preset instead (download it elsewhere, or "
+            "write one with keras-hub's `save_to_preset`)."
+        ) from None
+
+
+def _resolve_preset(preset):
+    """Returns `preset` as a str after checking it names something loadable."""
+    if not isinstance(preset, (str, os.PathLike)) or not os.fspath(preset):
+        _fail_preset(preset)
+    preset = os.fspath(preset)
+    if os.path.isdir(preset):
+        if not os.path.isfile(os.path.join(preset, "config.json")):
+            _fail_preset(preset)
+        return preset
+    if "://" in preset:
+        scheme = preset.partition("://")[0].lower()
+    elif preset in keras_hub.models.TextClassifier.presets:
+        scheme = "kaggle"  # keras-hub's own presets live on Kaggle
+    else:
+        _fail_preset(preset)  # neither a directory nor something a hub could serve
+    if scheme in _HUB_HOSTS:
+        _check_hub_reachable(preset, scheme)
+    return preset
+
+
+def build_pretrained_classifier(
+    preset,
+    num_classes=2,
+    sequence_length=None,
+    dropout=0.1,
+    trainable_backbone=True,
+):
+    """Pre-trained keras-hub text classifier (BERT family): raw strings in, probabilities out.
+
+    Loads the backbone's pre-trained weights and its tokenizer from `preset` with keras-hub's
+    `TextClassifier.from_preset` (BERT, DistilBERT, RoBERTa, ... whichever family the preset
+    is), and adds a freshly initialised softmax head over the pooled output: Devlin et al.
+    (2019), "BERT: Pre-training of Deep Bidirectional Transformers for Language
+    Understanding" (https://arxiv.org/abs/1810.04805), fine-tuning for sentence
+    classification. The model's own preprocessor tokenizes, adds `[CLS]`/`[SEP]` and pads in
+    `fit`, `evaluate` and `predict`, so they take raw strings; calling the model directly takes
+    the preprocessor's output (`model(model.preprocessor(texts))`).
+
+    Args:
+        preset: str. A local preset directory (written by keras-hub's `save_to_preset`), a
+            keras-hub preset name such as `"bert_tiny_en_uncased"`, or a `"kaggle://..."` or
+            `"hf://..."` handle. Names and handles download, so they need a network; without
+            one they raise `ConnectionError` at once.
+        num_classes: int. Number of classes, at least 2. Defaults to `2`.
+        sequence_length: int or None. Tokens per text, `[CLS]` and `[SEP]` included; longer
+            texts are truncated. `None` keeps the preset's preprocessor length (512 for BERT,
+            slow on a CPU), at most the backbone's `max_sequence_length`. Defaults to `None`.
+        dropout: float. Dropout rate on the pooled output, in [0, 1). Defaults to `0.1`.
+        trainable_backbone: bool. Whether fine-tuning updates the backbone too; `False` trains
+            the head alone (feature extraction). Defaults to `True`.
+
+    Returns:
+        A `keras_hub.models.TextClassifier` compiled with Adam(5e-5), the fine-tuning rate of
+        keras-hub and BERT's paper, sparse categorical cross-entropy and accuracy. It maps
+        texts `(batch_size,)` to class probabilities `(batch_size, num_classes)`, and saves to
+        `.keras` with its preprocessor.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> import keras_hub
+    >>> from kzoo import build_pretrained_classifier
+    >>> preset = os.path.join(tempfile.mkdtemp(), "tiny_bert")  # a tiny, untrained "preset"
+    >>> vocabulary = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "good", "bad", "film"]
+    >>> keras_hub.models.BertBackbone(vocabulary_size=len(vocabulary), num_layers=1,
+    ...     num_heads=2, hidden_dim=8, intermediate_dim=16).save_to_preset(preset)
+    >>> keras_hub.models.BertTokenizer(vocabulary=vocabulary).save_to_preset(preset)
+    >>> model = build_pretrained_classifier(preset, num_classes=3, sequence_length=8)
+    >>> model.predict(["good film", "bad film"], verbose=0).shape
+    (2, 3)
+    """
+    validation.int_at_least("num_classes", num_classes, 2)
+    if sequence_length is not None:
+        validation.int_at_least("sequence_length", sequence_length, 2)  # [CLS] and [SEP]
+    validation.rate("dropout", dropout)
+    if not isinstance(trainable_backbone, bool):
+        raise ValueError(
+            "Invalid value for argument trainable_backbone. Expected True or False. "
+            f"Received: trainable_backbone={trainable_backbone}"
+        )
+    preset = _resolve_preset(preset)
+
+    preprocessor_args = {} if sequence_length is None else {"sequence_length": sequence_length}
+    preprocessor = keras_hub.models.TextClassifierPreprocessor.from_preset(
+        preset, **preprocessor_args
+    )
+    model = keras_hub.models.TextClassifier.from_preset(
+        preset,
+        num_classes=num_classes,
+        preprocessor=preprocessor,
+        activation="softmax",
+        dropout=dropout,
+    )
+    limit = getattr(model.backbone, "max_sequence_length", None)
+    if limit and sequence_length is not None and sequence_length > limit:
+        raise ValueError(
+            f"Invalid value for argument sequence_length. Expected an integer <= {limit}, the "
+            f"preset's max_sequence_length. Received: sequence_length={sequence_length}"
+        )
+    if limit and preprocessor.sequence_length > limit:
+        # A preset saved without its preprocessor gets keras-hub's default length (512).
+        preprocessor.sequence_length = limit
+    model.backbone.trainable = trainable_backbone
+    model.compile(
+        optimizer=keras.optimizers.Adam(5e-5),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    return model

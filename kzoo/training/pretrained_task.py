@@ -1,0 +1,58 @@
+"""The task of fine-tuning a pre-trained text classifier: raw strings in, the model tokenizes.
+
+`pretrained_classification` reads the data `classification` reads (`<label> <text>` lines,
+CSV/TSV columns, one file per label, the embedded corpora, a TFDS dataset), but adapts no
+vocabulary: a keras-hub classifier brings its own tokenizer and preprocessor, so the pipelines
+yield batches of `(raw text, label id)`. The model arguments it decides are the preset
+(`--preset`), the number of classes and the sequence length (`--max-length`).
+"""
+
+import numpy as np
+
+from kzoo.data import pipeline as text
+from kzoo.training.tasks import ClassificationTask, Data
+
+
+class PretrainedClassificationTask(ClassificationTask):
+    """Classification for a model with its own preprocessor (`build_pretrained_classifier`)."""
+
+    def load(self, global_batch_size):
+        c = self.config
+        splits, class_names = self._raw_splits()
+        label_ids = {name: i for i, name in enumerate(class_names)}
+        for split, (_, labels) in splits.items():
+            unknown = sorted(set(labels) - set(label_ids))
+            if unknown:
+                raise ValueError(
+                    f"The {split} split has labels the training split lacks: {unknown[:5]}. "
+                    f"Training labels: {class_names}."
+                )
+        datasets = {
+            split: text.array_dataset(
+                np.array(list(texts), dtype=object),
+                np.array([label_ids[label] for label in labels], dtype="int32"),
+                batch_size=global_batch_size,
+                shuffle=split == "train",
+                seed=c["seed"],
+            )
+            for split, (texts, labels) in splits.items()
+        }
+        model_args = {"preset": c["preset"], "num_classes": len(class_names)}
+        if c["max_length"]:
+            model_args["sequence_length"] = c["max_length"]
+        return Data(
+            train=datasets["train"],
+            valid=datasets.get("valid"),
+            test=datasets.get("test"),
+            model_args=model_args,
+            class_names=class_names,
+            raw=splits,
+            examples=list(splits["valid"][0][:3]),
+            max_length=c["max_length"],
+            summary=[
+                f"{s}: {len(splits[s][0])} examples"
+                for s in ("train", "valid", "test")
+                if s in splits
+            ]
+            + [f"classes: {class_names}", f"preset: {c['preset']} (its own tokenizer)"],
+        )
