@@ -22,7 +22,8 @@ if keras.backend.backend() != "tensorflow":
         f"Received: KERAS_BACKEND={keras.backend.backend()}"
     )
 
-from kzoo import layers  # noqa: E402
+from kzoo import embeddings, layers, plot, text  # noqa: E402,F401
+from kzoo.generate import generate, perplexity  # noqa: E402,F401
 from kzoo.models import *  # noqa: E402,F401,F403
 from kzoo.models import __all__ as _model_factories  # noqa: E402
 from kzoo.registry import (  # noqa: E402
@@ -38,9 +39,14 @@ __version__ = "0.1.0"
 __all__ = [
     "TinyConfig",
     "build_model",
+    "embeddings",
+    "generate",
     "get_model_entry",
     "layers",
     "list_models",
+    "perplexity",
+    "plot",
     "register_model",
+    "text",
     *_model_factories,
 ]
