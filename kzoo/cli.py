@@ -4,12 +4,14 @@ kzoo list [PATTERN]             registered models, one line each
 kzoo info NAME                  a model's factory, arguments and summary
 kzoo train RECIPE [OPTIONS]     run a training recipe (the options of recipes/RECIPE.py)
 kzoo export RUN_DIR [OPTIONS]    export a finished run for TF Serving (raw text in)
+kzoo attention RUN_DIR SENTENCE  picture of a run's attention on one sentence (PNG)
 kzoo serve [OPTIONS]            serve saved_models/ with TF Serving's REST and gRPC APIs
 """
 
 import argparse
 import importlib
 import inspect
+import os
 import pkgutil
 import sys
 
@@ -82,6 +84,24 @@ def _export(args):
     return 0
 
 
+def _attention(args):
+    from kzoo import plot
+    from kzoo.attention import attention_for
+
+    output = args.output or os.path.join(args.run_dir, "attention.png")
+    try:
+        found = attention_for(args.run_dir, args.sentence)
+        if found.kind == "seq2seq":
+            path = plot.attention(found.source_tokens, found.target_tokens, found.weights, output)
+        else:
+            path = plot.attention_heads(found.source_tokens, found.weights, output)
+    except (ValueError, OSError) as error:
+        print(f"kzoo attention: {error}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
 def _serve(argv):
     # Imported here: the server loads TensorFlow Serving's APIs, which `kzoo list` does not need.
     from kzoo.serving.server import main as serve_main
@@ -117,6 +137,18 @@ def build_parser():
     )
     export.add_argument("--name", help="model name (default: the run's recipe)")
     export.set_defaults(run=_export)
+
+    attention = commands.add_parser(
+        "attention",
+        help="write a PNG of a run's attention on one sentence",
+        description="Writes the attention of a finished attention_seq2seq run (a heatmap over "
+        "the greedy translation) or mha_classifier run (one heatmap per head) on SENTENCE, "
+        "and prints the PNG's path.",
+    )
+    attention.add_argument("run_dir", help="a finished run folder, e.g. runs/attention_seq2seq")
+    attention.add_argument("sentence", help="the input sentence, raw text")
+    attention.add_argument("--output", help="PNG file to write (default: RUN_DIR/attention.png)")
+    attention.set_defaults(run=_attention)
 
     # `train` hands everything after the recipe name to the recipe's own parser.
     commands.add_parser(

@@ -1,0 +1,148 @@
+"""Attention weights of a finished run on one sentence, for `kzoo.plot` and `kzoo attention`.
+
+Two kinds of run have attention to look at:
+
+- an attention seq2seq run (`attention_seq2seq`): the sentence is translated greedily by the
+  same in-graph decoder the SavedModel serves (`kzoo.signatures`), and each decoding step's
+  attention over the source tokens is kept: weights `(target_len, source_len)`;
+- a self-attention classifier run (`mha_classifier`): the per-head scores of its
+  `"self_attention"` layer on the sentence: weights `(num_heads, len, len)`.
+
+Tokens are those the model saw: the run's vectorizer's tokens of the standardized sentence,
+`[UNK]` for unknown ones, truncated as in training.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Attention(NamedTuple):
+    """What `attention_for` returns; unpacks as a 4-tuple.
+
+    Attributes:
+        source_tokens: list of str. The input tokens.
+        target_tokens: list of str. The greedy translation's tokens, ending with `[end]` when
+            decoding produced it, for `"seq2seq"`; the input tokens again for
+            `"self_attention"`.
+        weights: float32 array `(target_len, source_len)` for `"seq2seq"`, `(num_heads, len,
+            len)` for `"self_attention"`.
+        kind: str. `"seq2seq"` or `"self_attention"`.
+    """
+
+    source_tokens: list
+    target_tokens: list
+    weights: np.ndarray
+    kind: str
+
+
+def _has_layer(model, name):
+    return any(layer.name == name for layer in model.layers)
+
+
+def _not_an_attention_run(run_dir, config, why):
+    raise ValueError(
+        "Invalid value for argument run_dir. Expected the run folder of a model with attention "
+        "(an attention_seq2seq or mha_classifier run). "
+        f"Received: run_dir={run_dir}, a {config['task']} run of model {config['model']!r}, "
+        f"{why}"
+    )
+
+
+def _seq2seq_attention(bundle, sentence):
+    import tensorflow as tf
+
+    from kzoo.data import pipeline
+    from kzoo.signatures import serving_functions
+
+    source, target = bundle.vectorizers["source"], bundle.vectorizers["target"]
+    source_ids = pipeline.vectorize(source, [sentence], bundle.max_length)[0]
+    # The served decoder itself: the picture shows what the SavedModel would answer.
+    decode = serving_functions(bundle)["token_ids"]
+    result = decode(tf.constant(source_ids[None], dtype=tf.int32))
+    ids = result["translation_ids"].numpy()[0]
+    weights = result["attention"].numpy()[0]
+    end_id = pipeline.token_id(target, pipeline.END)
+    # Decoding stops after [end] (then emits padding) or after max_decode_length tokens.
+    ends = np.flatnonzero(ids == end_id)
+    steps = int(ends[0]) + 1 if len(ends) else int(np.count_nonzero(ids))
+    source_vocabulary = pipeline.vocabulary(source)
+    target_vocabulary = pipeline.vocabulary(target)
+    return Attention(
+        [source_vocabulary[i] for i in source_ids],
+        [target_vocabulary[i] for i in ids[:steps]],
+        weights[:steps].astype("float32"),
+        "seq2seq",
+    )
+
+
+def _self_attention(bundle, sentence):
+    import keras
+
+    from kzoo.data import pipeline
+
+    model = bundle.model
+    max_length = bundle.max_length
+    # As the serving signature does: never more tokens than the position embedding covers.
+    limit = getattr(model.get_layer("embedding"), "sequence_length", None)
+    if limit:
+        max_length = min(max_length or limit, limit)
+    ids = pipeline.vectorize(bundle.vectorizers["text"], [sentence], max_length)[0]
+    scores = keras.Model(model.input, model.get_layer("self_attention").output[1])
+    weights = keras.ops.convert_to_numpy(scores(ids[None], training=False))[0]
+    vocabulary = pipeline.vocabulary(bundle.vectorizers["text"])
+    tokens = [vocabulary[i] for i in ids]
+    return Attention(tokens, list(tokens), weights.astype("float32"), "self_attention")
+
+
+def attention_for(run_dir, sentence):
+    """Computes a finished run's attention on one sentence.
+
+    Args:
+        run_dir: str. A finished run folder (`runs/<recipe>`, with `model.keras`,
+            `config.json` and the vocabularies) of an attention seq2seq or a self-attention
+            classifier.
+        sentence: str. The input sentence, raw text as the run's data was.
+
+    Returns:
+        An `Attention` tuple `(source_tokens, target_tokens, weights, kind)`; pass seq2seq
+        results to `kzoo.plot.attention(source_tokens, target_tokens, weights, path)` and
+        self-attention results to `kzoo.plot.attention_heads(source_tokens, weights, path)`.
+
+    Raises:
+        ValueError: if `sentence` is not a non-empty string, if `run_dir` is not a finished
+            run, or if its model has no attention (a plain seq2seq, an LSTM classifier...).
+
+    Example:
+
+    >>> from kzoo.attention import attention_for
+    >>> attention_for("runs/attention_seq2seq", "")
+    Traceback (most recent call last):
+        ...
+    ValueError: Invalid value for argument sentence. Expected a non-empty string. ...
+
+    With a trained run (`kzoo train attention_seq2seq`):
+
+    >>> source, target, weights, kind = attention_for(
+    ...     "runs/attention_seq2seq", "Saturday, November 21 2026")  # doctest: +SKIP
+    >>> "".join(target), weights.shape  # doctest: +SKIP
+    ('2026-11-21[end]', (11, 26))
+    """
+    if not isinstance(sentence, str) or not sentence.strip():
+        raise ValueError(
+            "Invalid value for argument sentence. Expected a non-empty string. "
+            f"Received: sentence={sentence!r}"
+        )
+    from kzoo.export import bundle_from_run
+
+    bundle, config = bundle_from_run(run_dir)
+    model = bundle.model
+    if bundle.task == "translation":
+        if not _has_layer(model, "attention"):
+            _not_an_attention_run(run_dir, config, "which has no attention layer")
+        return _seq2seq_attention(bundle, sentence)
+    if bundle.task == "classification":
+        if not _has_layer(model, "self_attention"):
+            _not_an_attention_run(run_dir, config, "which has no self_attention layer")
+        return _self_attention(bundle, sentence)
+    return _not_an_attention_run(run_dir, config, "a task without attention to show")
