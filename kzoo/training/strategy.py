@@ -360,6 +360,10 @@ def xla_supported(model, strategy=None):
       compile (https://github.com/keras-team/keras/issues/18456);
     - wherever Keras' own `model_supports_jit` says no (layers such as `StringLookup`, op
       determinism enabled, TensorFlow on Apple GPUs);
+    - on CPU, a model with dropout (any layer that draws random masks in training): XLA's
+      random number generation on CPU is about 100x slower than TensorFlow's, which makes
+      such a training step several times slower than without XLA
+      (`benchmarks/results/flops.md`);
     - under a strategy with more than one replica, other than a TPU: Keras 3 compiles
       `strategy.run` together with the cross-replica reduction as one XLA function, which
       fails. With TensorFlow 2.21, `MirroredStrategy` fails with "Trying to access resource
@@ -396,6 +400,14 @@ def xla_supported(model, strategy=None):
     reason = _keras_jit_refusal(model)
     if reason:
         return False, reason
+    if not _uses_gpu(strategy) and not _is_tpu(strategy):
+        for layer in model._flatten_layers(include_self=False):
+            if _draws_random_masks(layer):
+                return False, (
+                    f"layer '{layer.name}' ({type(layer).__name__}) draws dropout masks, and "
+                    "on CPU XLA's random numbers are about 100x slower than TensorFlow's "
+                    "(benchmarks/results/flops.md)"
+                )
     replicas = strategy.num_replicas_in_sync
     if replicas > 1 and not _is_tpu(strategy):
         return False, (
@@ -656,6 +668,16 @@ def _uses_gpu(strategy):
     if _is_tpu(strategy) or not tf.config.list_logical_devices("GPU"):
         return False
     return any("GPU" in device.upper() for device in _local_devices(strategy))
+
+
+def _draws_random_masks(layer):
+    """Whether `layer` draws random numbers in training: dropout of any kind (Dropout and its
+    spatial variants, attention dropout, recurrent dropout) with a rate above 0."""
+    for attribute in ("rate", "dropout", "recurrent_dropout"):
+        value = getattr(layer, attribute, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return True
+    return False
 
 
 def _uses_cudnn(layer):
