@@ -27,12 +27,19 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="embedded data, minutes on 2 cores")
     parser.add_argument("--only", action="append", default=[], help="run only these cases")
     parser.add_argument("--results-dir", default=harness.RESULTS_DIR, help="where results files go")
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
     names = BENCHMARKS if args.name == "all" else [args.name]
+    if rest and args.name == "all":
+        parser.error(f"unrecognized arguments: {' '.join(rest)} (options of one benchmark)")
     for name in names:
         module = importlib.import_module(f"benchmarks.{name}")
+        # Each benchmark may add options of its own; `all` runs every one with its defaults.
+        own = argparse.ArgumentParser(prog=f"python -m benchmarks {name}")
+        if hasattr(module, "add_arguments"):
+            module.add_arguments(own)
+        module_args = argparse.Namespace(**vars(args), **vars(own.parse_args(rest)))
         print(f"=== {name}: {module.TITLE}")
-        harness.run_benchmark(module, args, [name, *argv[1:]])
+        harness.run_benchmark(module, module_args, [name, *argv[1:]])
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import dataclasses
 import datetime
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -135,24 +136,35 @@ def run_benchmark(module, args, argv):
 def run_script(script, arguments, log_path, timeout=None):
     """Runs `python SCRIPT ARGUMENTS` with output in `log_path`.
 
-    Returns (return code, wall seconds, peak resident memory in MiB of that process).
+    Returns (return code, wall seconds, peak resident memory in MiB of that process). After
+    `timeout` seconds the script is interrupted (SIGINT, so it still records its memory) and the
+    return code is `"timeout"`.
     """
     rss_file = log_path + ".rss"
     command = [sys.executable, "-m", "benchmarks.peak_rss", rss_file, script, *arguments]
     started = time.time()
     with open(log_path, "w", encoding="utf-8") as log:
-        process = subprocess.run(
+        process = subprocess.Popen(
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
-            timeout=timeout,
             cwd=ROOT,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
         )
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            code = "timeout"
     wall = time.time() - started
     try:
         with open(rss_file) as f:
             peak = float(f.read())
     except (OSError, ValueError):
         peak = float("nan")
-    return process.returncode, wall, peak
+    return code, wall, peak

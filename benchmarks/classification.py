@@ -1,0 +1,200 @@
+"""Sentence classification on Kim's (2014) datasets: MR, SST-2 and TREC, every kzoo classifier.
+
+Each classifier recipe runs with its own defaults (the figures are the recipes', not a tuned
+config) on the real files, in a fresh process: `python recipes/<name>.py --train-file ...`.
+Targets are Kim's CNN-rand figures for the Kim CNN; the other classifiers are reported beside it
+and should land within 3 points of it.
+
+Protocol: MR has no test split, so a seeded 90/10 train/test split (`--test-fraction 0.1`,
+seed 0) is used, not 10-fold cross-validation; SST-2 uses its train/dev/test files (sentences
+only, no phrases); TREC its train/test files with 10 % of train held out for validation. Early
+stopping on validation loss restores the best epoch before testing.
+"""
+
+import json
+import os
+import tempfile
+
+from benchmarks.harness import Report, run_script
+
+NAME = "classification"
+TITLE = "Sentence classification on MR, SST-2 and TREC (Kim 2014's datasets), every classifier"
+
+MODELS = [
+    "kim_cnn",
+    "lstm_classifier",
+    "mha_classifier",
+    "encoder_decoder_classifier",
+    "word2vec_classifier",
+]
+# Kim (2014), CNN-rand.
+TARGETS = {"MR": 0.761, "SST-2": 0.827, "TREC": 0.912}
+
+
+def datasets(data_dir):
+    """The recipe arguments that point a classifier recipe at each dataset."""
+    sentence = os.path.join(data_dir, "sentence")
+
+    def path(name):
+        return os.path.join(sentence, name)
+
+    return {
+        "MR": [
+            "--encoding",
+            "latin-1",
+            "--train-file",
+            path("rt-polarity.neg"),
+            path("rt-polarity.pos"),
+            "--test-fraction",
+            "0.1",
+        ],
+        "SST-2": [
+            "--train-file",
+            path("stsa.binary.train"),
+            "--valid-file",
+            path("stsa.binary.dev"),
+            "--test-file",
+            path("stsa.binary.test"),
+        ],
+        "TREC": [
+            "--encoding",
+            "latin-1",
+            "--train-file",
+            path("TREC.train.all"),
+            "--test-file",
+            path("TREC.test.all"),
+        ],
+    }
+
+
+# Why the gaps are what they are, and what was (not yet) tried: printed after full runs.
+EXPLANATIONS = [
+    "**Reading the gaps.** The test sets are small: 1,066 (MR), 1,821 (SST-2) and 500 (TREC) "
+    "sentences, so one standard error of an accuracy near these values is about 1.3, 0.9 and "
+    "1.3 points. The Kim CNN's shortfalls (0.4, 1.3 and 0.2 points in the 2026-11-22 run) are "
+    "within one or 1.5 standard errors of Kim's figures. Two protocol differences work against "
+    "kzoo: SST-2 here trains on the 6,920 sentences only, while Kim's 82.7 also trained on the "
+    "treebank's labelled phrases; and MR is one seeded 90/10 split, not 10-fold "
+    "cross-validation.",
+    "**What was tried:** only the recipes' defaults (Adam 1e-3, batch 50, early stopping on "
+    "validation loss with patience 3, which stops after 4-8 epochs as validation loss rises "
+    "from epoch 2). Not yet tried: Kim's own optimiser and regulariser (Adadelta, a max-norm of "
+    "3 on the output weights, 25 epochs) and monitoring validation accuracy instead of loss.",
+    "**The other classifiers.** The encoder-decoder and LSTM classifiers stay within 3 points of "
+    "the CNN on MR and SST-2; on TREC the LSTM (6.4 points) and the one-layer MHA classifier "
+    "(5.0) fall further behind: question type hinges on the first words (what/who/how many), "
+    "which a CNN's n-gram filters catch directly, and 5,452 training questions are few for "
+    "attention trained from scratch (the MHA classifier is also 4.7 points behind on MR). The "
+    "word2vec classifier averages skip-gram vectors learnt on the same few thousand sentences: "
+    "a bag of words that cannot see order or negation, whose vectors place antonyms close "
+    "together; 13-25 points behind is the expected cost of that architecture, which the "
+    "documents teach as a baseline. Closing that gap needs vectors pre-trained on a large "
+    "corpus (Kim's CNN-static) or an order-aware encoder over them, not tuning.",
+]
+
+QUICK_DATASETS = {
+    "embedded sentiment": ["--dataset", "embedded:sentiment", "--num-examples", "2000"],
+    "embedded questions": ["--dataset", "embedded:questions", "--num-examples", "2000"],
+}
+
+
+def add_arguments(parser):
+    parser.add_argument(
+        "--models", nargs="+", default=MODELS, help="classifier recipes to run (default: all)"
+    )
+    parser.add_argument("--datasets", nargs="+", default=None, help="subset of MR SST-2 TREC")
+
+
+def _epochs_trained(run_dir):
+    log = os.path.join(run_dir, "history.csv")
+    if not os.path.exists(log):
+        return ""
+    with open(log) as f:
+        return max(0, len(f.read().strip().splitlines()) - 1)
+
+
+def run(args):
+    models = getattr(args, "models", MODELS)
+    if args.only:
+        models = [m for m in models if m in args.only]
+    if args.quick:
+        cases = QUICK_DATASETS
+    else:
+        cases = datasets(args.data_dir)
+        wanted = getattr(args, "datasets", None)
+        if wanted:
+            cases = {name: cases[name] for name in wanted}
+    base = tempfile.mkdtemp(prefix="kzoo-bench-classification-")
+    results = {}  # (dataset, model) -> accuracy
+    rows, notes = [], []
+    for dataset, data_arguments in cases.items():
+        for model in models:
+            run_dir = os.path.join(base, dataset, model)
+            arguments = [*data_arguments, "--output-dir", run_dir, "--no-export"]
+            if args.quick:
+                arguments += ["--epochs", "2"]
+                if model == "word2vec_classifier":
+                    arguments += ["--word2vec-epochs", "1"]
+            log = os.path.join(base, f"{dataset}-{model}.log".replace(" ", "_"))
+            code, wall, peak = run_script(f"recipes/{model}.py", arguments, log)
+            if code != 0:
+                rows.append([dataset, model, "failed", "", "", f"{wall:.0f}", f"{peak:.0f}"])
+                with open(log, encoding="utf-8") as f:
+                    notes.append(f"`{model}` on {dataset} failed:\n\n```\n{f.read()[-3000:]}\n```")
+                continue
+            with open(os.path.join(run_dir, "metrics.json")) as f:
+                metrics = json.load(f)
+            accuracy = metrics["test"]["accuracy"]
+            results[dataset, model] = accuracy
+            target = TARGETS.get(dataset)
+            rows.append(
+                [
+                    dataset,
+                    model,
+                    round(accuracy, 4),
+                    target if target else "",
+                    _epochs_trained(run_dir),
+                    round(wall),
+                    round(peak),
+                ]
+            )
+            print(" | ".join(str(cell) for cell in rows[-1]), flush=True)
+    for dataset in cases:
+        cnn = results.get((dataset, "kim_cnn"))
+        if cnn is None:
+            continue
+        target = TARGETS.get(dataset)
+        if target:
+            verdict = "meets" if cnn >= target else f"misses by {100 * (target - cnn):.1f} points"
+            notes.append(
+                f"{dataset}: Kim CNN {100 * cnn:.1f} % vs CNN-rand {100 * target:.1f} % "
+                f"({verdict})."
+            )
+        for model in models:
+            if model != "kim_cnn" and (dataset, model) in results:
+                gap = 100 * (cnn - results[dataset, model])
+                if gap > 3:
+                    notes.append(f"{dataset}: {model} is {gap:.1f} points below the Kim CNN.")
+    if not args.quick:
+        notes += EXPLANATIONS
+    return Report(
+        columns=[
+            "dataset",
+            "recipe",
+            "test accuracy",
+            "target",
+            "epochs",
+            "wall s",
+            "peak RSS MiB",
+        ],
+        rows=rows,
+        notes=notes,
+        settings={
+            "data": "embedded corpora, 2,000 examples (--quick)"
+            if args.quick
+            else f"{args.data_dir}/sentence (MR: seeded 90/10 split, seed 0; SST-2 and TREC: "
+            "their test files)",
+            "training": "each recipe's defaults (epochs, early stopping on validation loss)"
+            + (", 2 epochs (--quick)" if args.quick else ""),
+        },
+    )

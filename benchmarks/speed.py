@@ -1,0 +1,326 @@
+"""Training speed: kzoo's pipeline against the usual notebook code, same model, same data.
+
+For each classifier recipe, one model trains three ways, one after the other in this process,
+with the same data split, batch size, optimizer, learning rate and epochs:
+
+- **documents' way**: Keras 2's legacy `tf_keras.preprocessing.text.Tokenizer`, every sentence
+  padded to the longest training sentence (`keras.utils.pad_sequences`, after its end), numpy
+  arrays into `model.fit`, no XLA (Keras' default on CPU);
+- **kzoo, XLA off**: the recipe's own run (`kzoo.training.Run`) with `xla=False`:
+  `TextVectorization`, length buckets padded to bucket boundaries, a cached, shuffled and
+  prefetched `tf.data` pipeline;
+- **kzoo recipe (XLA)**: the same with the recipe's default, XLA on.
+
+All three build the model with the same kzoo factory and the recipe's `model_args`, so masking
+is the same; only the data path and compilation differ. Steady-state throughput is training
+examples per second in the fastest epoch after the first; the first epoch's extra time
+(tracing, filling the dataset cache, XLA compilation per bucket shape) is reported as warm-up,
+and the preparation (tokenizing, padding, building pipelines) on its own. Time to the quality
+target adds preparation and the training time of every epoch up to the first whose validation
+accuracy reaches it (validation passes excluded).
+
+Data: MR (rt-polarity.pos/.neg, latin-1) from `--data-dir`, seeded 90/10 split as in
+`benchmarks/masking.py` (the 10 % validates); with `--quick`, kzoo's embedded sentiment corpus,
+two models and two epochs.
+"""
+
+import os
+import shutil
+import tempfile
+import time
+
+import keras
+import numpy as np
+
+from benchmarks.harness import Report
+
+NAME = "speed"
+TITLE = "Training throughput: kzoo's pipeline vs Tokenizer + pad_sequences + numpy fit"
+
+MODELS = [
+    "kim_cnn",
+    "cnn_sentiment",
+    "lstm_classifier",
+    "mha_classifier",
+    "encoder_decoder_classifier",
+    "word2vec_classifier",
+]
+QUICK_MODELS = ["kim_cnn", "lstm_classifier"]
+EPOCHS, QUICK_EPOCHS = 4, 2
+# Kim (2014), CNN-rand on MR; the same bar for every classifier.
+TARGET = 0.761
+# Skip-gram pretraining epochs of the word2vec classifier (the recipe's default is 5); the
+# vectors are trained once and shared by the three ways.
+WORD2VEC_EPOCHS = 1
+
+
+def _data(args):
+    """(texts, labels, class names, description)."""
+    from kzoo.data import embedded, readers
+
+    if args.quick:
+        texts, labels, class_names = embedded.sentiment_corpus(num_examples=3000, seed=0)
+        return texts, list(labels), class_names, "kzoo embedded sentiment corpus, 3,000 sentences"
+    folder = os.path.join(args.data_dir, "sentence")
+    # The order and split of benchmarks/masking.py.
+    files = [os.path.join(folder, "rt-polarity.pos"), os.path.join(folder, "rt-polarity.neg")]
+    texts, labels = readers.read_label_files(files, encoding="latin-1")
+    return texts, [int(label == "pos") for label in labels], ["neg", "pos"], "MR, 10,662 sentences"
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    """Seconds of each epoch's training steps (validation excluded) and its validation accuracy."""
+
+    def __init__(self):
+        super().__init__()
+        self.train_seconds, self.val_accuracy = [], []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.begin = self.end = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.train_seconds.append(self.end - self.begin)
+        self.val_accuracy.append(float(logs["val_accuracy"]))
+
+
+def _write_split(path, texts, labels, class_names):
+    with open(path, "w", encoding="utf-8") as f:
+        for text, label in zip(texts, labels):
+            if text.strip():
+                f.write(f"{class_names[label]} {' '.join(text.split())}\n")
+
+
+def _recipe_settings(name):
+    import importlib
+
+    return dict(importlib.import_module(f"recipes.{name}").SETTINGS)
+
+
+def _kzoo_way(name, train_file, valid_file, folder, epochs, xla, vectors=None):
+    """Trains the recipe's model through `kzoo.training.Run`; returns its figures."""
+    from kzoo.data import pipeline
+    from kzoo.training import Run, parse_settings
+
+    settings = _recipe_settings(name)
+    settings.update(
+        train_file=[train_file],
+        valid_file=[valid_file],
+        output_dir=os.path.join(folder, f"run-{name}-xla-{xla}"),
+        export=False,
+        epochs=epochs,
+        xla=xla,
+        word2vec_epochs=WORD2VEC_EPOCHS,
+    )
+    config = parse_settings(settings, [])
+    run = Run(config)
+    started = time.perf_counter()
+    data = run.load_data()
+    prepare = time.perf_counter() - started
+    pretraining = 0.0
+    extra = {}
+    if name == "word2vec_classifier":
+        if vectors is None:
+            started = time.perf_counter()
+            vectors = run.pretrain_word2vec(data)
+            pretraining = time.perf_counter() - started
+        extra["embeddings"] = vectors
+    model = run.build_model(data, **extra)
+    timer = _EpochTimer()
+    model.fit(
+        data.train,
+        validation_data=data.valid,
+        epochs=epochs,
+        verbose=0,
+        shuffle=False,  # the pipeline shuffles
+        callbacks=[timer],
+    )
+    lengths = sorted({int(x.shape[1]) for x, _ in data.train.take(500)})
+    return dict(
+        config=config,
+        prepare=prepare,
+        timer=timer,
+        examples=len(data.raw["train"][0]),
+        shapes=f"buckets padded to {lengths}",
+        vocabulary=pipeline.vocabulary(data.vectorizers["text"]),
+        pretraining=pretraining,
+        vectors=vectors,
+    )
+
+
+def _documents_way(config, train, valid, epochs, shared):
+    """Tokenizer + pad_sequences to the longest sentence + numpy `fit`, no XLA."""
+    from tf_keras.preprocessing.text import Tokenizer
+
+    import kzoo
+    from kzoo.training.config import model_arg_kinds
+
+    (train_texts, train_labels), (valid_texts, valid_labels) = train, valid
+    started = time.perf_counter()
+    tokenizer = Tokenizer(num_words=config["max_tokens"], oov_token="[UNK]")
+    tokenizer.fit_on_texts(train_texts)
+    train_ids = tokenizer.texts_to_sequences(train_texts)
+    longest = max(len(ids) for ids in train_ids)
+    x_train = keras.utils.pad_sequences(train_ids, maxlen=longest, padding="post")
+    x_valid = keras.utils.pad_sequences(
+        tokenizer.texts_to_sequences(valid_texts), maxlen=longest, padding="post", truncating="post"
+    )
+    y_train, y_valid = np.asarray(train_labels), np.asarray(valid_labels)
+    prepare = time.perf_counter() - started
+    vocabulary_size = len(tokenizer.word_index) + 1
+    if config["max_tokens"]:
+        vocabulary_size = min(vocabulary_size, config["max_tokens"])
+    args = {"vocabulary_size": vocabulary_size, "num_classes": 2, **config["model_args"]}
+    if "max_sequence_length" in model_arg_kinds(config["model"]):
+        args["max_sequence_length"] = longest
+    if shared.get("vectors") is not None:
+        # The same skip-gram vectors, looked up by word in this vocabulary.
+        vectors, index = shared["vectors"], {w: i for i, w in enumerate(shared["vocabulary"])}
+        rows = [vectors[0]] + [
+            vectors[index.get(tokenizer.index_word[i], 1)] for i in range(1, vocabulary_size)
+        ]
+        args.pop("embedding_dim", None)
+        args["embeddings"] = np.stack(rows).astype("float32")
+    keras.utils.set_random_seed(config["seed"])
+    model = kzoo.build_model(config["model"], **args)
+    compiled = model.get_compile_config()
+    model.compile(
+        optimizer=keras.optimizers.Adam(config["learning_rate"], clipnorm=config["clipnorm"]),
+        loss=keras.saving.deserialize_keras_object(compiled["loss"]),
+        metrics=keras.saving.deserialize_keras_object(compiled["metrics"]),
+        jit_compile=False,
+    )
+    timer = _EpochTimer()
+    model.fit(
+        x_train,
+        y_train,
+        batch_size=config["batch_size"],
+        epochs=epochs,
+        validation_data=(x_valid, y_valid),
+        verbose=0,
+        callbacks=[timer],
+    )
+    return dict(
+        prepare=prepare,
+        timer=timer,
+        examples=len(x_train),
+        shapes=f"padded to {longest}",
+    )
+
+
+def _figures(result):
+    """(warm-up s, steady examples/s, epochs and seconds to the target or None)."""
+    seconds = result["timer"].train_seconds
+    # The fastest epoch after the first: other processes on a shared machine only slow epochs.
+    steady = min(seconds[1:]) if len(seconds) > 1 else seconds[0]
+    warmup = max(0.0, seconds[0] - steady)
+    elapsed, reached = result["prepare"], None
+    for epoch, (spent, accuracy) in enumerate(zip(seconds, result["timer"].val_accuracy), 1):
+        elapsed += spent
+        if accuracy >= TARGET:
+            reached = (epoch, elapsed)
+            break
+    return warmup, result["examples"] / steady, reached
+
+
+def run(args):
+    models = args.only or (QUICK_MODELS if args.quick else MODELS)
+    epochs = QUICK_EPOCHS if args.quick else EPOCHS
+    load_start = os.getloadavg()
+    texts, labels, class_names, source = _data(args)
+    order = np.random.default_rng(0).permutation(len(texts))
+    cut = int(len(texts) * 0.9)
+    # Blank texts cannot be written as `<label> <text>` lines: both ways leave them out.
+    train_index = [i for i in order[:cut] if texts[i].split()]
+    valid_index = [i for i in order[cut:] if texts[i].split()]
+    train = ([texts[i] for i in train_index], [labels[i] for i in train_index])
+    valid = ([texts[i] for i in valid_index], [labels[i] for i in valid_index])
+    folder = tempfile.mkdtemp(prefix="kzoo-bench-speed-")
+    train_file, valid_file = (os.path.join(folder, f"{s}.txt") for s in ("train", "valid"))
+    _write_split(train_file, *train, class_names)
+    _write_split(valid_file, *valid, class_names)
+
+    rows, ratios, notes = [], {}, []
+    for name in models:
+        no_xla = _kzoo_way(name, train_file, valid_file, folder, epochs, xla=False)
+        documents = _documents_way(no_xla["config"], train, valid, epochs, no_xla)
+        xla = _kzoo_way(name, train_file, valid_file, folder, epochs, True, no_xla["vectors"])
+        base_speed = None
+        ways = (
+            ("documents (Tokenizer, pad, numpy)", documents),
+            ("kzoo, XLA off", no_xla),
+            ("kzoo recipe (XLA)", xla),
+        )
+        for way, result in ways:
+            warmup, speed, reached = _figures(result)
+            base_speed = base_speed or speed
+            ratio = speed / base_speed
+            if result is not documents:
+                ratios[(name, way)] = ratio
+            accuracies = result["timer"].val_accuracy
+            rows.append(
+                [
+                    name,
+                    way,
+                    result["shapes"],
+                    f"{result['prepare']:.1f}",
+                    f"{warmup:.1f}",
+                    round(speed),
+                    f"{ratio:.2f}x",
+                    " ".join(f"{a:.3f}" for a in accuracies),
+                    f"epoch {reached[0]}, {reached[1]:.0f} s" if reached else "not reached",
+                ]
+            )
+        if no_xla["pretraining"]:
+            notes.append(
+                f"`word2vec_classifier`: skip-gram pretraining ({WORD2VEC_EPOCHS} epoch, "
+                f"{no_xla['pretraining']:.0f} s, kzoo's pipeline) ran once; every way starts "
+                "from the same vectors (looked up by word in the Tokenizer's vocabulary) and its "
+                "time is left out of all."
+            )
+        keras.backend.clear_session()
+    shutil.rmtree(folder, ignore_errors=True)
+    load_end = os.getloadavg()
+    summary = "; ".join(f"{name}, {way}: {ratio:.2f}x" for (name, way), ratio in ratios.items())
+    notes.insert(
+        0,
+        "Steady-state throughput = training examples / training seconds of the fastest epoch "
+        "after the first (validation excluded; on a shared machine contention only slows "
+        "epochs down). Warm-up = the first epoch's training seconds minus that epoch's: "
+        "tracing and, for kzoo, filling the dataset cache and, with XLA, compiling each bucket "
+        "shape. Prep = tokenizing, padding and building the input pipeline. Time to target = "
+        "prep + training seconds of every epoch up to the first whose validation accuracy "
+        f"reaches {TARGET} (Kim 2014's CNN-rand MR figure, the bar for every model here), "
+        "validation passes excluded. Ratio = throughput / the documents' way's; target 2x. "
+        f"Ratios: {summary}.",
+    )
+    return Report(
+        columns=[
+            "model",
+            "way",
+            "sequence shapes",
+            "prep s",
+            "warm-up s",
+            "steady examples/s",
+            "ratio",
+            "val accuracy per epoch",
+            f"to {TARGET}",
+        ],
+        rows=rows,
+        notes=notes,
+        settings={
+            "data": source,
+            "split": "seeded 90/10 (numpy default_rng(0) permutation); the 10 % validates",
+            "epochs": epochs,
+            "batch size, optimizer, model_args": "each recipe's SETTINGS (same for both ways)",
+            "documents' way": "tf_keras Tokenizer(num_words=recipe max_tokens, oov_token), "
+            "pad_sequences to the longest training sentence (post), model.fit(numpy), "
+            "jit_compile=False",
+            "kzoo's way": "kzoo.training.Run: TextVectorization (recipe standardize), "
+            "6 length buckets, tf.data cache/shuffle/prefetch, XLA",
+            "load average (1, 5, 15 min) at start": " ".join(f"{x:.2f}" for x in load_start),
+            "load average at end": " ".join(f"{x:.2f}" for x in load_end),
+        },
+    )
