@@ -251,7 +251,7 @@ def bundle_from_run(run_dir):
         )
     with open(path("config.json"), encoding="utf-8") as f:
         config = json.load(f)
-    standardize = None if config["standardize"] == "none" else config["standardize"]
+    standardize = pipeline.standardizer(config["standardize"])
     layer_split = "character" if config["split"] == "character" else "whitespace"
     vectorizers = {}
     for role, filename in (

@@ -69,3 +69,15 @@ def test_unknown_embedded_corpus_is_an_error():
     config = {"train_file": [], "dataset": "embedded:poems", "seed": 0, "num_examples": None}
     with pytest.raises(ValueError, match=r"Expected one of \['embedded:dates', 'embedded:news'\]"):
         TranslationTask(config)._raw_splits()
+
+
+def test_a_split_punctuation_run_exports_again_from_its_folder(tmp_path):
+    from kzoo.export import export_run
+
+    run = tmp_path / "run"
+    argv = ["--num-examples", "200", "--output-dir", str(run), "--no-export"]
+    assert kzoo_main(["train", "summarisation", *TINY, *argv]) == 0
+    path = export_run(str(run), export_dir=str(tmp_path / "exports"))
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    out = serve(text=tf.constant(["The Tigers beat the Sharks 3-1 on Friday in Lyon."]))
+    assert out["translation"].shape == (1,)
