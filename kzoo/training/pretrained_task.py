@@ -18,15 +18,7 @@ class PretrainedClassificationTask(ClassificationTask):
 
     def load(self, global_batch_size):
         c = self.config
-        splits, class_names = self._raw_splits()
-        label_ids = {name: i for i, name in enumerate(class_names)}
-        for split, (_, labels) in splits.items():
-            unknown = sorted(set(labels) - set(label_ids))
-            if unknown:
-                raise ValueError(
-                    f"The {split} split has labels the training split lacks: {unknown[:5]}. "
-                    f"Training labels: {class_names}."
-                )
+        splits, class_names, label_ids = self._labeled_splits()
         datasets = {
             split: text.array_dataset(
                 np.array(list(texts), dtype=object),

@@ -177,6 +177,19 @@ class ClassificationTask(Task):
                 pass  # no test split: evaluate on validation only
         return _with_validation(splits, c), list(class_names)
 
+    def _labeled_splits(self):
+        """(splits, class names, {class name: id}); every split's labels must be training's."""
+        splits, class_names = self._raw_splits()
+        label_ids = {name: i for i, name in enumerate(class_names)}
+        for split, (_, labels) in splits.items():
+            unknown = sorted(set(labels) - set(label_ids))
+            if unknown:
+                raise ValueError(
+                    f"The {split} split has labels the training split lacks: {unknown[:5]}. "
+                    f"Training labels: {class_names}."
+                )
+        return splits, class_names, label_ids
+
     def _read_files(self, paths):
         c = self.config
         return readers.load_classification_files(
@@ -188,15 +201,7 @@ class ClassificationTask(Task):
 
     def load(self, global_batch_size):
         c = self.config
-        splits, class_names = self._raw_splits()
-        label_ids = {name: i for i, name in enumerate(class_names)}
-        for split, (_, labels) in splits.items():
-            unknown = sorted(set(labels) - set(label_ids))
-            if unknown:
-                raise ValueError(
-                    f"The {split} split has labels the training split lacks: {unknown[:5]}. "
-                    f"Training labels: {class_names}."
-                )
+        splits, class_names, label_ids = self._labeled_splits()
         vectorizer = text.make_vectorizer(
             splits["train"][0],
             split=c["split"],
