@@ -163,3 +163,15 @@ def test_a_text_too_short_for_one_window_is_a_clear_error(tmp_path):
     (tmp_path / "tiny.txt").write_text("just a few words\n")
     with pytest.raises(ValueError, match="too few for one window of sequence_length=16"):
         _train("rnn_generator", tmp_path, "--train-file", str(tmp_path / "tiny.txt"))
+
+
+def test_a_test_label_missing_from_training_is_a_clear_error(tmp_path, rng):
+    (tmp_path / "train.txt").write_text("\n".join(f"pos {s}" for s in _sentences(rng, 20)))
+    (tmp_path / "test.txt").write_text("\n".join(f"neutral {s}" for s in _sentences(rng, 5)))
+    with pytest.raises(ValueError, match=r"The test split has labels the training split lacks"):
+        _train(
+            "cnn_sentiment",
+            tmp_path,
+            *("--train-file", str(tmp_path / "train.txt")),
+            *("--test-file", str(tmp_path / "test.txt")),
+        )
