@@ -205,9 +205,14 @@ class Client:
                 response = connection.getresponse()
                 data = response.read()
                 break
-            except (http.client.RemoteDisconnected, ConnectionError, http.client.BadStatusLine):
+            except Exception as error:
+                # Whatever went wrong (a timeout, a refused or reset connection), this connection
+                # is in an unknown state: drop it so the next request starts on a new one.
+                connection.close()
+                self._local.connection = None
                 # A kept-alive connection the server closed meanwhile: retry once on a new one.
-                if attempt:
+                stale = (http.client.RemoteDisconnected, ConnectionError, http.client.BadStatusLine)
+                if attempt or not isinstance(error, stale):
                     raise
         if response.getheader("Connection", "").lower() == "close":
             connection.close()

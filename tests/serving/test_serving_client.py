@@ -95,3 +95,47 @@ def test_client_is_thread_safe(client):
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda i: client.predict("versioned", [i])["y"][0], range(32)))
     assert results == [2.0 * i for i in range(32)]
+
+
+def test_a_failed_request_does_not_break_the_next_one():
+    # A server whose first answer comes after the client's timeout: that request fails, and the
+    # next one must go out on a new connection instead of the half-used one.
+    import http.server
+    import threading
+    import time
+
+    calls = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            calls.append(self.path)
+            if len(calls) == 1:
+                time.sleep(1.0)
+            body = b'{"model_version_status": []}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            pass  # the slow answer's socket is closed by the client: expected
+
+    server = Server(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = Client(f"http://127.0.0.1:{server.server_address[1]}", timeout=0.3)
+        with pytest.raises(TimeoutError):
+            client.request("GET", "/v1/models/slow")
+        assert client.request("GET", "/v1/models/fine") == (200, {"model_version_status": []})
+        client.close()
+    finally:
+        server.shutdown()
+        server.server_close()
