@@ -7,6 +7,7 @@ and `run(args) -> Report`; `python -m benchmarks <name>` prints the report's tab
 
 import dataclasses
 import datetime
+import json
 import os
 import platform
 import signal
@@ -167,4 +168,16 @@ def run_script(script, arguments, log_path, timeout=None):
             peak = float(f.read())
     except (OSError, ValueError):
         peak = float("nan")
+    with open(log_path + ".timing.json", "w", encoding="utf-8") as f:
+        json.dump({"code": code, "wall_s": wall, "peak_rss_mib": peak}, f)
     return code, wall, peak
+
+
+def finished_run(log_path):
+    """`(code, wall seconds, peak MiB)` that `run_script` recorded for `log_path`, or None."""
+    try:
+        with open(log_path + ".timing.json", encoding="utf-8") as f:
+            timing = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return timing["code"], timing["wall_s"], timing["peak_rss_mib"]
