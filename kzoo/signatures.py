@@ -154,8 +154,14 @@ def _translation_endpoints(bundle):
     join_marks = bundle.split != "character" and text_pipeline.splits_punctuation(target)
     has_attention = "attention" in decoder.output
     max_steps = bundle.max_decode_length
+    # Padding, [UNK] and [start] are never the next token (as in `kzoo.generate`): padding
+    # marks finished sentences, and [UNK] is no word of the translation.
+    vocabulary = text_pipeline.vocabulary(target)
     never_next = tf.constant(
-        [i in (0, start_id) for i in range(len(text_pipeline.vocabulary(target)))]
+        [
+            i == 0 or token in (text_pipeline.OOV, text_pipeline.START)
+            for i, token in enumerate(vocabulary)
+        ]
     )
 
     def decode(source_ids):
@@ -170,7 +176,6 @@ def _translation_endpoints(bundle):
         while step < max_steps and not tf.reduce_all(done):
             out = decoder({**state, "state_h": h, "state_c": c, "decoder_token_ids": current})
             h, c = out["state_h"], out["state_c"]
-            # Padding and [start] are never the next token: padding marks finished sentences.
             logits = tf.where(
                 never_next[None, :], -np.inf, tf.cast(out["logits"][:, -1], tf.float32)
             )

@@ -110,7 +110,7 @@ def _python_greedy(bundle, text):
         step = decoder({**state, "decoder_token_ids": tf.constant([[current]])})
         state = {**state, "state_h": step["state_h"], "state_c": step["state_c"]}
         logits = step["logits"].numpy()[0, -1]
-        logits[[0, start]] = -np.inf
+        logits[[0, target_tokens.index(pipeline.OOV), start]] = -np.inf
         current = int(logits.argmax())
         if current == end:
             break
@@ -131,6 +131,20 @@ def test_in_graph_greedy_decoding_matches_step_by_step_decoding(attention, tmp_p
         # Each decoded step attends over the real source characters only.
         np.testing.assert_allclose(weights[1, 0, : len("7 jun 1980")].sum(), 1.0, atol=1e-5)
         np.testing.assert_array_equal(weights[1, :, len("7 jun 1980") :], 0.0)
+
+
+def test_greedy_decoding_never_emits_unknown_tokens(tmp_path):
+    bundle = _translation_bundle(attention=True)
+    # A model that prefers [UNK] above everything at every step.
+    target_tokens = pipeline.vocabulary(bundle.vectorizers["target"])
+    kernel, bias = bundle.model.get_layer("logits").get_weights()
+    bias[target_tokens.index(pipeline.OOV)] = 100.0
+    bundle.model.get_layer("logits").set_weights([kernel, bias])
+    _, reloaded = _export(bundle, tmp_path)
+    out = reloaded.signatures["serving_default"](text=tf.constant(["21 nov 2026"]))
+    translation = _strings(out["translation"])[0]
+    assert translation and pipeline.OOV not in translation
+    assert translation == _python_greedy(bundle, "21 nov 2026")
 
 
 # === Generators ===
