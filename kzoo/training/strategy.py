@@ -82,6 +82,7 @@ import shutil
 import tempfile
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from kzoo import validation
@@ -360,10 +361,13 @@ def xla_supported(model, strategy=None):
       compile (https://github.com/keras-team/keras/issues/18456);
     - wherever Keras' own `model_supports_jit` says no (layers such as `StringLookup`, op
       determinism enabled, TensorFlow on Apple GPUs);
-    - on CPU, a model with dropout (any layer that draws random masks in training): XLA's
+    - on CPU, a model with dropout over sequences (attention dropout, recurrent dropout, or a
+      `Dropout` whose masks have a time axis or more than 4,096 values per example): XLA's
       random number generation on CPU is about 100x slower than TensorFlow's, which makes
       such a training step several times slower than without XLA
-      (`benchmarks/results/flops.md`);
+      (`benchmarks/results/flops.md`). Small masks, such as Kim's CNN's dropout on its 300
+      pooled features or the GAN discriminator's on dense features, cost little, and XLA
+      stays on (`benchmarks/results/speed.md`: Kim's CNN trains 2.2x faster with it);
     - under a strategy with more than one replica, other than a TPU: Keras 3 compiles
       `strategy.run` together with the cross-replica reduction as one XLA function, which
       fails. With TensorFlow 2.21, `MirroredStrategy` fails with "Trying to access resource
@@ -402,9 +406,10 @@ def xla_supported(model, strategy=None):
         return False, reason
     if not _uses_gpu(strategy) and not _is_tpu(strategy):
         for layer in model._flatten_layers(include_self=False):
-            if _draws_random_masks(layer):
+            if _draws_large_random_masks(layer):
                 return False, (
-                    f"layer '{layer.name}' ({type(layer).__name__}) draws dropout masks, and "
+                    f"layer '{layer.name}' ({type(layer).__name__}) draws dropout masks over "
+                    "sequences, and "
                     "on CPU XLA's random numbers are about 100x slower than TensorFlow's "
                     "(benchmarks/results/flops.md)"
                 )
@@ -678,6 +683,25 @@ def _draws_random_masks(layer):
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
             return True
     return False
+
+
+# Largest dropout mask per example, in values, that XLA on CPU draws cheaply enough.
+_SMALL_MASK = 4096
+
+
+def _draws_large_random_masks(layer):
+    """Whether `layer` draws many random numbers per example in training: any dropout but a
+    plain `Dropout` whose output has a fixed size of at most `_SMALL_MASK` values per example
+    (no time axis)."""
+    if not _draws_random_masks(layer):
+        return False
+    if type(layer) is not keras.layers.Dropout or layer.noise_shape is not None:
+        return True
+    try:
+        per_example = layer.output.shape[1:]
+    except (AttributeError, ValueError):  # never called, or called on several inputs
+        return True
+    return None in per_example or int(np.prod(per_example)) > _SMALL_MASK
 
 
 def _uses_cudnn(layer):

@@ -493,6 +493,42 @@ def test_xla_is_supported_for_recurrent_models_on_cpu():
     assert strategies.xla_supported(model) == (True, None)
 
 
+@pytest.mark.parametrize("name", ["kim_cnn", "gan"])
+def test_small_dropout_masks_keep_xla_on_cpu(name):
+    # Kim's CNN drops out its pooled features, the GAN's discriminator its dense features: a
+    # few hundred random numbers per example, cheap for XLA.
+    assert strategies.xla_supported(kzoo.build_model(name)) == (True, None)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, layer",
+    [
+        ("mha_classifier", {}, "self_attention"),
+        ("gpt", {}, "transformer_decoder_0"),
+        ("attention_seq2seq", dict(dropout=0.3), "encoder_dropout"),
+        ("lstm_classifier", dict(num_layers=2, dropout=0.2), "dropout_0"),
+    ],
+)
+def test_dropout_over_sequences_turns_xla_off_on_cpu(name, kwargs, layer):
+    model = kzoo.build_model(name, **{**kzoo.registry.get_model_entry(name).tiny.kwargs, **kwargs})
+    supported, reason = strategies.xla_supported(model)
+    assert supported is False
+    assert reason.startswith(f"layer '{layer}' (")
+    assert "draws dropout masks over sequences" in reason and "flops.md" in reason
+
+
+def test_large_fixed_size_dropout_masks_turn_xla_off_on_cpu():
+    inputs = keras.Input(shape=(8192,))
+    model = keras.Model(inputs, keras.layers.Dropout(0.5, name="wide")(inputs))
+    assert strategies.xla_supported(model)[1].startswith("layer 'wide' (Dropout)")
+    inputs = keras.Input(shape=(4096,))
+    model = keras.Model(inputs, keras.layers.Dropout(0.5, name="narrow")(inputs))
+    assert strategies.xla_supported(model) == (True, None)
+    inputs = keras.Input(shape=(None, 3))
+    model = keras.Model(inputs, keras.layers.LSTM(2, recurrent_dropout=0.1, name="rnn")(inputs))
+    assert strategies.xla_supported(model)[1].startswith("layer 'rnn' (LSTM)")
+
+
 @pytest.mark.parametrize(
     "kwargs, layer",
     [
