@@ -102,6 +102,29 @@ def _attention(args):
     return 0
 
 
+def _generate(args):
+    from kzoo.generate import generate
+
+    try:
+        texts = generate(
+            args.run_dir,
+            args.prompts,
+            max_new_tokens=args.max_new_tokens,
+            sampler=args.sampler,
+            temperature=args.temperature,
+            k=args.k,
+            p=args.p,
+            num_beams=args.num_beams,
+            seed=args.seed,
+        )
+    except (ValueError, OSError) as error:
+        print(f"kzoo generate: {error}", file=sys.stderr)
+        return 2
+    # A continuation may span lines (tiny Shakespeare): then a blank line separates results.
+    print(("\n\n" if any("\n" in text for text in texts) else "\n").join(texts))
+    return 0
+
+
 def _serve(argv):
     # Imported here: the server loads TensorFlow Serving's APIs, which `kzoo list` does not need.
     from kzoo.serving.server import main as serve_main
@@ -149,6 +172,35 @@ def build_parser():
     attention.add_argument("sentence", help="the input sentence, raw text")
     attention.add_argument("--output", help="PNG file to write (default: RUN_DIR/attention.png)")
     attention.set_defaults(run=_attention)
+
+    generation = commands.add_parser(
+        "generate",
+        help="continue prompts or translate sentences with a finished run",
+        description="Continues each PROMPT with a finished rnn_generator or gpt run, or "
+        "translates it with a seq2seq or attention_seq2seq run (kzoo.generate), and prints the "
+        "continuations or translations, one per line (separated by a blank line when a "
+        "continuation spans lines).",
+    )
+    generation.add_argument("run_dir", help="a finished run folder, e.g. runs/gpt")
+    generation.add_argument("prompts", nargs="+", metavar="PROMPT", help="raw text")
+    generation.add_argument(
+        "--sampler",
+        default="greedy",
+        choices=["greedy", "temperature", "top_k", "top_p", "beam"],
+        help="how the next token is chosen (default: %(default)s)",
+    )
+    generation.add_argument(
+        "--max-new-tokens",
+        type=int,
+        help="tokens to add (language models; default 100) or the longest translation "
+        "(seq2seq; default: the run's decode length)",
+    )
+    generation.add_argument("--temperature", type=float, default=1.0, help="random samplers")
+    generation.add_argument("--k", type=int, default=5, help="top_k: tokens to draw among")
+    generation.add_argument("--p", type=float, default=0.9, help="top_p: probability mass")
+    generation.add_argument("--num-beams", type=int, default=5, help="beam: beams kept")
+    generation.add_argument("--seed", type=int, help="seed of the random samplers")
+    generation.set_defaults(run=_generate)
 
     # `train` hands everything after the recipe name to the recipe's own parser.
     commands.add_parser(

@@ -336,3 +336,27 @@ def test_non_generative_model_is_rejected(vectorizer):
     classifier = kzoo.build_lstm_classifier(vocabulary_size=10, num_classes=2)
     with pytest.raises(ValueError, match="argument model. Expected a kzoo rnn_generator, gpt, "):
         kzoo.generate(classifier, "a", vectorizer=vectorizer)
+
+
+def test_generate_command(tmp_path, language_models, vectorizer, capsys):
+    from kzoo.cli import main as kzoo_main
+
+    model = language_models["rnn"]
+    model.save(tmp_path / "model.keras")
+    pipeline.save_vocabulary(vectorizer, tmp_path / "vocabulary.txt")
+    config = {"task": "language_model", "split": "character", "standardize": "none"}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    argv = ["generate", str(tmp_path), "the c", "a", "--max-new-tokens", "4"]
+    argv += ["--sampler", "top_k", "--k", "3", "--seed", "7"]
+    assert kzoo_main(argv) == 0
+    expected = kzoo.generate(
+        model, ["the c", "a"], max_new_tokens=4, sampler="top_k", k=3, seed=7, vectorizer=vectorizer
+    )
+    out = capsys.readouterr().out
+    assert out == ("\n\n" if any("\n" in t for t in expected) else "\n").join(expected) + "\n"
+    # Bad arguments: the library's message on stderr, exit status 2.
+    assert kzoo_main(["generate", str(tmp_path), "a", "--max-new-tokens", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kzoo generate: Invalid value for argument max_new_tokens.")
+    assert kzoo_main(["generate", str(tmp_path / "missing"), "a"]) == 2
+    assert capsys.readouterr().err.startswith("kzoo generate: ")
