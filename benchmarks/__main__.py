@@ -26,8 +26,15 @@ def main(argv=None):
     )
     parser.add_argument("--quick", action="store_true", help="embedded data, minutes on 2 cores")
     parser.add_argument("--only", action="append", default=[], help="run only these cases")
-    parser.add_argument("--results-dir", default=harness.RESULTS_DIR, help="where results files go")
+    parser.add_argument(
+        "--results-dir",
+        help="where results files go (default: benchmarks/results, or benchmarks/results/quick "
+        "with --quick, so a quick run never replaces the figures of a full one)",
+    )
     args, rest = parser.parse_known_args(argv)
+    if args.results_dir is None:
+        quick = os.path.join(harness.RESULTS_DIR, "quick")
+        args.results_dir = quick if args.quick else harness.RESULTS_DIR
     names = BENCHMARKS if args.name == "all" else [args.name]
     if rest and args.name == "all":
         parser.error(f"unrecognized arguments: {' '.join(rest)} (options of one benchmark)")
