@@ -341,7 +341,7 @@ def _gan_endpoints(bundle):
     latent_dim = gan.latent_dim
 
     def images_from(noise):
-        images = tf.cast(gan.generator(noise, training=False), tf.float32)
+        images = tf.cast(gan.inference_generator(noise, training=False), tf.float32)
         return {"images": (images + 1.0) / 2.0}  # tanh range [-1, 1] → pixel range [0, 1]
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.int64, name="seed")])

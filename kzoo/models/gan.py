@@ -19,6 +19,13 @@ class GAN(keras.Model):
     each half-step, so there is no need to freeze the discriminator inside a compiled
     Sequential as older examples do.
 
+    Two stabilisers, both off by default: one-sided label smoothing (the discriminator's target
+    for real images is `1 - label_smoothing`; Salimans et al., 2016,
+    https://arxiv.org/abs/1606.03498) and an exponential moving average of the generator's
+    weights (`ema_momentum`; Yazıcı et al., 2019, https://arxiv.org/abs/1806.04498), updated
+    after every generator step. With the average, `ema_generator` holds it and is the network
+    that `call`, `generate` and the exported signatures use; `generator` is the one trained.
+
     Calling the model on noise `(batch_size, latent_dim)` returns generated images in [-1, 1];
     `generate(n, seed=...)` draws the noise itself.
 
@@ -27,6 +34,12 @@ class GAN(keras.Model):
         discriminator: `keras.Model` from images to one logit per image.
         latent_dim: int. Width of the noise vector.
         seed: int. Seed of the noise drawn during training. Defaults to `None`.
+        label_smoothing: float in [0, 1). The discriminator learns to call real images
+            `1 - label_smoothing` instead of 1. Defaults to `0.0`.
+        ema_momentum: float in [0, 1), or `None`. Momentum of the generator's weight average,
+            e.g. `0.999`; `None` keeps no average. Defaults to `None`.
+        ema_generator: `keras.Model`. The averaged generator, when reloading a saved GAN;
+            otherwise a copy of `generator` is made. Defaults to `None`.
 
     Example:
 
@@ -41,12 +54,31 @@ class GAN(keras.Model):
     (4, 28, 28, 1)
     """
 
-    def __init__(self, generator, discriminator, latent_dim, seed=None, **kwargs):
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        latent_dim,
+        seed=None,
+        label_smoothing=0.0,
+        ema_momentum=None,
+        ema_generator=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.latent_dim = validation.positive_int("latent_dim", latent_dim)
         self.seed = seed
+        self.label_smoothing = validation.rate("label_smoothing", label_smoothing)
+        self.ema_momentum = ema_momentum
+        if ema_momentum is not None:
+            self.ema_momentum = validation.rate("ema_momentum", ema_momentum)
+            if ema_generator is None:
+                ema_generator = keras.models.clone_model(generator)
+                ema_generator.set_weights(generator.get_weights())
+            ema_generator.trainable = False
+        self.ema_generator = ema_generator
         self.noise_seed = keras.random.SeedGenerator(seed)
         self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
@@ -55,8 +87,15 @@ class GAN(keras.Model):
         # `export` work after `fit`, which calls the two networks but never the GAN itself.
         self(keras.ops.zeros((1, self.latent_dim)))
 
+    @property
+    def inference_generator(self):
+        """The generator that makes images for use: the weight average when kept."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
     def call(self, noise, training=False):
-        return self.generator(noise, training=training)
+        if training:
+            return self.generator(noise, training=True)
+        return self.inference_generator(noise, training=False)
 
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
         """Configures training. Both optimizers default to Adam(2e-4, beta_1=0.5) (Radford et al.,
@@ -96,7 +135,8 @@ class GAN(keras.Model):
         with tf.GradientTape() as tape:
             real_logits = self.discriminator(real_images, training=True)
             fake_logits = self.discriminator(fake_images, training=True)
-            d_loss = self.bce(tf.ones_like(real_logits), real_logits) + self.bce(
+            real_target = tf.fill(tf.shape(real_logits), 1.0 - self.label_smoothing)
+            d_loss = self.bce(real_target, real_logits) + self.bce(
                 tf.zeros_like(fake_logits), fake_logits
             )
             scaled_loss = self.d_optimizer.scale_loss(d_loss)
@@ -112,10 +152,22 @@ class GAN(keras.Model):
             scaled_loss = self.g_optimizer.scale_loss(g_loss)
         weights = self.generator.trainable_weights
         self.g_optimizer.apply(tape.gradient(scaled_loss, weights), weights)
+        if self.ema_generator is not None:
+            self._update_average()
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         return {metric.name: metric.result() for metric in self.metrics}
+
+    def _update_average(self):
+        # Trainable weights are averaged; BatchNormalization's moving statistics, already
+        # averages, are copied.
+        momentum = self.ema_momentum
+        for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+            value = keras.ops.cast(weight, average.dtype)
+            if weight.trainable:
+                value = momentum * average + (1.0 - momentum) * value
+            average.assign(value)
 
     def generate(self, num_images, seed=None, batch_size=256):
         """Returns `num_images` generated images as a numpy array in [-1, 1].
@@ -128,7 +180,9 @@ class GAN(keras.Model):
         """
         validation.positive_int("num_images", num_images)
         noise = np.random.default_rng(seed).standard_normal((num_images, self.latent_dim))
-        return self.generator.predict(noise.astype("float32"), batch_size=batch_size, verbose=0)
+        return self.inference_generator.predict(
+            noise.astype("float32"), batch_size=batch_size, verbose=0
+        )
 
     # === Config and saving ===
     def get_config(self):
@@ -139,13 +193,21 @@ class GAN(keras.Model):
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "latent_dim": self.latent_dim,
             "seed": self.seed,
+            "label_smoothing": self.label_smoothing,
+            "ema_momentum": self.ema_momentum,
+            "ema_generator": (
+                None
+                if self.ema_generator is None
+                else keras.saving.serialize_keras_object(self.ema_generator)
+            ),
         }
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for key in ("generator", "discriminator"):
-            config[key] = keras.saving.deserialize_keras_object(config[key])
+        for key in ("generator", "discriminator", "ema_generator"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
 
     def get_compile_config(self):
@@ -206,6 +268,8 @@ def build_gan(
     discriminator_units=(256, 128),
     dropout=0.3,
     seed=None,
+    label_smoothing=0.0,
+    ema_momentum=None,
 ):
     """Dense GAN: generator 100 → 128 → 256 → 512 → 784 tanh, discriminator 784 → 256 → 128 → 1.
 
@@ -224,6 +288,11 @@ def build_gan(
             to `(256, 128)`.
         dropout: float. Dropout rate in the discriminator, in [0, 1). Defaults to `0.3`.
         seed: int. Seed of the training noise. Defaults to `None`.
+        label_smoothing: float in [0, 1). One-sided label smoothing: the discriminator's target
+            for real images is `1 - label_smoothing`. Defaults to `0.0`.
+        ema_momentum: float in [0, 1), or `None`. Keep an exponential moving average of the
+            generator's weights with this momentum (e.g. `0.999`) and generate with it.
+            Defaults to `None` (no average).
 
     Returns:
         A compiled `GAN`; `gan(noise)` maps `(batch_size, latent_dim)` to images
@@ -247,6 +316,8 @@ def build_gan(
         _discriminator(image_shape, discriminator_units, dropout),
         latent_dim=latent_dim,
         seed=seed,
+        label_smoothing=label_smoothing,
+        ema_momentum=ema_momentum,
         name="gan",
     )
     gan.compile()

@@ -72,3 +72,49 @@ def test_trained_gan_reloads_with_its_optimizer_state(tmp_path):
     # Training goes on from the reloaded state.
     reloaded.fit(_images(), batch_size=8, epochs=1, verbose=0)
     assert int(reloaded.g_optimizer.iterations) == 8
+
+
+def test_label_smoothing_matches_hand_computation():
+    # All-zero weights and bias b: every image gets logit b. With real target 1 - s,
+    # d_loss = -[(1 - s) log σ(b) + s log(1 - σ(b))] - log(1 - σ(b)).
+    s, b = 0.1, 0.7
+    gan = _tiny_gan(label_smoothing=s)
+    logit = gan.discriminator.get_layer("logit")
+    kernel, _ = logit.get_weights()
+    logit.set_weights([np.zeros_like(kernel), np.array([b], "float32")])
+    logs = gan.train_on_batch(_images(8), return_dict=True)
+    p = 1 / (1 + np.exp(-b))
+    expected = -((1 - s) * np.log(p) + s * np.log(1 - p)) - np.log(1 - p)
+    np.testing.assert_allclose(logs["d_loss"], expected, rtol=1e-5)
+
+
+def test_generator_weight_average_follows_hand_computation(tmp_path):
+    gan = _tiny_gan(ema_momentum=0.9)
+    assert gan.ema_generator is not None and gan.ema_generator is not gan.generator
+    start = [w.numpy().copy() for w in gan.generator.weights]
+    for average, weight in zip(start, gan.ema_generator.weights):
+        np.testing.assert_array_equal(average, weight.numpy())  # starts as a copy
+    gan.train_on_batch(_images(8))
+    for before, trained, average in zip(start, gan.generator.weights, gan.ema_generator.weights):
+        expected = (
+            trained.numpy() if not trained.trainable else 0.9 * before + 0.1 * trained.numpy()
+        )
+        np.testing.assert_allclose(average.numpy(), expected, rtol=1e-5, atol=1e-7)
+    # Images come from the average: call, generate and the reloaded model agree.
+    noise = np.random.default_rng(1).standard_normal((3, 8)).astype("float32")
+    np.testing.assert_allclose(gan(noise), gan.ema_generator(noise), atol=1e-6)
+    assert not np.allclose(gan(noise), gan.generator(noise, training=False))
+    gan.save(tmp_path / "gan.keras")
+    reloaded = keras.models.load_model(tmp_path / "gan.keras")
+    assert reloaded.ema_momentum == 0.9 and reloaded.label_smoothing == 0.0
+    np.testing.assert_allclose(reloaded(noise), gan(noise), atol=1e-6)
+    np.testing.assert_allclose(reloaded.generate(3, seed=2), gan.generate(3, seed=2), atol=1e-6)
+
+
+def test_invalid_stabiliser_arguments():
+    import pytest
+
+    with pytest.raises(ValueError, match="label_smoothing. Expected a float in \\[0, 1\\)"):
+        _tiny_gan(label_smoothing=1.0)
+    with pytest.raises(ValueError, match="ema_momentum. Expected a float in \\[0, 1\\)"):
+        _tiny_gan(ema_momentum=-0.5)
