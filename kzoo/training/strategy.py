@@ -366,8 +366,11 @@ def xla_supported(model, strategy=None):
       random number generation on CPU is about 100x slower than TensorFlow's, which makes
       such a training step several times slower than without XLA
       (`benchmarks/results/flops.md`). Small masks, such as Kim's CNN's dropout on its 300
-      pooled features or the GAN discriminator's on dense features, cost little, and XLA
-      stays on (`benchmarks/results/speed.md`: Kim's CNN trains 2.2x faster with it);
+      pooled features, cost little, and XLA stays on (`benchmarks/results/speed.md`: Kim's
+      CNN trains 2.2x faster with it);
+    - on CPU, a model that draws random numbers in its own train step (a `SeedGenerator` of
+      the model, such as the GAN's noise): its several draws per step made the GAN's epochs
+      1.5x slower with XLA;
     - under a strategy with more than one replica, other than a TPU: Keras 3 compiles
       `strategy.run` together with the cross-replica reduction as one XLA function, which
       fails. With TensorFlow 2.21, `MirroredStrategy` fails with "Trying to access resource
@@ -405,6 +408,12 @@ def xla_supported(model, strategy=None):
     if reason:
         return False, reason
     if not _uses_gpu(strategy) and not _is_tpu(strategy):
+        for name, value in vars(model).items():
+            if isinstance(value, keras.random.SeedGenerator):
+                return False, (
+                    f"{model.name} draws random numbers in its train step ({name}), and on "
+                    "CPU XLA's random numbers are about 100x slower than TensorFlow's"
+                )
         for layer in model._flatten_layers(include_self=False):
             if _draws_large_random_masks(layer):
                 return False, (
