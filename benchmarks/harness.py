@@ -117,9 +117,18 @@ def write_summary(results_dir=RESULTS_DIR):
             content = f.read().splitlines()
         title = content[0].lstrip("# ") if content else filename
         lines += [f"## [{title}]({filename})", ""]
-        lines += [line for line in content if line.startswith("|")] + [""]
+        lines += _first_table(content) + [""]
     with open(os.path.join(results_dir, "README.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
+
+
+def _first_table(lines):
+    """The lines of the first markdown table in `lines` (a file's main table)."""
+    start = next((i for i, line in enumerate(lines) if line.startswith("|")), len(lines))
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    return lines[start:end]
 
 
 def run_benchmark(module, args, argv):
