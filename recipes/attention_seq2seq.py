@@ -7,8 +7,9 @@ evaluation decodes the test split greedily and reports corpus BLEU (sacrebleu, d
 cased), ROUGE and exact matches against the raw references.
 
 Real sentences at word level, with punctuation marks as tokens and case kept, e.g. Multi30k
-German → English (target: 28 BLEU on test_2016; `python -m benchmarks translation` runs this
-command and writes benchmarks/results/translation.md):
+German → English: 32.9 BLEU on test_2016 with greedy decoding (target 28), 11 epochs (early
+stopping), 66 minutes on 2 CPU cores. `python -m benchmarks translation` runs this command and
+writes benchmarks/results/translation.md:
 
     python recipes/attention_seq2seq.py \
         --train-file ../shared/data/translation/multi30k.train.de.gz \
