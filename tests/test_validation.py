@@ -37,6 +37,7 @@ CASES = [
     ("lstm_classifier", {"num_classes": 1}, _message("num_classes", "an integer >= 2", 1)),
     ("lstm_classifier", {"vocabulary_size": 1}, _message("vocabulary_size", "an integer >= 2", 1)),
     ("kim_cnn", {"num_classes": 0}, _message("num_classes", "an integer >= 2", 0)),
+    ("kim_cnn", {"max_norm": -3}, _message("max_norm", "a positive float", -3)),
     (
         "seq2seq",
         {"source_vocabulary_size": 1},

@@ -32,6 +32,7 @@ def build_cnn_sentiment(
     filters=128,
     kernel_sizes=(5,),
     dropout=0.0,
+    max_norm=None,
 ):
     """Convolutional text classifier: Embedding(64) → Conv1D(128, 5, relu) → max-over-time → Dense.
 
@@ -50,6 +51,9 @@ def build_cnn_sentiment(
         filters: int. Feature maps per kernel width. Defaults to `128`.
         kernel_sizes: list of int. Convolution widths, one branch each. Defaults to `(5,)`.
         dropout: float. Dropout rate on the pooled features, in [0, 1). Defaults to `0.0`.
+        max_norm: float or None. If set, after each update the weights of every output unit are
+            rescaled to an L2 norm of at most this value (`keras.constraints.MaxNorm`).
+            Defaults to `None`.
 
     Returns:
         A compiled `keras.Model` mapping token ids `(batch_size, steps)` to class probabilities
@@ -71,16 +75,21 @@ def build_cnn_sentiment(
         filters=filters,
         kernel_sizes=kernel_sizes,
         dropout=dropout,
+        max_norm=max_norm,
     )
 
 
-def _build_cnn(name, vocabulary_size, num_classes, embedding_dim, filters, kernel_sizes, dropout):
+def _build_cnn(
+    name, vocabulary_size, num_classes, embedding_dim, filters, kernel_sizes, dropout, max_norm
+):
     validation.int_at_least("vocabulary_size", vocabulary_size, 2)
     validation.int_at_least("num_classes", num_classes, 2)
     validation.positive_int("embedding_dim", embedding_dim)
     validation.positive_int("filters", filters)
     kernel_sizes = validation.positive_ints("kernel_sizes", kernel_sizes)
     validation.rate("dropout", dropout)
+    if max_norm is not None:
+        validation.positive_float("max_norm", max_norm)
 
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     embedded = keras.layers.Embedding(
@@ -93,7 +102,9 @@ def _build_cnn(name, vocabulary_size, num_classes, embedding_dim, filters, kerne
     x = features[0] if len(features) == 1 else keras.layers.Concatenate(name="concat")(features)
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
-    outputs = classification_head(num_classes)(x)
+    # MaxNorm's default axis 0 bounds each output unit's incoming weight vector, as Kim does.
+    constraint = keras.constraints.MaxNorm(max_norm) if max_norm is not None else None
+    outputs = classification_head(num_classes, kernel_constraint=constraint)(x)
     model = keras.Model(token_ids, outputs, name=name)
     return compile_classifier(model, num_classes)
 
@@ -106,6 +117,7 @@ def build_kim_cnn(
     filters=100,
     kernel_sizes=(3, 4, 5),
     dropout=0.5,
+    max_norm=None,
 ):
     """Kim (2014) CNN: kernel widths 3/4/5 with 100 maps each, max-over-time, dropout 0.5.
 
@@ -121,6 +133,8 @@ def build_kim_cnn(
         kernel_sizes: list of int. Convolution widths, one branch each. Defaults to
             `(3, 4, 5)`.
         dropout: float. Dropout rate on the pooled features, in [0, 1). Defaults to `0.5`.
+        max_norm: float or None. If set, the weights of every output unit are rescaled to an
+            L2 norm of at most this value after each update (Kim uses 3). Defaults to `None`.
 
     Example:
 
@@ -138,4 +152,5 @@ def build_kim_cnn(
         filters=filters,
         kernel_sizes=kernel_sizes,
         dropout=dropout,
+        max_norm=max_norm,
     )

@@ -4,16 +4,21 @@ import keras
 import keras_hub
 
 
-def classification_head(num_classes, name="predictions"):
+def classification_head(num_classes, name="predictions", kernel_constraint=None):
     """Returns the output layer of a classifier.
 
     Two classes get one sigmoid unit (probability of class 1), more get a softmax. The layer
     computes in float32 whatever the global dtype policy, so that under mixed precision the
     probabilities and the loss keep full precision (Keras' mixed precision guide).
     """
-    if num_classes == 2:
-        return keras.layers.Dense(1, activation="sigmoid", dtype="float32", name=name)
-    return keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name=name)
+    units, activation = (1, "sigmoid") if num_classes == 2 else (num_classes, "softmax")
+    return keras.layers.Dense(
+        units,
+        activation=activation,
+        kernel_constraint=kernel_constraint,
+        dtype="float32",
+        name=name,
+    )
 
 
 def compile_classifier(model, num_classes):

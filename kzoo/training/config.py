@@ -103,6 +103,12 @@ SETTINGS = {
         "share of the local training files held out as a seeded test split when no test file is "
         "given (e.g. 0.1 for MR's 90/10 protocol)",
     ),
+    "test_fold": Setting(
+        0,
+        int,
+        "which test_fraction-sized block of the seeded shuffle is the test split: folds 0 to "
+        "9 with test_fraction 0.1 are a 10-fold cross-validation",
+    ),
     "num_examples": Setting(None, "optional_int", "size of the embedded dataset"),
     "split": Setting("whitespace", str, "tokens: words or characters", ("whitespace", "character")),
     "standardize": Setting(
@@ -126,7 +132,14 @@ SETTINGS = {
     # === Training ===
     "epochs": Setting(10, int, "epochs"),
     "batch_size": Setting(32, int, "batch size per replica (global = this x replicas)"),
-    "learning_rate": Setting(1e-3, float, "Adam learning rate"),
+    "optimizer": Setting(
+        "adam",
+        str,
+        "optimizer: adam, or adadelta (Kim 2014's: rho 0.95, epsilon 1e-6; learning rate 1.0)",
+        ("adam", "adadelta"),
+        ("classification", "language_model", "translation", "word2vec"),
+    ),
+    "learning_rate": Setting(1e-3, float, "optimizer learning rate"),
     "clipnorm": Setting(
         None, "optional_float", "clip each gradient to this norm (recurrent models)"
     ),
@@ -134,6 +147,12 @@ SETTINGS = {
     "steps_per_execution": Setting(1, int, "training steps per compiled call"),
     "early_stopping_patience": Setting(
         0, int, "epochs without validation improvement before stopping (0 = off)"
+    ),
+    "monitor": Setting(
+        None,
+        str,
+        "metric that picks the best epoch for checkpoints and early stopping, e.g. val_accuracy "
+        "(default: the task's, val_loss)",
     ),
     "strategy": Setting(
         "auto",

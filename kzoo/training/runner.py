@@ -33,6 +33,7 @@ from kzoo.export import export_bundle
 from kzoo.signatures import serving_bundle
 from kzoo.training import strategy as strategies
 from kzoo.training.config import model_factory
+from kzoo.training.optimizers import build_optimizer
 from kzoo.training.pretrained_task import PretrainedClassificationTask
 from kzoo.training.tasks import TASKS, skipgram_dataset
 
@@ -152,13 +153,18 @@ class Run:
         else:
             compiled = model.get_compile_config()
             model.compile(
-                optimizer=keras.optimizers.Adam(c["learning_rate"], clipnorm=c["clipnorm"]),
+                optimizer=self.optimizer(),
                 loss=keras.saving.deserialize_keras_object(compiled["loss"]),
                 metrics=keras.saving.deserialize_keras_object(compiled["metrics"]),
                 jit_compile=jit_compile,
                 steps_per_execution=c["steps_per_execution"],
             )
         return model
+
+    def optimizer(self):
+        """The run's optimizer for a (non-GAN) model: Adam, or Kim's (2014) Adadelta."""
+        c = self.config
+        return build_optimizer(c["optimizer"], c["learning_rate"], clipnorm=c["clipnorm"])
 
     def pretrain_word2vec(self, data):
         """Trains skip-gram word2vec on the training sentences and returns its vectors, aligned
@@ -187,7 +193,7 @@ class Run:
         c = self.config
         resuming = os.path.isdir(self.path("backup"))
         has_validation = data.valid is not None
-        monitor = self.task.monitor
+        monitor = c["monitor"] or self.task.monitor
         if monitor and monitor.startswith("val_") and not has_validation:
             monitor = monitor.removeprefix("val_")
         os.makedirs(self.path("checkpoints"), exist_ok=True)

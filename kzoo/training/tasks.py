@@ -63,12 +63,17 @@ def _embedded_name(dataset, default):
     return name
 
 
-def _hold_out(items, fraction, seed):
-    """Splits parallel lists into (kept, held out) by a seeded shuffle."""
+def _hold_out(items, fraction, seed, block=0):
+    """Splits parallel lists into (kept, held out) by a seeded shuffle.
+
+    The held-out part is block `block` of the shuffle, each `fraction` long: blocks 0, 1, ...
+    of one seed are the folds of a cross-validation.
+    """
     count = len(items[0])
     order = np.random.default_rng(seed).permutation(count)
     cut = int(round(count * fraction))
-    held, kept = order[:cut], order[cut:]
+    held = order[block * cut : (block + 1) * cut]
+    kept = np.concatenate([order[: block * cut], order[(block + 1) * cut :]])
     return [[column[i] for i in kept] for column in items], [
         [column[i] for i in held] for column in items
     ]
@@ -83,7 +88,14 @@ def _local_splits(config, read):
     if "test" not in splits and config.get("test_fraction"):
         # A seeded test split for datasets that ship none (MR); validation is then held out of
         # what remains, with another seed.
-        kept, held = _hold_out(list(splits["train"]), config["test_fraction"], config["seed"])
+        fraction, fold = config["test_fraction"], config.get("test_fold", 0)
+        folds = int(1 / fraction + 1e-9)
+        if not 0 <= fold < folds:
+            raise ValueError(
+                f"Invalid value for setting test_fold. Expected an integer in [0, {folds}) for "
+                f"test_fraction={fraction}. Received: test_fold={fold}"
+            )
+        kept, held = _hold_out(list(splits["train"]), fraction, config["seed"], block=fold)
         splits["train"], splits["test"] = tuple(kept), tuple(held)
     return splits
 

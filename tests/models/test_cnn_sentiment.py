@@ -35,3 +35,19 @@ def test_sentence_shorter_than_the_kernel_still_classifies():
     padded = model.predict(np.array([[7, 0, 0, 0, 0, 0, 0]]), verbose=0)
     assert np.all(np.isfinite(one_word))
     np.testing.assert_allclose(padded, one_word, atol=1e-6)
+
+
+def test_max_norm_bounds_each_output_units_weights_after_an_update():
+    model = build_kim_cnn(vocabulary_size=30, num_classes=3, embedding_dim=8, filters=4, max_norm=3)
+    model.compile(optimizer=keras.optimizers.SGD(100.0), loss="sparse_categorical_crossentropy")
+    ids = np.random.default_rng(0).integers(1, 30, size=(8, 7))
+    model.train_on_batch(ids, np.arange(8) % 3)
+    kernel = model.get_layer("predictions").kernel.numpy()  # (12 features, 3 units)
+    norms = np.sqrt((kernel**2).sum(axis=0))
+    np.testing.assert_array_less(norms, 3.0 + 1e-5)
+    assert norms.max() > 2.99  # the large step pushed them to the bound, which held
+    # Without the constraint the same step leaves them far above it.
+    free = build_kim_cnn(vocabulary_size=30, num_classes=3, embedding_dim=8, filters=4)
+    free.compile(optimizer=keras.optimizers.SGD(100.0), loss="sparse_categorical_crossentropy")
+    free.train_on_batch(ids, np.arange(8) % 3)
+    assert np.sqrt((free.get_layer("predictions").kernel.numpy() ** 2).sum(axis=0)).max() > 3.5

@@ -175,3 +175,26 @@ def test_a_test_label_missing_from_training_is_a_clear_error(tmp_path, rng):
             *("--train-file", str(tmp_path / "train.txt")),
             *("--test-file", str(tmp_path / "test.txt")),
         )
+
+
+def test_test_folds_partition_the_data_for_cross_validation():
+    from kzoo.training.tasks import _local_splits
+
+    items = (list(range(100)), [f"label {i}" for i in range(100)])
+    config = {"train_file": ["f"], "valid_file": None, "test_file": None, "seed": 3}
+    config["test_fraction"] = 0.1
+    held_out = []
+    for fold in range(10):
+        splits = _local_splits({**config, "test_fold": fold}, lambda files: items)
+        train, test = splits["train"], splits["test"]
+        assert len(test[0]) == 10 and sorted(train[0] + test[0]) == items[0]
+        assert all(label == f"label {i}" for i, label in zip(*test))  # columns stay aligned
+        held_out += test[0]
+    assert sorted(held_out) == items[0]  # every example is tested exactly once
+    # Fold 0 is the split that --test-fraction alone gives.
+    assert (
+        _local_splits(config, lambda files: items)["test"]
+        == _local_splits({**config, "test_fold": 0}, lambda files: items)["test"]
+    )
+    with pytest.raises(ValueError, match=r"Expected an integer in \[0, 10\) for test_fraction"):
+        _local_splits({**config, "test_fold": 10}, lambda files: items)

@@ -2,19 +2,23 @@
 default; `kzoo train` and `python recipes/<name>.py` share one parser; a killed run resumes."""
 
 import csv
+import importlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import types
 
 import keras
 import pytest
 import tensorflow as tf
+from keras.callbacks import EarlyStopping, ModelCheckpoint
 
 from kzoo.cli import main as kzoo_main
 from kzoo.cli import recipe_names
+from kzoo.training import Run, parse_settings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -180,3 +184,18 @@ def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path):
     # Every epoch ran exactly once across both processes, and no more than six.
     assert _history_epochs(run_dir / "history.csv") == list(range(6))
     assert f"trained {6 - len(completed)} epoch(s) in this process" in result.stdout
+
+
+def test_optimizer_and_monitor_settings_reach_the_training(tmp_path):
+    argv = ["--epochs", "2", "--num-examples", "300", "--no-export", "--output-dir", str(tmp_path)]
+    argv += ["--optimizer", "adadelta", "--learning-rate", "1.0", "--monitor", "val_accuracy"]
+    argv += ["--early-stopping-patience", "3", "--set", "model_args.units=4"]
+    # The LSTM classifier's own defaults are Adam and val_loss.
+    assert kzoo_main(["train", "lstm_classifier", *argv]) == 0
+    model = keras.models.load_model(tmp_path / "model.keras")
+    assert type(model.optimizer).__name__ == "DenseAdadelta"
+    # Checkpoints and early stopping pick the best epoch by the monitored metric.
+    config = parse_settings(importlib.import_module("kzoo.recipes.lstm_classifier").SETTINGS, argv)
+    callbacks = Run(config).callbacks(model, types.SimpleNamespace(valid=[]))
+    picks = [c for c in callbacks if isinstance(c, (ModelCheckpoint, EarlyStopping))]
+    assert [c.monitor for c in picks] == ["val_accuracy", "val_accuracy"]
