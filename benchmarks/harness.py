@@ -190,3 +190,19 @@ def finished_run(log_path):
     except (OSError, ValueError):
         return None
     return timing["code"], timing["wall_s"], timing["peak_rss_mib"]
+
+
+def run_or_reuse(script, arguments, log_path, run_dir, timeout=None):
+    """`run_script`, unless `run_dir` already holds a finished run (its `metrics.json`).
+
+    Returns `(code, wall seconds, peak MiB, reused)`. A reused run reports the time and memory
+    `run_script` recorded for it (NaN where none was recorded); a run that was interrupted or
+    failed earlier is run again (recipes resume from their last completed epoch).
+    """
+    if os.path.exists(os.path.join(run_dir, "metrics.json")):
+        earlier = finished_run(log_path)
+        if earlier is None:
+            return 0, float("nan"), float("nan"), True
+        if earlier[0] == 0:
+            return (*earlier, True)
+    return (*run_script(script, arguments, log_path, timeout=timeout), False)

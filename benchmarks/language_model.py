@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 
-from benchmarks.harness import Report, run_script
+from benchmarks.harness import Report, run_or_reuse
 
 NAME = "language_model"
 TITLE = "Character language models on tiny Shakespeare (validation nats/char)"
@@ -102,13 +102,11 @@ def run(args):
         run_dir = os.path.join(base, model)
         log = os.path.join(base, f"{model}.log")
         arguments = [*data_arguments, "--output-dir", run_dir, "--export-dir", exports]
-        if os.path.exists(os.path.join(run_dir, "metrics.json")):
-            code, wall, peak = 0, float("nan"), float("nan")  # finished earlier: reused
-            notes.append(f"`{model}`: a finished run of {run_dir} was reused (no timing).")
-        else:
-            code, wall, peak = run_script(
-                f"recipes/{model}.py", arguments, log, timeout=limit and limit * 60
-            )
+        code, wall, peak, reused = run_or_reuse(
+            f"recipes/{model}.py", arguments, log, run_dir, timeout=limit and limit * 60
+        )
+        if reused:
+            notes.append(f"`{model}`: the finished run in {run_dir} was reused.")
         if code == "timeout":
             epochs, loss = _last_epoch(run_dir)
             rows.append([model, round(loss, 4), TARGETS[model], epochs, round(wall), round(peak)])

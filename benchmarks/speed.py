@@ -159,6 +159,7 @@ def _documents_way(config, train, valid, epochs, shared):
 
     import kzoo
     from kzoo.training.config import model_arg_kinds
+    from kzoo.training.optimizers import build_optimizer
 
     (train_texts, train_labels), (valid_texts, valid_labels) = train, valid
     started = time.perf_counter()
@@ -190,7 +191,9 @@ def _documents_way(config, train, valid, epochs, shared):
     model = kzoo.build_model(config["model"], **args)
     compiled = model.get_compile_config()
     model.compile(
-        optimizer=keras.optimizers.Adam(config["learning_rate"], clipnorm=config["clipnorm"]),
+        optimizer=build_optimizer(
+            config["optimizer"], config["learning_rate"], clipnorm=config["clipnorm"]
+        ),
         loss=keras.saving.deserialize_keras_object(compiled["loss"]),
         metrics=keras.saving.deserialize_keras_object(compiled["metrics"]),
         jit_compile=False,

@@ -20,7 +20,7 @@ import json
 import os
 import tempfile
 
-from benchmarks.harness import Report, finished_run, run_script
+from benchmarks.harness import Report, run_or_reuse
 
 NAME = "translation"
 TITLE = "Translation: attention vs plain seq2seq, sacrebleu BLEU (Multi30k de→en test_2016)"
@@ -81,12 +81,9 @@ def run(args):
         run_dir = os.path.join(base, name)
         arguments = [*data, *options, "--output-dir", run_dir, "--no-export"]
         log = os.path.join(base, f"{name}.log")
-        earlier = finished_run(log)
-        if earlier and earlier[0] == 0 and os.path.exists(os.path.join(run_dir, "metrics.json")):
-            code, wall, peak = earlier
+        code, wall, peak, reused = run_or_reuse(f"recipes/{name}.py", arguments, log, run_dir)
+        if reused:
             notes.append(f"`{name}`: the finished run in {run_dir} was reused.")
-        else:
-            code, wall, peak = run_script(f"recipes/{name}.py", arguments, log)
         if code != 0:
             rows.append([name, "failed", "", "", "", "", f"{wall / 60:.1f}", f"{peak:.0f}"])
             with open(log, encoding="utf-8") as f:

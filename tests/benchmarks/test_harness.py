@@ -28,3 +28,33 @@ def test_recipes_benchmark_quick_writes_a_results_file(tmp_path):
     accuracy, baseline = (float(cell) for cell in row.split("|")[3:5])
     assert accuracy > baseline + 0.2  # the quick run visibly learns
     assert "recipes.md" in (tmp_path / "README.md").read_text()
+
+
+def test_run_or_reuse_runs_once_then_reuses_the_recorded_timing(tmp_path):
+    from benchmarks.harness import run_or_reuse
+
+    run_dir, log = tmp_path / "run", str(tmp_path / "run.log")
+    script = tmp_path / "recipe.py"
+    # A stand-in recipe: counts its calls, fails on the first, finishes on the second.
+    script.write_text(
+        "import os, sys\n"
+        f"run_dir = {str(run_dir)!r}\n"
+        "os.makedirs(run_dir, exist_ok=True)\n"
+        "calls = os.path.join(run_dir, 'calls')\n"
+        "n = int(open(calls).read()) + 1 if os.path.exists(calls) else 1\n"
+        "open(calls, 'w').write(str(n))\n"
+        "if n == 1:\n"
+        "    sys.exit(3)\n"
+        "open(os.path.join(run_dir, 'metrics.json'), 'w').write('{}')\n"
+    )
+    code, _, _, reused = run_or_reuse(str(script), [], log, str(run_dir))
+    assert (code, reused) == (3, False)
+    # A failed run is run again; a finished one is reused with its recorded time and memory.
+    code, wall, peak, reused = run_or_reuse(str(script), [], log, str(run_dir))
+    assert (code, reused) == (0, False) and wall > 0 and peak > 0
+    assert run_or_reuse(str(script), [], log, str(run_dir)) == (0, wall, peak, True)
+    assert (run_dir / "calls").read_text() == "2"
+    # A finished run without a recorded timing is reused with NaN time and memory.
+    os.remove(log + ".timing.json")
+    code, wall, peak, reused = run_or_reuse(str(script), [], log, str(run_dir))
+    assert code == 0 and reused and wall != wall and peak != peak
