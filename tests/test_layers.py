@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from kzoo.layers import MaskedConv1D, MaskedGlobalMaxPooling1D
+from kzoo.layers import MaskedConv1D, MaskedGlobalMaxPooling1D, MinibatchStdDev
 
 
 def test_masked_global_max_pooling_skips_padded_steps():
@@ -57,6 +57,24 @@ def test_masked_conv1d_rejects_shape_changing_arguments(kwargs, message):
 
 
 def test_layers_round_trip_through_config():
-    for layer in (MaskedConv1D(4, 3, activation="relu"), MaskedGlobalMaxPooling1D()):
+    layers = (
+        MaskedConv1D(4, 3, activation="relu"),
+        MaskedGlobalMaxPooling1D(),
+        MinibatchStdDev(epsilon=1e-6),
+    )
+    for layer in layers:
         config = layer.get_config()
         assert type(layer).from_config(config).get_config() == config
+
+
+def test_minibatch_stddev_matches_hand_computation():
+    x = np.array([[1.0, 0.0, 4.0], [3.0, 0.0, 4.0], [5.0, 3.0, 4.0]], dtype="float32")
+    # Population standard deviations of the columns: sqrt(8/3), sqrt(2), 0.
+    expected = (np.sqrt(8 / 3) + np.sqrt(2) + 0.0) / 3
+    out = MinibatchStdDev(epsilon=0.0)(x).numpy()
+    assert out.shape == (3, 4)
+    np.testing.assert_allclose(out[:, :3], x)
+    np.testing.assert_allclose(out[:, 3], [expected] * 3, rtol=1e-6)
+    # A batch of identical examples (a collapsed generator) gets sqrt(epsilon), near zero.
+    same = MinibatchStdDev(epsilon=1e-8)(np.ones((4, 3), "float32")).numpy()
+    np.testing.assert_allclose(same[:, 3], 1e-4, rtol=1e-3)

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from kzoo import validation
+from kzoo.layers import MinibatchStdDev
 from kzoo.registry import TinyConfig, register_model
 
 
@@ -236,13 +237,15 @@ def _generator(latent_dim, image_shape, units):
     return keras.Model(noise, images, name="generator")
 
 
-def _discriminator(image_shape, units, dropout):
+def _discriminator(image_shape, units, dropout, minibatch_stddev):
     images = keras.Input(shape=image_shape, name="images")
     x = keras.layers.Flatten(name="flatten")(images)
     for i, width in enumerate(units):
         x = keras.layers.Dense(width, name=f"dense_{i}")(x)
         x = keras.layers.LeakyReLU(0.2, name=f"leaky_relu_{i}")(x)
         x = keras.layers.Dropout(dropout, name=f"dropout_{i}")(x)
+    if minibatch_stddev:
+        x = MinibatchStdDev(name="minibatch_stddev")(x)
     logits = keras.layers.Dense(1, dtype="float32", name="logit")(x)
     return keras.Model(images, logits, name="discriminator")
 
@@ -270,6 +273,7 @@ def build_gan(
     seed=None,
     label_smoothing=0.0,
     ema_momentum=None,
+    minibatch_stddev=False,
 ):
     """Dense GAN: generator 100 → 128 → 256 → 512 → 784 tanh, discriminator 784 → 256 → 128 → 1.
 
@@ -293,6 +297,9 @@ def build_gan(
         ema_momentum: float in [0, 1), or `None`. Keep an exponential moving average of the
             generator's weights with this momentum (e.g. `0.999`) and generate with it.
             Defaults to `None` (no average).
+        minibatch_stddev: bool. Give the discriminator's output layer the batch's mean feature
+            standard deviation as one more feature (`kzoo.layers.MinibatchStdDev`; Karras et
+            al., 2018), against mode dropping. Defaults to `False`.
 
     Returns:
         A compiled `GAN`; `gan(noise)` maps `(batch_size, latent_dim)` to images
@@ -313,7 +320,7 @@ def build_gan(
 
     gan = GAN(
         _generator(latent_dim, image_shape, generator_units),
-        _discriminator(image_shape, discriminator_units, dropout),
+        _discriminator(image_shape, discriminator_units, dropout, minibatch_stddev),
         latent_dim=latent_dim,
         seed=seed,
         label_smoothing=label_smoothing,

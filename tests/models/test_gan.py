@@ -118,3 +118,18 @@ def test_invalid_stabiliser_arguments():
         _tiny_gan(label_smoothing=1.0)
     with pytest.raises(ValueError, match="ema_momentum. Expected a float in \\[0, 1\\)"):
         _tiny_gan(ema_momentum=-0.5)
+
+
+def test_minibatch_stddev_feeds_the_discriminator_and_survives_saving(tmp_path):
+    gan = _tiny_gan(minibatch_stddev=True)
+    layer = gan.discriminator.get_layer("minibatch_stddev")
+    assert layer.output.shape == (None, 9)  # 8 hidden features + the batch's spread
+    history = gan.fit(_images(), batch_size=8, epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][-1])
+    images = _images(6)
+    gan.save(tmp_path / "gan.keras")
+    reloaded = keras.models.load_model(tmp_path / "gan.keras")
+    np.testing.assert_allclose(reloaded.discriminator(images), gan.discriminator(images), atol=1e-6)
+    # The logit of one image depends on the rest of its batch.
+    alone = gan.discriminator(images[:1]).numpy()
+    assert not np.allclose(alone, gan.discriminator(images).numpy()[:1])
