@@ -22,34 +22,53 @@ MIN_SHARE, MIN_CONFIDENCE = 0.05, 0.9
 # What else was tried (full mode): the same recipe with longer training and the GAN's two
 # stabilisers, reported under the defaults' figures.
 TRIED = [
-    ("300 epochs", ["--epochs", "300"]),
+    ("the recipe's default, seed 1", ["--seed", "1"]),
+    ("the recipe's default, seed 2", ["--seed", "2"]),
+    ("without the generator average", ["--set", "model_args.ema_momentum=null"]),
     (
-        "300 epochs, generator EMA 0.999",
-        ["--epochs", "300", "--set", "model_args.ema_momentum=0.999"],
+        "without the average, 200 epochs",
+        ["--epochs", "200", "--set", "model_args.ema_momentum=null"],
     ),
     (
-        "300 epochs, EMA 0.999, label smoothing 0.1",
+        "earlier default: 100 epochs of batch 64, no minibatch stddev, no average",
         [
-            *("--epochs", "300"),
-            *("--set", "model_args.ema_momentum=0.999"),
-            *("--set", "model_args.label_smoothing=0.1"),
+            *("--epochs", "100", "--batch-size", "64"),
+            *(
+                "--set",
+                "model_args.minibatch_stddev=false",
+                "--set",
+                "model_args.ema_momentum=null",
+            ),
+        ],
+    ),
+    (
+        "earlier default with minibatch stddev",
+        [
+            *("--epochs", "100", "--batch-size", "64"),
+            *("--set", "model_args.ema_momentum=null"),
         ],
     ),
 ]
 
-# Why the targets are missed: printed with every full run.
+# How the defaults reach the targets, and what else was tried: printed with every full run.
 EXPLANATIONS = [
-    "**Reading the gaps.** The recipe's 100 epochs over 1,797 images are 2,800 steps of batch "
-    "64, a short run for a dense GAN (the MNIST tutorials it follows train on 60,000 images). "
-    "The generator partly drops modes (the smallest class share above), and its digits are "
-    "less clear than real ones: the same classifier gives real digits it did not train on a "
-    "mean top-class probability of 0.97.",
-    "**What was tried** (the table below, same seed, each a full recipe run): three times "
-    "longer training, an exponential moving average of the generator's weights (Yazıcı et al., "
-    "2019; `build_gan(ema_momentum=...)`) and one-sided label smoothing (Salimans et al., 2016; "
-    "`build_gan(label_smoothing=...)`). The recipe keeps its 100-epoch default unless a variant "
-    "meets both targets. Untried: minibatch discrimination or a class-conditional generator "
-    "against mode dropping, and a convolutional (DCGAN) generator.",
+    "**What the defaults are.** Until 2026-11-22 the recipe trained 100 epochs of batch 64 "
+    "(2,800 steps): its generator dropped modes and drew unclear digits (the earlier-default "
+    "row below). Three changes, each in the table without the others, reach both targets "
+    "together: minibatch standard deviation in the discriminator (Karras et al., 2018; "
+    "`build_gan(minibatch_stddev=True)`), which lets it see a batch that lacks variety and so "
+    "lifts the rarest class; longer training, 300 epochs of batch 32 (16,800 steps), which "
+    "sharpens the digits; and an exponential moving average of the generator's weights "
+    "(Yazıcı et al., 2019; `ema_momentum=0.999`), which evens out class shares that otherwise "
+    "swing from epoch to epoch. The margins are thin: the rows with seeds 1 and 2 show how far "
+    "the same recipe moves with its seed. For scale, the same classifier gives real digits it "
+    "did not train on a mean top-class probability of 0.97.",
+    "**Also tried** (earlier runs of this benchmark and of the recipe, seed 0, as smallest "
+    "class share / mean top-class probability): without minibatch stddev, 300 epochs of batch "
+    "64: 0.008 / 0.889; with the average: 0.018 / 0.845; with the average and one-sided label "
+    "smoothing 0.1 (`build_gan(label_smoothing=0.1)`): 0.004 / 0.887. With minibatch stddev "
+    "at batch 32: 200 epochs with label smoothing 0.1, 0.032 / 0.880; 250 epochs, 0.051 / "
+    "0.894. Untried: a class-conditional or convolutional (DCGAN) generator.",
 ]
 
 
@@ -82,7 +101,10 @@ def run(args):
     base = tempfile.mkdtemp(prefix="kzoo-bench-gan-")
     run_dir, figures, wall, peak = _train(base, "gan", ["--epochs", "10"] if args.quick else [])
     with open(os.path.join(run_dir, "config.json")) as f:
-        epochs = json.load(f)["epochs"]
+        config = json.load(f)
+    settings = f"{config['epochs']} epochs, batch {config['batch_size']}, " + ", ".join(
+        f"{key}={value}" for key, value in config["model_args"].items()
+    )
     results_dir = getattr(args, "results_dir", RESULTS_DIR)
     os.makedirs(results_dir, exist_ok=True)
     _write_grid(run_dir, os.path.join(results_dir, "gan_samples.png"))
@@ -111,25 +133,19 @@ def run(args):
     ]
     if not args.quick:
         notes += EXPLANATIONS
-        tried = [
-            ["recipe defaults", epochs, round(min(shares), 4), round(confidence, 4), round(wall)]
-        ]
+        tried = [["the recipe's default", round(min(shares), 4), round(confidence, 4), round(wall)]]
         for index, (label, arguments) in enumerate(TRIED):
             _, other, other_wall, _ = _train(base, f"tried_{index}", arguments)
             tried.append(
                 [
                     label,
-                    arguments[1],
                     round(min(other["class_shares"]), 4),
                     round(other["mean_top_probability"], 4),
                     round(other_wall),
                 ]
             )
         notes.append(
-            table(
-                ["run", "epochs", "smallest class share", "mean top-class probability", "wall s"],
-                tried,
-            )
+            table(["run", "smallest class share", "mean top-class probability", "wall s"], tried)
         )
     return Report(
         columns=["figure", "value", "target", "result"],
@@ -137,7 +153,7 @@ def run(args):
         notes=notes,
         settings={
             "data": "scikit-learn digits, 1,797 images resized to 28x28 (the recipe's default)",
-            "training": f"recipe defaults, {epochs} epochs, batch 64, seed 0",
+            "training": f"recipe defaults ({settings}), seed 0",
             "recipe wall time": f"{wall:.0f} s, peak RSS {peak:.0f} MiB",
         },
     )
