@@ -55,6 +55,23 @@ def _format(value):
     return str(value)
 
 
+def _check_monitor(model, monitor):
+    """Raises if `monitor` names no loss or metric of `model` (Keras would only warn, then keep
+    no best checkpoint and never stop early)."""
+    names = ["loss"]
+    for metric in (model.get_compile_config() or {}).get("metrics") or []:
+        if isinstance(metric, dict):
+            names.append(metric.get("config", {}).get("name"))
+        elif isinstance(metric, str):
+            names.append(metric)
+    known = [prefix + name for prefix in ("val_", "") for name in names if name]
+    if monitor not in known:
+        raise ValueError(
+            f"Invalid value for setting monitor. Expected one of {known}. Received: "
+            f"monitor={monitor}"
+        )
+
+
 class Run:
     """One training run of a recipe; see the module docstring for the flow.
 
@@ -194,6 +211,8 @@ class Run:
         resuming = os.path.isdir(self.path("backup"))
         has_validation = data.valid is not None
         monitor = c["monitor"] or self.task.monitor
+        if c["monitor"]:
+            _check_monitor(model, c["monitor"])
         if monitor and monitor.startswith("val_") and not has_validation:
             monitor = monitor.removeprefix("val_")
         os.makedirs(self.path("checkpoints"), exist_ok=True)

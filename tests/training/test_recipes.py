@@ -199,3 +199,7 @@ def test_optimizer_and_monitor_settings_reach_the_training(tmp_path):
     callbacks = Run(config).callbacks(model, types.SimpleNamespace(valid=[]))
     picks = [c for c in callbacks if isinstance(c, (ModelCheckpoint, EarlyStopping))]
     assert [c.monitor for c in picks] == ["val_accuracy", "val_accuracy"]
+    # A metric the model does not have is an error, not a warning every epoch.
+    config["monitor"] = "val_acc"
+    with pytest.raises(ValueError, match=r"setting monitor. Expected one of \['val_loss', "):
+        Run(config).callbacks(model, types.SimpleNamespace(valid=[]))
