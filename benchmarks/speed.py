@@ -49,6 +49,8 @@ MODELS = [
 ]
 QUICK_MODELS = ["kim_cnn", "lstm_classifier"]
 EPOCHS, QUICK_EPOCHS = 4, 2
+# Models whose recipe needs more epochs to reach the target (Kim's Adadelta starts slowly).
+MODEL_EPOCHS = {"kim_cnn": 8}
 # Kim (2014), CNN-rand on MR; the same bar for every classifier.
 TARGET = 0.761
 # Skip-gram pretraining epochs of the word2vec classifier (the recipe's default is 5); the
@@ -250,6 +252,8 @@ def run(args):
 
     rows, ratios, notes = [], {}, []
     for name in models:
+        if not args.quick:
+            epochs = MODEL_EPOCHS.get(name, EPOCHS)
         no_xla = _kzoo_way(name, train_file, valid_file, folder, epochs, xla=False)
         documents = _documents_way(no_xla["config"], train, valid, epochs, no_xla)
         xla = _kzoo_way(name, train_file, valid_file, folder, epochs, True, no_xla["vectors"])
@@ -319,7 +323,10 @@ def run(args):
         settings={
             "data": source,
             "split": "seeded 90/10 (numpy default_rng(0) permutation); the 10 % validates",
-            "epochs": epochs,
+            "epochs": f"{QUICK_EPOCHS} (--quick)"
+            if args.quick
+            else f"{EPOCHS}; "
+            + ", ".join(f"{name}: {count}" for name, count in MODEL_EPOCHS.items()),
             "batch size, optimizer, model_args": "each recipe's SETTINGS (same for both ways)",
             "documents' way": "tf_keras Tokenizer(num_words=recipe max_tokens, oov_token), "
             "pad_sequences to the longest training sentence (post), model.fit(numpy), "
