@@ -137,7 +137,13 @@ SETTINGS = {
         str,
         "optimizer: adam, or adadelta (Kim 2014's: rho 0.95, epsilon 1e-6; learning rate 1.0)",
         ("adam", "adadelta"),
-        ("classification", "language_model", "translation", "word2vec"),
+        (
+            "classification",
+            "language_model",
+            "translation",
+            "word2vec",
+            "pretrained_classification",
+        ),
     ),
     "learning_rate": Setting(1e-3, float, "optimizer learning rate"),
     "clipnorm": Setting(
