@@ -146,6 +146,10 @@ def _epochs_trained(run_dir):
         return max(0, len(f.read().strip().splitlines()) - 1)
 
 
+def _verdict(accuracy, target):
+    return "meets" if accuracy >= target else f"misses by {100 * (target - accuracy):.1f} points"
+
+
 def _train(base, dataset, model, arguments, notes, reused_runs):
     """Runs (or reuses) one recipe on one dataset; returns (test accuracy or None, its row)."""
     run_dir = os.path.join(base, dataset, model)
@@ -189,7 +193,7 @@ def _cross_validate(base, mr_arguments, folds, rows, notes, reused_runs):
     mean = float(np.mean(accuracies))
     spread = float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else float("nan")
     target = TARGETS["MR"]
-    verdict = "meets" if mean >= target else f"misses by {100 * (target - mean):.1f} points"
+    verdict = _verdict(mean, target)
     notes.append(
         f"MR, {folds}-fold cross-validation (Kim's protocol; folds of the seeded shuffle, "
         f"`--test-fold 0..{folds - 1}`): Kim CNN mean {100 * mean:.1f} % over "
@@ -262,7 +266,7 @@ def run(args):
             continue
         target = TARGETS.get(dataset)
         if target:
-            verdict = "meets" if cnn >= target else f"misses by {100 * (target - cnn):.1f} points"
+            verdict = _verdict(cnn, target)
             split = (
                 f" (fold 0, the seeded split; the {folds}-fold mean is above)"
                 if dataset == "MR" and cross_validated
