@@ -54,6 +54,13 @@ def positive_float(name, value):
     return float(value)
 
 
+def boolean(name, value):
+    """Checks that `value` is `True` or `False` (not merely truthy, such as `"no"`)."""
+    if not isinstance(value, bool):
+        _fail(name, "True or False", value)
+    return value
+
+
 def one_of(name, value, choices):
     """Checks that `value` is one of `choices`."""
     if value not in choices:

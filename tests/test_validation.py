@@ -53,6 +53,7 @@ CASES = [
     ("lstm_classifier", {"dropout": 1.0}, _message("dropout", "a float in [0, 1)", 1.0)),
     ("mha_classifier", {"dropout": -0.1}, _message("dropout", "a float in [0, 1)", -0.1)),
     ("gan", {"dropout": 1.5}, _message("dropout", "a float in [0, 1)", 1.5)),
+    ("gan", {"minibatch_stddev": "no"}, _message("minibatch_stddev", "True or False", "no")),
     ("gpt", {"dropout": "high"}, _message("dropout", "a float in [0, 1)", "high")),
     # --- names ---
     ("lstm_classifier", {"rnn": "transformer"}, _message("rnn", RNN_CHOICES, "transformer")),

@@ -317,6 +317,7 @@ def build_gan(
     generator_units = validation.positive_ints("generator_units", generator_units)
     discriminator_units = validation.positive_ints("discriminator_units", discriminator_units)
     validation.rate("dropout", dropout)
+    validation.boolean("minibatch_stddev", minibatch_stddev)
 
     gan = GAN(
         _generator(latent_dim, image_shape, generator_units),

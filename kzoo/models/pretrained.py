@@ -133,11 +133,7 @@ def build_pretrained_classifier(
     if sequence_length is not None:
         validation.int_at_least("sequence_length", sequence_length, 2)  # [CLS] and [SEP]
     validation.rate("dropout", dropout)
-    if not isinstance(trainable_backbone, bool):
-        raise ValueError(
-            "Invalid value for argument trainable_backbone. Expected True or False. "
-            f"Received: trainable_backbone={trainable_backbone}"
-        )
+    validation.boolean("trainable_backbone", trainable_backbone)
     preset = _resolve_preset(preset)
 
     preprocessor_args = {} if sequence_length is None else {"sequence_length": sequence_length}
