@@ -538,12 +538,25 @@ def translation_dataset(
     return dataset.map(_seq2seq_structure, num_parallel_calls=tf.data.AUTOTUNE)
 
 
-def language_model_dataset(stream, sequence_length, batch_size, shuffle=False, seed=0):
+def language_model_dataset(
+    stream, sequence_length, batch_size, shuffle=False, seed=0, random_offsets=False
+):
     """Returns `(inputs, next tokens)` windows cut from one long stream of token ids.
 
     The stream is cut into non-overlapping windows of `sequence_length + 1` tokens; inputs are
     the first `sequence_length`, targets the last `sequence_length`. When shuffling (training),
     incomplete batches are dropped so every batch has one shape; otherwise every window is kept.
+
+    Args:
+        stream: int array of token ids.
+        sequence_length: int. Tokens per input window.
+        batch_size: int. Global batch size.
+        shuffle: bool. Reshuffle the windows each epoch (training). Defaults to `False`.
+        seed: int. Seed of the shuffle and the offsets. Defaults to `0`.
+        random_offsets: bool. With `shuffle`, cut each epoch's windows at a new random offset
+            in `[0, sequence_length)`, so a token does not sit at the same place of its window
+            every epoch (one window fewer then fits, so every epoch has as many). Defaults to
+            `False`.
 
     Example:
 
@@ -559,13 +572,30 @@ def language_model_dataset(stream, sequence_length, batch_size, shuffle=False, s
             f"Invalid value for argument sequence_length. Expected at most {len(stream) - 1}, "
             f"the length of the token stream minus one. Received: sequence_length={sequence_length}"
         )
-    starts = np.arange(count) * sequence_length
-    windows = stream[starts[:, None] + np.arange(sequence_length + 1)]
-    dataset = tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:])).cache()
+    window = np.arange(sequence_length + 1)
+    if shuffle and random_offsets and count > 1:
+        count -= 1
+        tokens = tf.constant(stream)
+
+        def windows_at(draw):
+            offset = tf.cast(draw % sequence_length, "int32")
+            starts = offset + tf.range(count, dtype="int32") * sequence_length
+            windows = tf.gather(tokens, starts[:, None] + window[None, :])
+            return tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:]))
+
+        # A new draw each time the dataset is iterated, i.e. each epoch.
+        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+        dataset = draws.flat_map(windows_at)
+    else:
+        windows = stream[np.arange(count)[:, None] * sequence_length + window]
+        dataset = tf.data.Dataset.from_tensor_slices((windows[:, :-1], windows[:, 1:])).cache()
     if shuffle:
         dataset = dataset.shuffle(count, seed=seed, reshuffle_each_iteration=True)
     drop = shuffle and count >= batch_size
-    return dataset.batch(batch_size, drop_remainder=drop).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=drop)
+    batches = count // batch_size if drop else -(-count // batch_size)
+    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def array_dataset(inputs, targets=None, batch_size=32, shuffle=False, seed=0, drop_remainder=False):

@@ -58,6 +58,15 @@ class Setting:
     tasks: tuple = ()  # the tasks that use it; empty means all
 
 
+# The tasks whose models train with `Run.optimizer` (the GAN has its own pair of optimizers).
+_OPTIMIZER_TASKS = (
+    "classification",
+    "language_model",
+    "translation",
+    "word2vec",
+    "pretrained_classification",
+)
+
 # Grouped as in `--help`. Recipes override defaults; tasks ignore what they do not use.
 SETTINGS = {
     # === What is trained ===
@@ -128,6 +137,13 @@ SETTINGS = {
     "max_tokens": Setting(None, "optional_int", "vocabulary size cap"),
     "max_length": Setting(None, "optional_int", "truncate sequences to this many tokens"),
     "sequence_length": Setting(128, int, "window length", (), ("language_model",)),
+    "random_offsets": Setting(
+        False,
+        bool,
+        "cut the training windows at a new random offset each epoch",
+        (),
+        ("language_model",),
+    ),
     "num_buckets": Setting(6, int, "sequence-length buckets (0 = pad each batch to its longest)"),
     # === Training ===
     "epochs": Setting(10, int, "epochs"),
@@ -137,15 +153,20 @@ SETTINGS = {
         str,
         "optimizer: adam, or adadelta (Kim 2014's: rho 0.95, epsilon 1e-6; learning rate 1.0)",
         ("adam", "adadelta"),
-        (
-            "classification",
-            "language_model",
-            "translation",
-            "word2vec",
-            "pretrained_classification",
-        ),
+        _OPTIMIZER_TASKS,
     ),
-    "learning_rate": Setting(1e-3, float, "optimizer learning rate"),
+    "learning_rate": Setting(1e-3, float, "optimizer learning rate (a schedule's peak)"),
+    "lr_schedule": Setting(
+        "constant",
+        str,
+        "learning-rate schedule: constant, or cosine (after --warmup-steps of linear warm-up, "
+        "decays to a tenth of --learning-rate over the run)",
+        ("constant", "cosine"),
+        _OPTIMIZER_TASKS,
+    ),
+    "warmup_steps": Setting(
+        0, int, "linear warm-up steps of the cosine schedule", (), _OPTIMIZER_TASKS
+    ),
     "clipnorm": Setting(
         None, "optional_float", "clip each gradient to this norm (recurrent models)"
     ),

@@ -19,13 +19,62 @@ class DenseAdadelta(keras.optimizers.Adadelta):
         return super().apply(grads, trainable_variables)
 
 
+def learning_rate_schedule(name, learning_rate, total_steps=None, warmup_steps=0):
+    """Returns the learning rate a recipe's `lr_schedule` setting names.
+
+    `"constant"` returns `learning_rate` itself. `"cosine"` warms up linearly from 0 over
+    `warmup_steps`, then follows a half cosine down to a tenth of `learning_rate` at
+    `total_steps` (nanoGPT's schedule), and stays there.
+
+    Args:
+        name: str. `"constant"` or `"cosine"`.
+        learning_rate: float. The constant rate, or the cosine schedule's peak.
+        total_steps: int. Training steps of the whole run, warm-up included (cosine only).
+        warmup_steps: int. Steps of linear warm-up, fewer than `total_steps` (cosine only).
+            Defaults to `0`.
+
+    Example:
+
+    >>> from kzoo.training.optimizers import learning_rate_schedule
+    >>> schedule = learning_rate_schedule("cosine", 1e-3, total_steps=100, warmup_steps=10)
+    >>> [round(float(schedule(step)), 6) for step in (0, 10, 55, 100)]
+    [0.0, 0.001, 0.00055, 0.0001]
+    """
+    if name == "constant":
+        return learning_rate
+    if name != "cosine":
+        raise ValueError(
+            f"Expected lr_schedule to be one of 'constant', 'cosine'. Received: lr_schedule={name}"
+        )
+    if not isinstance(total_steps, int) or total_steps < 1:
+        raise ValueError(
+            f"Expected total_steps to be a positive int for lr_schedule='cosine'. "
+            f"Received: total_steps={total_steps}"
+        )
+    if not isinstance(warmup_steps, int) or not 0 <= warmup_steps < total_steps:
+        raise ValueError(
+            f"Expected warmup_steps to be an int in [0, {total_steps}), fewer than the run's "
+            f"{total_steps} training steps. Received: warmup_steps={warmup_steps}"
+        )
+    if warmup_steps:
+        return keras.optimizers.schedules.CosineDecay(
+            0.0,
+            total_steps - warmup_steps,
+            alpha=0.1,
+            warmup_target=learning_rate,
+            warmup_steps=warmup_steps,
+        )
+    return keras.optimizers.schedules.CosineDecay(learning_rate, total_steps, alpha=0.1)
+
+
 def build_optimizer(name, learning_rate, clipnorm=None):
     """Returns the optimizer a recipe's `optimizer` setting names.
 
     Args:
         name: str. `"adam"`, or `"adadelta"` with Zeiler's and Kim's rho 0.95 and epsilon 1e-6
             (Kim uses learning rate 1.0).
-        learning_rate: float. The learning rate.
+        learning_rate: float or `keras.optimizers.schedules.LearningRateSchedule`, such as
+            `learning_rate_schedule` returns.
         clipnorm: float or None. Clip each gradient to this norm.
 
     Example:

@@ -33,7 +33,7 @@ from kzoo.export import export_bundle
 from kzoo.signatures import serving_bundle
 from kzoo.training import strategy as strategies
 from kzoo.training.config import model_factory
-from kzoo.training.optimizers import build_optimizer
+from kzoo.training.optimizers import build_optimizer, learning_rate_schedule
 from kzoo.training.pretrained_task import PretrainedClassificationTask
 from kzoo.training.tasks import TASKS, skipgram_dataset
 
@@ -143,12 +143,15 @@ class Run:
             # arguments left as None keep the factory's defaults.
             factory = model_factory(self.config["model"])
             model = factory(**{key: value for key, value in args.items() if value is not None})
-            self.compile(model)
+            self.compile(model, data.train)
         self.log(f"model: {model.name}, {model.count_params():,} parameters")
         return model
 
-    def compile(self, model):
-        """Recompiles a kzoo model with the run's optimizer settings, keeping its loss/metrics."""
+    def compile(self, model, dataset=None, epochs=None):
+        """Recompiles a kzoo model with the run's optimizer settings, keeping its loss/metrics.
+
+        A learning-rate schedule spans `epochs` (default: the run's) passes over `dataset`.
+        """
         c = self.config
         jit_compile = c["xla"]
         if jit_compile:
@@ -170,7 +173,7 @@ class Run:
         else:
             compiled = model.get_compile_config()
             model.compile(
-                optimizer=self.optimizer(),
+                optimizer=self.optimizer(dataset, epochs),
                 loss=keras.saving.deserialize_keras_object(compiled["loss"]),
                 metrics=keras.saving.deserialize_keras_object(compiled["metrics"]),
                 jit_compile=jit_compile,
@@ -178,10 +181,28 @@ class Run:
             )
         return model
 
-    def optimizer(self):
-        """The run's optimizer for a (non-GAN) model: Adam, or Kim's (2014) Adadelta."""
+    def optimizer(self, dataset=None, epochs=None):
+        """The run's optimizer for a (non-GAN) model: Adam, or Kim's (2014) Adadelta, at a
+        constant learning rate or on a schedule over `epochs` passes over `dataset`."""
         c = self.config
-        return build_optimizer(c["optimizer"], c["learning_rate"], clipnorm=c["clipnorm"])
+        total_steps = None
+        if c["lr_schedule"] != "constant":
+            total_steps = (epochs or c["epochs"]) * self.steps_per_epoch(dataset)
+        learning_rate = learning_rate_schedule(
+            c["lr_schedule"], c["learning_rate"], total_steps, c["warmup_steps"]
+        )
+        return build_optimizer(c["optimizer"], learning_rate, clipnorm=c["clipnorm"])
+
+    def steps_per_epoch(self, dataset):
+        """Training steps per epoch: the `steps_per_epoch` setting, or one pass over `dataset`."""
+        if self.config["steps_per_epoch"]:
+            return self.config["steps_per_epoch"]
+        if dataset is None:
+            raise ValueError("A learning-rate schedule needs the training data to count steps.")
+        count = int(dataset.cardinality())
+        if count < 0:  # unknown (e.g. filtered): count the batches once
+            count = int(dataset.reduce(0, lambda n, _: n + 1))
+        return count
 
     def pretrain_word2vec(self, data):
         """Trains skip-gram word2vec on the training sentences and returns its vectors, aligned
@@ -195,7 +216,7 @@ class Run:
         dim = c["model_args"].get("embedding_dim") or 128
         with self.strategy.scope():
             word2vec = kzoo.build_word2vec(vocabulary_size=vocabulary_size, embedding_dim=dim)
-            self.compile(word2vec)
+            self.compile(word2vec, dataset, c["word2vec_epochs"])
         self.log(f"word2vec pretraining: {pairs} skip-gram pairs, {c['word2vec_epochs']} epochs")
         strategies.fit(
             word2vec, dataset, epochs=c["word2vec_epochs"], verbose=self._verbose(), shuffle=False

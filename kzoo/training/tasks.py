@@ -321,6 +321,7 @@ class LanguageModelTask(Task):
                 global_batch_size,
                 shuffle=split == "train",
                 seed=c["seed"],
+                random_offsets=c["random_offsets"],
             )
             for split, stream in streams.items()
         }

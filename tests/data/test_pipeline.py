@@ -78,6 +78,32 @@ def test_language_model_windows_are_shifted_by_one():
     assert [int(x.shape[0]) for x, _ in training] == [2]  # training batches share one shape
 
 
+def test_language_model_random_offsets_move_the_windows_each_epoch():
+    stream = np.arange(1, 42)  # ten windows of 4 + 1 at offset 0, nine at any other
+    dataset = pipeline.language_model_dataset(
+        stream, 4, batch_size=2, shuffle=True, seed=3, random_offsets=True
+    )
+    assert int(dataset.cardinality()) == 4  # nine windows, whatever the offset
+    offsets = set()
+    for _ in range(6):
+        batches = list(dataset)
+        assert len(batches) == 4
+        x = np.concatenate([b[0].numpy() for b in batches])
+        y = np.concatenate([b[1].numpy() for b in batches])
+        np.testing.assert_array_equal(y, x + 1)  # targets are the next tokens
+        np.testing.assert_array_equal(x[:, 1:], x[:, :-1] + 1)  # windows are contiguous
+        # Eight of the nine windows (the last batch is incomplete and dropped), all cut at one
+        # offset: non-overlapping.
+        cuts = set(((x[:, 0] - 1) % 4).tolist())
+        assert len(cuts) == 1 and len(set(x[:, 0].tolist())) == 8
+        offsets |= cuts
+    assert len(offsets) > 1 and offsets <= {0, 1, 2, 3}
+    # Evaluation, and training without the option, keep the fixed cut.
+    fixed = pipeline.language_model_dataset(stream, 4, batch_size=2, shuffle=True, seed=3)
+    starts = {int(x.numpy()[:, 0].min()) for x, _ in fixed}
+    assert min(starts) == 1 and len(list(fixed)) == 5
+
+
 def test_language_model_rejects_a_window_longer_than_the_text():
     with pytest.raises(
         ValueError, match="Expected at most 3, the length of the token stream minus one"

@@ -1,10 +1,11 @@
-"""The `optimizer` setting: Adam, or a dense Adadelta that compiles with XLA on embeddings."""
+"""The `optimizer` setting: Adam, or a dense Adadelta that compiles with XLA on embeddings; the
+`lr_schedule` setting: a constant rate, or cosine decay after a linear warm-up."""
 
 import keras
 import numpy as np
 import pytest
 
-from kzoo.training.optimizers import DenseAdadelta, build_optimizer
+from kzoo.training.optimizers import DenseAdadelta, build_optimizer, learning_rate_schedule
 
 
 def _embedding_model():
@@ -53,3 +54,45 @@ def test_adam_is_keras_adam():
 def test_unknown_optimizer_is_a_clear_error():
     with pytest.raises(ValueError, match="Expected optimizer to be one of 'adam', 'adadelta'"):
         build_optimizer("sgd", 0.1)
+
+
+def test_constant_schedule_is_the_rate_itself():
+    assert learning_rate_schedule("constant", 2e-3) == 2e-3
+
+
+def test_cosine_schedule_matches_hand_computed_values():
+    # Warm-up 0 -> 1e-3 over 10 steps, then 1e-4 + 0.9e-3 * (1 + cos(pi * t / 90)) / 2.
+    schedule = learning_rate_schedule("cosine", 1e-3, total_steps=100, warmup_steps=10)
+    steps = [0, 5, 10, 40, 55, 100, 200]
+    expected = [0.0, 5e-4, 1e-3]
+    expected += [1e-4 + 9e-4 * (1 + np.cos(np.pi * t / 90)) / 2 for t in (30, 45, 90, 90)]
+    np.testing.assert_allclose([float(schedule(s)) for s in steps], expected, rtol=1e-5, atol=1e-9)
+    no_warmup = learning_rate_schedule("cosine", 2e-3, total_steps=40)
+    np.testing.assert_allclose([float(no_warmup(s)) for s in (0, 20, 40)], [2e-3, 1.1e-3, 2e-4])
+
+
+def test_cosine_schedule_drives_the_optimizer_and_saves_with_the_model(tmp_path):
+    schedule = learning_rate_schedule("cosine", 1e-3, total_steps=4)
+    model = _embedding_model()
+    model.compile(optimizer=build_optimizer("adam", schedule), loss="mse", jit_compile=True)
+    for _ in range(2):
+        model.train_on_batch(np.array([[1, 2]]), np.array([[1.0]]))
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-4 + 9e-4 * 0.5, rel=1e-5)
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(5.5e-4, rel=1e-5)
+
+
+def test_unknown_schedule_is_a_clear_error():
+    with pytest.raises(ValueError, match="Expected lr_schedule to be one of 'constant', 'cosine'"):
+        learning_rate_schedule("linear", 1e-3, total_steps=10)
+
+
+def test_cosine_schedule_needs_the_run_length():
+    with pytest.raises(ValueError, match="Expected total_steps to be a positive int"):
+        learning_rate_schedule("cosine", 1e-3, total_steps=0)
+
+
+def test_warmup_longer_than_the_run_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"Expected warmup_steps to be an int in \[0, 10\)"):
+        learning_rate_schedule("cosine", 1e-3, total_steps=10, warmup_steps=10)

@@ -203,3 +203,22 @@ def test_optimizer_and_monitor_settings_reach_the_training(tmp_path):
     config["monitor"] = "val_acc"
     with pytest.raises(ValueError, match=r"setting monitor. Expected one of \['val_loss', "):
         Run(config).callbacks(model, types.SimpleNamespace(valid=[]))
+
+
+def test_learning_rate_schedule_and_window_offsets_reach_the_training(tmp_path):
+    argv = ["--epochs", "2", "--no-export", "--output-dir", str(tmp_path)]
+    argv += ["--lr-schedule", "cosine", "--warmup-steps", "3", "--random-offsets"]
+    argv += ["--set", "model_args.units=8", "--sequence-length", "64"]
+    assert kzoo_main(["train", "rnn_generator", *argv]) == 0
+    config = parse_settings(importlib.import_module("kzoo.recipes.rnn_generator").SETTINGS, argv)
+    data = Run(config).task.load(config["batch_size"])
+    windows = (len(data.raw["train"]) - 1) // 64  # characters: one token each
+    steps = (windows - 1) // config["batch_size"]  # random offsets leave one window fewer
+    assert int(data.train.cardinality()) == steps
+    # The saved optimizer's schedule spans both epochs: 3 warm-up steps, then the cosine.
+    schedule = keras.models.load_model(tmp_path / "model.keras").optimizer.get_config()
+    schedule = schedule["learning_rate"]
+    assert schedule["class_name"] == "CosineDecay"
+    assert schedule["config"]["warmup_steps"] == 3
+    assert schedule["config"]["decay_steps"] == 2 * steps - 3
+    assert schedule["config"]["warmup_target"] == pytest.approx(config["learning_rate"])
