@@ -28,6 +28,18 @@ TRIED = {
             "20 epochs, cosine schedule 2e-3 to 2e-4, random window offsets",
             ["--epochs", "20", "--lr-schedule", "cosine", "--random-offsets"],
         ),
+        (
+            "the same with 512 LSTM units (1.2M parameters)",
+            ["--epochs", "20", "--lr-schedule", "cosine", "--random-offsets"]
+            + ["--set", "model_args.units=512"],
+        ),
+    ],
+    "gpt": [
+        (
+            "20 epochs, 200 warm-up steps then cosine 1e-3 to 1e-4, random window offsets",
+            ["--epochs", "20", "--lr-schedule", "cosine", "--warmup-steps", "200"]
+            + ["--random-offsets"],
+        ),
     ],
 }
 
@@ -102,7 +114,7 @@ def _tried(base, models, data_arguments, exports, limit):
         for index, (label, extra) in enumerate(TRIED.get(model, [])):
             name = f"{model}-tried{index}"
             run_dir = os.path.join(base, name)
-            arguments = [*data_arguments, *extra, "--output-dir", run_dir, "--export-dir", exports]
+            arguments = [*data_arguments, *extra, "--output-dir", run_dir, "--no-export"]
             code, wall, peak, _ = run_or_reuse(
                 f"recipes/{model}.py",
                 arguments,
