@@ -366,8 +366,9 @@ def xla_supported(model, strategy=None):
       random number generation on CPU is about 100x slower than TensorFlow's, which makes
       such a training step several times slower than without XLA
       (`benchmarks/results/flops.md`). Small masks, such as Kim's CNN's dropout on its 300
-      pooled features, cost little, and XLA stays on (`benchmarks/results/speed.md`: Kim's
-      CNN trains 2.2x faster with it);
+      pooled features, or the RNN generator's dropout whose mask every time step shares,
+      cost little, and XLA stays on (`benchmarks/results/speed.md`: Kim's CNN trains 2.2x
+      faster with it);
     - on CPU, a model that draws random numbers in its own train step (a `SeedGenerator` of
       the model, such as the GAN's noise): its several draws per step made the GAN's epochs
       1.5x slower with XLA;
@@ -700,16 +701,22 @@ _SMALL_MASK = 4096
 
 def _draws_large_random_masks(layer):
     """Whether `layer` draws many random numbers per example in training: any dropout but a
-    plain `Dropout` whose output has a fixed size of at most `_SMALL_MASK` values per example
-    (no time axis)."""
+    plain `Dropout` whose mask has a fixed size of at most `_SMALL_MASK` values per example
+    (no time axis, or one its `noise_shape` broadcasts, as time-shared dropout does)."""
     if not _draws_random_masks(layer):
         return False
-    if type(layer) is not keras.layers.Dropout or layer.noise_shape is not None:
+    if type(layer) is not keras.layers.Dropout:
         return True
     try:
         per_example = layer.output.shape[1:]
     except (AttributeError, ValueError):  # never called, or called on several inputs
         return True
+    if layer.noise_shape is not None:
+        # Keras fills the noise shape's None entries from the input's shape.
+        per_example = [
+            size if noise is None else noise
+            for size, noise in zip(per_example, layer.noise_shape[1:])
+        ]
     return None in per_example or int(np.prod(per_example)) > _SMALL_MASK
 
 

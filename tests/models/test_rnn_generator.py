@@ -54,3 +54,16 @@ def test_loss_and_perplexity_skip_padding():
     logs = model.evaluate(ids, targets, verbose=0, return_dict=True)
     np.testing.assert_allclose(logs["loss"], expected, rtol=1e-5)
     np.testing.assert_allclose(logs["perplexity"], np.exp(expected), rtol=1e-5)
+
+
+def test_dropout_mask_is_shared_by_every_time_step():
+    model = build_rnn_generator(vocabulary_size=10, units=64, rnn="lstm", dropout=0.5)
+    dropout = model.get_layer("dropout_0")
+    features = np.ones((3, 7, 64), "float32")
+    dropped = keras.ops.convert_to_numpy(dropout(features, training=True))
+    # Each sequence keeps the same units at every step, scaled by 1 / (1 - rate); sequences
+    # draw their own masks.
+    np.testing.assert_array_equal(dropped, np.broadcast_to(dropped[:, :1], dropped.shape))
+    assert set(np.unique(dropped)) == {0.0, 2.0}
+    assert not np.array_equal(dropped[0, 0], dropped[1, 0])
+    np.testing.assert_array_equal(dropout(features, training=False), features)

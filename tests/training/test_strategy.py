@@ -498,6 +498,16 @@ def test_small_dropout_masks_keep_xla_on_cpu():
     assert strategies.xla_supported(kzoo.build_model("kim_cnn")) == (True, None)
 
 
+def test_time_shared_dropout_masks_keep_xla_on_cpu():
+    # The RNN generator's dropout draws one mask of `units` values per sequence.
+    model = kzoo.build_model("rnn_generator", vocabulary_size=20, units=512, dropout=0.2)
+    assert strategies.xla_supported(model) == (True, None)
+    inputs = keras.Input(shape=(None, 8192))
+    shared = keras.layers.Dropout(0.5, noise_shape=(None, 1, 8192), name="shared")(inputs)
+    model = keras.Model(inputs, shared)
+    assert strategies.xla_supported(model)[1].startswith("layer 'shared' (Dropout)")
+
+
 def test_random_numbers_drawn_in_the_train_step_turn_xla_off_on_cpu():
     supported, reason = strategies.xla_supported(kzoo.build_model("gan"))
     assert supported is False
