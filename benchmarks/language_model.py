@@ -33,6 +33,11 @@ TRIED = {
             ["--epochs", "20", "--lr-schedule", "cosine", "--random-offsets"]
             + ["--set", "model_args.units=512"],
         ),
+        (
+            "the same with 512 units and dropout 0.2 (one mask per sequence)",
+            ["--epochs", "20", "--lr-schedule", "cosine", "--random-offsets"]
+            + ["--set", "model_args.units=512", "--set", "model_args.dropout=0.2"],
+        ),
     ],
     "gpt": [
         (
