@@ -41,9 +41,9 @@ TRIED = {
     ],
     "gpt": [
         (
-            "20 epochs, 200 warm-up steps then cosine 1e-3 to 1e-4, random window offsets",
-            ["--epochs", "20", "--lr-schedule", "cosine", "--warmup-steps", "200"]
-            + ["--random-offsets"],
+            "10 epochs (as the default), 200 warm-up steps then cosine 1e-3 to 1e-4, random "
+            "window offsets",
+            ["--lr-schedule", "cosine", "--warmup-steps", "200", "--random-offsets"],
         ),
     ],
 }
