@@ -171,7 +171,9 @@ SETTINGS = {
         None, "optional_float", "clip each gradient to this norm (recurrent models)"
     ),
     "steps_per_epoch": Setting(None, "optional_int", "steps per epoch (default: one pass)"),
-    "steps_per_execution": Setting(1, int, "training steps per compiled call"),
+    # Several steps per call save small models their per-step overhead (the CNN on MR trained
+    # about 1.4x faster with 16 than with 1); the steps and their numerics are the same.
+    "steps_per_execution": Setting(16, int, "training steps per compiled call"),
     "early_stopping_patience": Setting(
         0, int, "epochs without validation improvement before stopping (0 = off)"
     ),
@@ -206,6 +208,13 @@ SETTINGS = {
     ),
     "word2vec_epochs": Setting(
         5, int, "skip-gram pretraining epochs (word2vec classifier)", (), ("classification",)
+    ),
+    "word2vec_xla": Setting(
+        True,
+        bool,
+        "compile skip-gram pretraining with XLA (word2vec classifier)",
+        (),
+        ("classification",),
     ),
     "max_decode_length": Setting(
         64, int, "longest greedy translation in evaluation", (), ("translation",)

@@ -19,6 +19,7 @@ started again after a crash resumes from the last completed epoch (`backup/`).
 """
 
 import json
+import math
 import os
 import sys
 import time
@@ -81,6 +82,7 @@ class Run:
 
     def __init__(self, config):
         self.config = config
+        self.steps_per_execution()  # a bad value fails here, before any data is read
         self.started = time.time()
         keras.utils.set_random_seed(config["seed"])
         self.strategy = strategies.resolve_strategy(config["strategy"])
@@ -147,13 +149,14 @@ class Run:
         self.log(f"model: {model.name}, {model.count_params():,} parameters")
         return model
 
-    def compile(self, model, dataset=None, epochs=None):
+    def compile(self, model, dataset=None, epochs=None, xla=None):
         """Recompiles a kzoo model with the run's optimizer settings, keeping its loss/metrics.
 
-        A learning-rate schedule spans `epochs` (default: the run's) passes over `dataset`.
+        A learning-rate schedule spans `epochs` (default: the run's) passes over `dataset`;
+        `xla` (default: the `xla` setting) asks for XLA, which the runner may still turn off.
         """
         c = self.config
-        jit_compile = c["xla"]
+        jit_compile = c["xla"] if xla is None else xla
         if jit_compile:
             supported, reason = strategies.xla_supported(model, self.strategy)
             if not supported:
@@ -168,7 +171,7 @@ class Run:
                     c["learning_rate"], beta_1=0.5, clipnorm=c["clipnorm"]
                 ),
                 jit_compile=jit_compile,
-                steps_per_execution=c["steps_per_execution"],
+                steps_per_execution=self.steps_per_execution(),
             )
         else:
             compiled = model.get_compile_config()
@@ -177,7 +180,7 @@ class Run:
                 loss=keras.saving.deserialize_keras_object(compiled["loss"]),
                 metrics=keras.saving.deserialize_keras_object(compiled["metrics"]),
                 jit_compile=jit_compile,
-                steps_per_execution=c["steps_per_execution"],
+                steps_per_execution=self.steps_per_execution(),
             )
         return model
 
@@ -192,6 +195,23 @@ class Run:
             c["lr_schedule"], c["learning_rate"], total_steps, c["warmup_steps"]
         )
         return build_optimizer(c["optimizer"], learning_rate, clipnorm=c["clipnorm"])
+
+    def steps_per_execution(self):
+        """Training steps per compiled call: the setting, reduced to a divisor of the
+        `steps_per_epoch` setting when that is set.
+
+        Keras runs whole executions, so 16 steps per call would stretch a 10-step epoch to 16
+        steps; a pass over a finite dataset ends early at its last batch and needs no divisor.
+        """
+        steps = self.config["steps_per_execution"]
+        if steps < 1:
+            raise ValueError(
+                "Invalid value for setting steps_per_execution. Expected a positive integer. "
+                f"Received: steps_per_execution={steps}"
+            )
+        if self.config["steps_per_epoch"]:
+            steps = math.gcd(steps, self.config["steps_per_epoch"])
+        return steps
 
     def steps_per_epoch(self, dataset):
         """Training steps per epoch: the `steps_per_epoch` setting, or one pass over `dataset`."""
@@ -216,7 +236,7 @@ class Run:
         dim = c["model_args"].get("embedding_dim") or 128
         with self.strategy.scope():
             word2vec = kzoo.build_word2vec(vocabulary_size=vocabulary_size, embedding_dim=dim)
-            self.compile(word2vec, dataset, c["word2vec_epochs"])
+            self.compile(word2vec, dataset, c["word2vec_epochs"], xla=c["word2vec_xla"])
         self.log(f"word2vec pretraining: {pairs} skip-gram pairs, {c['word2vec_epochs']} epochs")
         strategies.fit(
             word2vec, dataset, epochs=c["word2vec_epochs"], verbose=self._verbose(), shuffle=False

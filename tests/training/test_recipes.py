@@ -222,3 +222,41 @@ def test_learning_rate_schedule_and_window_offsets_reach_the_training(tmp_path):
     assert schedule["config"]["warmup_steps"] == 3
     assert schedule["config"]["decay_steps"] == 2 * steps - 3
     assert schedule["config"]["warmup_target"] == pytest.approx(config["learning_rate"])
+
+
+def test_steps_per_execution_divides_a_fixed_epoch(tmp_path):
+    settings = importlib.import_module("kzoo.recipes.rnn_generator").SETTINGS
+    argv = ["--output-dir", str(tmp_path), "--set", "model_args.units=8"]
+    assert Run(parse_settings(settings, argv)).steps_per_execution() == 16  # kzoo's default
+    # 4 steps per call would run 8 steps for a 6-step epoch: the runner takes gcd(4, 6) = 2.
+    argv += ["--epochs", "1", "--steps-per-epoch", "6", "--steps-per-execution", "4", "--no-export"]
+    assert Run(parse_settings(settings, argv)).steps_per_execution() == 2
+    assert kzoo_main(["train", "rnn_generator", *argv]) == 0
+    model = keras.models.load_model(tmp_path / "model.keras")
+    assert int(model.optimizer.iterations) == 6
+
+
+def test_steps_per_execution_below_one_is_a_clear_error(tmp_path):
+    settings = importlib.import_module("kzoo.recipes.rnn_generator").SETTINGS
+    config = parse_settings(settings, ["--output-dir", str(tmp_path), "--steps-per-execution", "0"])
+    with pytest.raises(
+        ValueError, match="Expected a positive integer. Received: steps_per_execution=0"
+    ):
+        Run(config)
+
+
+def test_word2vec_classifier_pretrains_with_xla_and_classifies_without(tmp_path, monkeypatch):
+    settings = importlib.import_module("kzoo.recipes.word2vec_classifier").SETTINGS
+    argv = ["--num-examples", "200", "--word2vec-epochs", "1", "--output-dir", str(tmp_path)]
+    run = Run(parse_settings(settings, argv))
+    compiled, compile_model = [], Run.compile
+
+    def recording_compile(self, model, *args, **kwargs):
+        model = compile_model(self, model, *args, **kwargs)
+        compiled.append(bool(model.jit_compile))
+        return model
+
+    monkeypatch.setattr(Run, "compile", recording_compile)
+    data = run.load_data()
+    run.build_model(data, embeddings=run.pretrain_word2vec(data))
+    assert compiled == [True, False]  # the recipe's word2vec_xla=True, xla=False
