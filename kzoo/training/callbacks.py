@@ -1,6 +1,8 @@
-"""TensorBoard callbacks beyond scalars: GAN samples and attention as images, word vectors in the
-embedding projector."""
+"""Callbacks of the training runner: TensorBoard beyond scalars (GAN samples and attention as
+images, word vectors in the embedding projector), and early stopping and best checkpoints that
+carry on across a resumed run."""
 
+import csv
 import os
 
 import keras
@@ -103,3 +105,78 @@ class EmbeddingProjector(keras.callbacks.Callback):
         # Row 0 is padding: skip it, so rows and metadata lines match real words. A checkpoint
         # rather than a TSV file: a 10,000-word vocabulary is written in a blink.
         write_projector(self.log_dir, self.tokens[1:], vectors[1:], tensor_format="checkpoint")
+
+
+def best_in_history(callback, model, history_path):
+    """The best value of `callback.monitor` in a `CSVLogger` file, judged as `callback` judges.
+
+    A run resumed by `BackupAndRestore` starts its `EarlyStopping` and `ModelCheckpoint` afresh;
+    this reads the epochs before it, so the resumed callbacks compare against their best.
+
+    Args:
+        callback: a `keras.callbacks.EarlyStopping` or `ModelCheckpoint` (any monitor callback).
+        model: the `keras.Model` being trained, which decides "auto" mode's direction.
+        history_path: str. The run's `history.csv`, written by `keras.callbacks.CSVLogger`.
+
+    Returns:
+        `(best value, its epoch, last epoch in the file)`, or `None` if the file has no value of
+        the monitored quantity.
+    """
+    if not os.path.exists(history_path):
+        return None
+    with open(history_path, newline="", encoding="utf-8") as f:
+        rows = [
+            row for row in csv.DictReader(f) if row.get(callback.monitor) not in (None, "", "NA")
+        ]
+    if not rows:
+        return None
+    callback.set_model(model)
+    if callback.monitor_op is None:
+        callback._set_monitor_op()  # Keras' own choice of direction and min_delta sign
+    best = best_epoch = None
+    for row in rows:
+        value = float(row[callback.monitor])
+        if best is None or bool(callback._is_improvement(value, best)):
+            best, best_epoch = value, int(row["epoch"])
+    return best, best_epoch, int(rows[-1]["epoch"])
+
+
+class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
+    """`EarlyStopping` that, in a resumed run, counts the epochs trained before it.
+
+    Keras' `EarlyStopping` forgets its best value, its patience count and its best weights at
+    the start of every `fit`, so after a resume it would stop late and restore the best of the
+    resumed epochs only. This one takes them from the run's `history.csv` and its best
+    checkpoint, as if the run had not been interrupted.
+
+    Args:
+        history_path: str. The run's `CSVLogger` file.
+        best_model_path: str. The `.keras` file that a `ModelCheckpoint(save_best_only=True)` on
+            the same monitor writes; its weights are restored at the end if they stay the best.
+        **kwargs: `keras.callbacks.EarlyStopping` arguments.
+
+    Example:
+
+    >>> import keras
+    >>> stopping = ResumableEarlyStopping(
+    ...     "runs/demo/history.csv", "runs/demo/checkpoints/best.keras", patience=3
+    ... )
+    >>> isinstance(stopping, keras.callbacks.EarlyStopping)
+    True
+    """
+
+    def __init__(self, history_path, best_model_path, **kwargs):
+        super().__init__(**kwargs)
+        self.history_path = history_path
+        self.best_model_path = best_model_path
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        past = best_in_history(self, self.model, self.history_path)
+        if past is None:
+            return
+        self.best, self.best_epoch, last_epoch = past
+        self.wait = last_epoch - self.best_epoch
+        if self.restore_best_weights and os.path.exists(self.best_model_path):
+            best = keras.models.load_model(self.best_model_path, compile=False)
+            self.best_weights = best.get_weights()

@@ -33,6 +33,7 @@ from kzoo.data import pipeline as text
 from kzoo.export import export_bundle
 from kzoo.signatures import serving_bundle
 from kzoo.training import strategy as strategies
+from kzoo.training.callbacks import ResumableEarlyStopping, best_in_history
 from kzoo.training.config import model_factory
 from kzoo.training.optimizers import build_optimizer, learning_rate_schedule
 from kzoo.training.pretrained_task import PretrainedClassificationTask
@@ -261,6 +262,10 @@ class Run:
             checkpoint = keras.callbacks.ModelCheckpoint(
                 self.path("checkpoints", "best.keras"), monitor=monitor, save_best_only=True
             )
+            # A resumed run keeps the best checkpoint of its earlier epochs unless it beats it.
+            past = resuming and best_in_history(checkpoint, model, self.path("history.csv"))
+            if past:
+                checkpoint.best = past[0]
         else:
             checkpoint = keras.callbacks.ModelCheckpoint(self.path("checkpoints", "last.keras"))
         callbacks = [
@@ -275,7 +280,10 @@ class Run:
         ]
         if c["early_stopping_patience"] and has_validation and monitor:
             callbacks.append(
-                keras.callbacks.EarlyStopping(
+                ResumableEarlyStopping(
+                    # A new run's history.csv is rewritten, so only a resumed run reads one.
+                    self.path("history.csv") if resuming else os.devnull,
+                    self.path("checkpoints", "best.keras"),
                     monitor=monitor,
                     patience=c["early_stopping_patience"],
                     restore_best_weights=True,

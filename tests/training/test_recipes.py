@@ -12,6 +12,7 @@ import time
 import types
 
 import keras
+import numpy as np
 import pytest
 import tensorflow as tf
 from keras.callbacks import EarlyStopping, ModelCheckpoint
@@ -260,3 +261,42 @@ def test_word2vec_classifier_pretrains_with_xla_and_classifies_without(tmp_path,
     data = run.load_data()
     run.build_model(data, embeddings=run.pretrain_word2vec(data))
     assert compiled == [True, False]  # the recipe's word2vec_xla=True, xla=False
+
+
+def test_resumed_run_keeps_its_best_epoch_for_early_stopping_and_checkpoints(tmp_path):
+    settings = importlib.import_module("kzoo.recipes.lstm_classifier").SETTINGS
+    argv = ["--output-dir", str(tmp_path), "--early-stopping-patience", "3"]
+    argv += ["--set", "model_args.units=4"]
+    run = Run(parse_settings(settings, argv))
+    model = run.build_model(run.load_data())
+    # Four epochs before the interruption: the best val_loss, 0.7, was epoch 1's.
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "history.csv").write_text(
+        "epoch,accuracy,loss,val_accuracy,val_loss\n"
+        "0,0.5,1.0,0.5,0.9\n1,0.6,0.8,0.6,0.7\n2,0.7,0.6,0.6,0.8\n3,0.8,0.5,0.6,0.75\n"
+    )
+    best_weights = [w + 1.0 for w in model.get_weights()]
+    best = keras.models.clone_model(model)
+    best.set_weights(best_weights)
+    (tmp_path / "checkpoints").mkdir()
+    best.save(tmp_path / "checkpoints" / "best.keras")
+
+    callbacks = run.callbacks(model, types.SimpleNamespace(valid=[]))
+    (checkpoint,) = [c for c in callbacks if isinstance(c, ModelCheckpoint)]
+    (stopping,) = [c for c in callbacks if isinstance(c, EarlyStopping)]
+    assert checkpoint.best == pytest.approx(0.7)  # a worse resumed epoch does not replace it
+    stopping.set_model(model)
+    stopping.on_train_begin()
+    assert (stopping.best, stopping.best_epoch, stopping.wait) == (pytest.approx(0.7), 1, 2)
+    for restored, saved in zip(stopping.best_weights, best_weights):
+        np.testing.assert_allclose(restored, saved)
+    # One more epoch without improvement is the third since epoch 1: training stops.
+    stopping.on_epoch_end(4, {"val_loss": 0.71})
+    assert model.stop_training
+    # A new run (no backup/) starts afresh.
+    (tmp_path / "backup").rmdir()
+    callbacks = run.callbacks(model, types.SimpleNamespace(valid=[]))
+    (stopping,) = [c for c in callbacks if isinstance(c, EarlyStopping)]
+    stopping.set_model(model)
+    stopping.on_train_begin()
+    assert stopping.best is None and stopping.wait == 0
