@@ -8,7 +8,7 @@ labels 1,000 generated digits with a classifier trained on the real ones.
 Run:    python recipes/gan.py    (same as: kzoo train gan)
 Expect: a classifier of real digits gives generated digits a mean top-class probability
         of 0.90 (0.10 for noise) and puts at least 5 % of them in every class, 300 epochs,
-        5 to 11 minutes on 2 CPU cores (benchmarks/results/gan.md: met on seed 0,
+        about 4 minutes on 2 CPU cores (benchmarks/results/gan.md: met on seed 0,
         just missed on seeds 1 and 2).
 """
 

@@ -10,7 +10,7 @@ The first 90 % of the text trains, the last 10 % validates.
 
 Run:    python recipes/gpt.py    (same as: kzoo train gpt)
 Expect: validation loss 1.36 nats/char on the embedded prose (4.58 for uniform guessing),
-        10 epochs, about 8 minutes on 2 CPU cores.
+        10 epochs, about 6 minutes on 2 CPU cores.
 """
 
 from kzoo.training import Run, parse_settings

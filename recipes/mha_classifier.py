@@ -5,8 +5,8 @@ average → Dense(128) → sigmoid. By default it trains on kzoo's embedded sent
 network); `--dataset imdb_reviews` uses TFDS and `--train-file` local files.
 
 Run:    python recipes/mha_classifier.py    (same as: kzoo train mha_classifier)
-Expect: test accuracy 0.98 on the embedded corpus (chance 0.50), 10 epochs, about 1.5
-        minutes on 2 CPU cores.
+Expect: test accuracy 0.97 on the embedded corpus (chance 0.50), 10 epochs, about half a
+        minute on 2 CPU cores.
 """
 
 from kzoo.training import Run, parse_settings

@@ -15,7 +15,7 @@ text into windows each epoch: on tiny Shakespeare it reaches char-rnn's 1.50 nat
 
 Run:    python recipes/rnn_generator.py    (same as: kzoo train rnn_generator)
 Expect: validation loss 1.25 nats/char on the embedded prose (4.58 for uniform
-        guessing), 20 epochs, about 20 minutes on 2 CPU cores.
+        guessing), 20 epochs, about 17 minutes on 2 CPU cores.
 """
 
 from kzoo.training import Run, parse_settings
