@@ -37,7 +37,7 @@ SETTINGS = dict(
     model_args=dict(embedding_dim=64, trainable_embeddings=False, hidden_dim=64, dropout=0.2),
     # --- training ---
     # XLA speeds the skip-gram pretraining up (its embeddings train) but slows the classifier's
-    # steps down on CPU: its step is small, and XLA's per-call cost outweighs it (MR: about 1.7x
+    # steps down on CPU: its step is small, and XLA's per-call cost outweighs it (MR: about 1.3x
     # slower, benchmarks/results/speed.md).
     word2vec_xla=True,
     xla=False,

@@ -171,8 +171,9 @@ SETTINGS = {
         None, "optional_float", "clip each gradient to this norm (recurrent models)"
     ),
     "steps_per_epoch": Setting(None, "optional_int", "steps per epoch (default: one pass)"),
-    # Several steps per call save small models their per-step overhead (the CNN on MR trained
-    # about 1.4x faster with 16 than with 1); the steps and their numerics are the same.
+    # Several steps per call save small models their per-step overhead (the CNN on MR: 1.40x
+    # the notebook way's speed with 1, 1.58x-1.63x with 16, benchmarks/results/speed.md); the
+    # steps and their numerics are the same.
     "steps_per_execution": Setting(16, int, "training steps per compiled call"),
     "early_stopping_patience": Setting(
         0, int, "epochs without validation improvement before stopping (0 = off)"
