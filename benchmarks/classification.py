@@ -19,7 +19,7 @@ import tempfile
 
 import numpy as np
 
-from benchmarks.harness import Report, run_or_reuse, table
+from benchmarks.harness import Report, recorded, run_or_reuse, table
 
 NAME = "classification"
 TITLE = "Sentence classification on MR, SST-2 and TREC (Kim 2014's datasets), every classifier"
@@ -172,8 +172,8 @@ def _train(base, dataset, model, arguments, notes, reused_runs):
         round(accuracy, 4),
         target if target else "",
         _epochs_trained(run_dir),
-        "" if wall != wall else round(wall),  # NaN: a reused run without timing
-        "" if peak != peak else round(peak),
+        recorded(wall),
+        recorded(peak),
     ]
     print(" | ".join(str(cell) for cell in row), flush=True)
     return accuracy, row

@@ -192,6 +192,12 @@ def finished_run(log_path):
     return timing["code"], timing["wall_s"], timing["peak_rss_mib"]
 
 
+def recorded(value):
+    """A table cell for a recorded time or memory figure: rounded, or blank where none was
+    recorded (NaN: a reused run without timing)."""
+    return "" if value != value else round(value)
+
+
 def run_or_reuse(script, arguments, log_path, run_dir, timeout=None):
     """`run_script`, unless `run_dir` already holds a finished run (its `metrics.json`).
 

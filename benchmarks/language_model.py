@@ -11,7 +11,7 @@ import json
 import os
 import tempfile
 
-from benchmarks.harness import Report, run_or_reuse, table
+from benchmarks.harness import Report, recorded, run_or_reuse, table
 
 NAME = "language_model"
 TITLE = "Character language models on tiny Shakespeare (validation nats/char)"
@@ -142,7 +142,7 @@ def _tried(base, models, data_arguments, exports, limit):
                 timeout=limit and limit * 60,
             )
             if code not in (0, "timeout"):
-                rows.append([model, label, "failed", "", "" if wall != wall else round(wall)])
+                rows.append([model, label, "failed", "", recorded(wall)])
                 continue
             epochs, loss = _last_epoch(run_dir)
             if code == 0:
@@ -150,7 +150,7 @@ def _tried(base, models, data_arguments, exports, limit):
                     loss = json.load(f)["valid"]["loss"]
             else:
                 label += f" (stopped by the time limit after {epochs} epochs)"
-            rows.append([model, label, round(loss, 4), epochs, "" if wall != wall else round(wall)])
+            rows.append([model, label, round(loss, 4), epochs, recorded(wall)])
     if not rows:
         return ""
     return table(["recipe", "training", "valid loss (nats/char)", "epochs", "wall s"], rows)
@@ -196,8 +196,9 @@ def run(args):
         with open(os.path.join(run_dir, "metrics.json")) as f:
             loss = json.load(f)["valid"]["loss"]
         target = TARGETS[model]
-        timing = ["", ""] if wall != wall else [round(wall), round(peak)]  # NaN: reused run
-        rows.append([model, round(loss, 4), target, _epochs(run_dir), *timing])
+        rows.append(
+            [model, round(loss, 4), target, _epochs(run_dir), recorded(wall), recorded(peak)]
+        )
         print(" | ".join(str(cell) for cell in rows[-1]), flush=True)
         if not args.quick:
             verdict = "meets" if loss <= target else f"misses by {loss - target:.3f} nats/char"

@@ -116,13 +116,14 @@ def best_in_history(callback, model, history_path):
     Args:
         callback: a `keras.callbacks.EarlyStopping` or `ModelCheckpoint` (any monitor callback).
         model: the `keras.Model` being trained, which decides "auto" mode's direction.
-        history_path: str. The run's `history.csv`, written by `keras.callbacks.CSVLogger`.
+        history_path: str or `None`. The run's `history.csv`, written by
+            `keras.callbacks.CSVLogger`; `None` for a new run.
 
     Returns:
         `(best value, its epoch, last epoch in the file)`, or `None` if the file has no value of
         the monitored quantity.
     """
-    if not os.path.exists(history_path):
+    if not history_path or not os.path.exists(history_path):
         return None
     with open(history_path, newline="", encoding="utf-8") as f:
         rows = [
@@ -150,7 +151,7 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     checkpoint, as if the run had not been interrupted.
 
     Args:
-        history_path: str. The run's `CSVLogger` file.
+        history_path: str or `None`. The run's `CSVLogger` file, or `None` for a new run.
         best_model_path: str. The `.keras` file that a `ModelCheckpoint(save_best_only=True)` on
             the same monitor writes; its weights are restored at the end if they stay the best.
         **kwargs: `keras.callbacks.EarlyStopping` arguments.

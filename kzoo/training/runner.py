@@ -282,7 +282,7 @@ class Run:
             callbacks.append(
                 ResumableEarlyStopping(
                     # A new run's history.csv is rewritten, so only a resumed run reads one.
-                    self.path("history.csv") if resuming else os.devnull,
+                    self.path("history.csv") if resuming else None,
                     self.path("checkpoints", "best.keras"),
                     monitor=monitor,
                     patience=c["early_stopping_patience"],
