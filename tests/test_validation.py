@@ -63,6 +63,7 @@ CASES = [
         {"attention": "multiplicative"},
         _message("attention", "one of {'dot', 'additive'}", "multiplicative"),
     ),
+    ("gpt", {"activation": "swish"}, _message("activation", "one of {'gelu', 'relu'}", "swish")),
     # --- lists ---
     (
         "cnn_sentiment",

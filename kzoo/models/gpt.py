@@ -33,15 +33,18 @@ def build_gpt(
     hidden_dim=128,
     intermediate_dim=512,
     dropout=0.1,
+    activation="gelu",
 ):
     """Small GPT: token + position embedding → causal TransformerDecoder blocks → logits.
 
     A decoder-only Transformer language model (Radford et al., 2018) made of keras-hub layers:
-    `TokenAndPositionEmbedding` and pre-norm `TransformerDecoder` blocks without cross-attention,
-    each attending causally over earlier tokens, then a final LayerNormalization and a Dense
-    projection to next-token logits. The defaults are nanoGPT's CPU-sized character model (4
-    layers, 4 heads, width 128). Padding (token id 0, after the text) is masked in the attention
-    and skipped by the loss.
+    `TokenAndPositionEmbedding`, dropout, and pre-norm `TransformerDecoder` blocks (GELU
+    feed-forward, no cross-attention), each attending causally over earlier tokens, then a final
+    LayerNormalization and a Dense projection to next-token logits, as GPT-2 and nanoGPT. The
+    defaults are nanoGPT's CPU-sized character model (4 layers, 4 heads, width 128); at its
+    GPU size (6 layers, 6 heads, width 384, dropout 0.2) it reaches nanoGPT's 1.47 nats/char on
+    tiny Shakespeare (`benchmarks/results/gpt_scale.md`). Padding (token id 0, after the text)
+    is masked in the attention and skipped by the loss.
 
     `gpt_call_with_cache(model, token_ids, cache, index)` runs the same layers with a key/value
     cache, so generation computes one new token per step instead of the whole prefix;
@@ -56,6 +59,8 @@ def build_gpt(
         hidden_dim: int. Width of the embeddings and blocks. Defaults to `128`.
         intermediate_dim: int. Width of each block's feed-forward layer. Defaults to `512`.
         dropout: float. Dropout rate in the blocks, in [0, 1). Defaults to `0.1`.
+        activation: str. The feed-forward layers' activation, `"gelu"` (GPT-2's and
+            nanoGPT's) or `"relu"`. Defaults to `"gelu"`.
 
     Returns:
         A compiled `keras.Model` mapping token ids `(batch_size, steps)`, `steps <=
@@ -77,6 +82,7 @@ def build_gpt(
     validation.divisible("hidden_dim", hidden_dim, "num_heads", num_heads)
     validation.positive_int("intermediate_dim", intermediate_dim)
     validation.rate("dropout", dropout)
+    validation.one_of("activation", activation, ("gelu", "relu"))
 
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     # Padding is masked explicitly, as in keras-hub's backbones; the loss ignores padded targets.
@@ -84,11 +90,15 @@ def build_gpt(
     x = keras_hub.layers.TokenAndPositionEmbedding(
         vocabulary_size, max_sequence_length, hidden_dim, name="embedding"
     )(token_ids)
+    # GPT-2's embedding dropout: with the blocks' own, it keeps nanoGPT's 10M-parameter model
+    # from overfitting tiny Shakespeare as early (benchmarks/results/gpt_scale.md).
+    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
     for i in range(num_layers):
         x = keras_hub.layers.TransformerDecoder(
             intermediate_dim,
             num_heads,
             dropout=dropout,
+            activation=activation,
             normalize_first=True,
             name=f"transformer_decoder_{i}",
         )(x, decoder_padding_mask=padding_mask)

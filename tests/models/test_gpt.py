@@ -74,3 +74,6 @@ def test_made_of_keras_hub_decoder_blocks():
     blocks = [b for b in model.layers if isinstance(b, keras_hub.layers.TransformerDecoder)]
     assert len(blocks) == 4 and blocks[0].num_heads == 4
     assert isinstance(model.get_layer("embedding"), keras_hub.layers.TokenAndPositionEmbedding)
+    # GPT-2's block: GELU feed-forward, dropout on the embeddings as in the blocks.
+    assert blocks[0].activation is keras.activations.gelu
+    assert model.get_layer("embedding_dropout").rate == 0.1

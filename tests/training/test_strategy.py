@@ -518,7 +518,7 @@ def test_random_numbers_drawn_in_the_train_step_turn_xla_off_on_cpu():
     "name, kwargs, layer",
     [
         ("mha_classifier", {}, "self_attention"),
-        ("gpt", {}, "transformer_decoder_0"),
+        ("gpt", {}, "embedding_dropout"),
         ("attention_seq2seq", dict(dropout=0.3), "encoder_dropout"),
         ("lstm_classifier", dict(num_layers=2, dropout=0.2), "dropout_0"),
     ],
