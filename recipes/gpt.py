@@ -1,16 +1,17 @@
 """Train the small character-level GPT (`kzoo.build_gpt`).
 
 keras-hub TokenAndPositionEmbedding and causal TransformerDecoder blocks (4 layers, 4 heads,
-width 128: nanoGPT's CPU-sized model). By default on the English documentation prose CPython
-ships (no network); `--dataset tiny_shakespeare` uses TFDS, `--train-file` any text file:
+width 128, no dropout: nanoGPT's CPU-sized model). By default on the English documentation
+prose CPython ships (no network); `--dataset tiny_shakespeare` uses TFDS, `--train-file` any
+text file:
 
     python recipes/gpt.py --train-file ../shared/data/text/tinyshakespeare.txt
 
 The first 90 % of the text trains, the last 10 % validates.
 
 Run:    python recipes/gpt.py    (same as: kzoo train gpt)
-Expect: validation loss 1.36 nats/char on the embedded prose (4.58 for uniform guessing),
-        10 epochs, about 6 minutes on 2 CPU cores.
+Expect: validation loss 1.31 nats/char on the embedded prose (4.58 for uniform guessing),
+        10 epochs, about 5 minutes on 2 CPU cores; 1.61 on tiny Shakespeare in 10 minutes.
 """
 
 from kzoo.training import Run, parse_settings
