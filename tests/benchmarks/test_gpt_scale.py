@@ -30,6 +30,13 @@ def test_validation_windows_are_the_recipes_evaluation_windows():
     np.testing.assert_array_equal(windows[:, 1:], targets)
 
 
+def test_the_recipes_case_is_the_recipes_model():
+    from recipes import gpt
+
+    cases = {key: model_args for key, _, model_args in _script().CASES}
+    assert cases["recipe"] == gpt.SETTINGS["model_args"]
+
+
 def test_random_windows_are_consecutive_text():
     stream = np.arange(1, 50, dtype="int32")
     windows = _script().random_windows(stream, 8, 6, np.random.default_rng(0))
