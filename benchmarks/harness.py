@@ -78,8 +78,13 @@ def table(columns, rows):
     return "\n".join(lines)
 
 
-def write_results(name, title, report, command, wall_time, results_dir=RESULTS_DIR):
-    """Writes `<results_dir>/<name>.md` (default `benchmarks/results/`) and returns its path."""
+def write_results(
+    name, title, report, command, wall_time, results_dir=RESULTS_DIR, versions_line=None
+):
+    """Writes `<results_dir>/<name>.md` (default `benchmarks/results/`) and returns its path.
+
+    `versions_line` replaces `versions()` for a run on another backend than TensorFlow's.
+    """
     os.makedirs(results_dir, exist_ok=True)
     settings = "\n".join(f"- {key}: {value}" for key, value in report.settings.items())
     text = "\n\n".join(
@@ -87,8 +92,8 @@ def write_results(name, title, report, command, wall_time, results_dir=RESULTS_D
         for part in [
             f"# {title}",
             f"- date: {datetime.date.today().isoformat()}\n- machine: {machine()}\n"
-            f"- versions: {versions()}\n- command: `{command}`\n- wall time: {wall_time:.0f} s"
-            + (f"\n{settings}" if settings else ""),
+            f"- versions: {versions_line or versions()}\n- command: `{command}`\n"
+            f"- wall time: {wall_time:.0f} s" + (f"\n{settings}" if settings else ""),
             table(report.columns, report.rows),
             *report.notes,
         ]

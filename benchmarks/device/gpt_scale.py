@@ -20,7 +20,6 @@ of `python -m benchmarks`' modules (it lives in a folder without `__init__.py`).
 """
 
 import argparse
-import datetime
 import importlib
 import os
 import platform
@@ -35,7 +34,7 @@ import numpy as np  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 
-from benchmarks.harness import machine, table, write_summary  # noqa: E402
+from benchmarks.harness import Report, table, write_results  # noqa: E402
 
 NAME = "gpt_scale"
 TITLE = "GPT at nanoGPT's size on a GPU (Keras JAX backend): validation nats/char"
@@ -279,15 +278,8 @@ def write(args, training, rows, notes, wall_time, argv):
         f"{training['clipnorm']:g}; dtype policy {args.precision}; XLA (jit)",
         "seed": args.seed,
     }
-    header = (
-        f"- date: {datetime.date.today().isoformat()}\n- machine: {machine()}\n"
-        f"- versions: {versions()}\n- command: `{command}`\n- wall time: {wall_time:.0f} s\n"
-        + "\n".join(f"- {key}: {value}" for key, value in settings.items())
-    )
-    os.makedirs(args.results_dir, exist_ok=True)
-    with open(os.path.join(args.results_dir, f"{NAME}.md"), "w", encoding="utf-8") as f:
-        f.write("\n\n".join([f"# {TITLE}", header, table(COLUMNS, rows), PROTOCOL, *notes]) + "\n")
-    write_summary(args.results_dir)
+    report = Report(COLUMNS, rows, notes=[PROTOCOL, *notes], settings=settings)
+    write_results(NAME, TITLE, report, command, wall_time, args.results_dir, versions())
 
 
 if __name__ == "__main__":
