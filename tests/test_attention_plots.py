@@ -13,8 +13,8 @@ import pytest
 import kzoo
 from kzoo import plot
 from kzoo.attention import attention_for
-from kzoo.cli import main as kzoo_main
 from kzoo.data import pipeline
+from kzoo_cli import main as kzoo_main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

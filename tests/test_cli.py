@@ -2,7 +2,7 @@ import subprocess
 import sys
 
 import kzoo
-from kzoo.cli import main
+from kzoo_cli import main
 
 
 def test_list_prints_every_model_with_its_description(capsys):

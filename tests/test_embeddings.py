@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 from kzoo import build_word2vec, word2vec_vectors
-from kzoo.cli import main as kzoo_main
 from kzoo.embeddings import WordVectors, write_projector
 from kzoo.training.callbacks import EmbeddingProjector
+from kzoo_cli import main as kzoo_main
 
 VOCABULARY = ["", "[UNK]", "cat", "cats", "dog", "puppy", "car"]
 VECTORS = np.array(

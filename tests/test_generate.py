@@ -339,7 +339,7 @@ def test_non_generative_model_is_rejected(vectorizer):
 
 
 def test_generate_command(tmp_path, language_models, vectorizer, capsys):
-    from kzoo.cli import main as kzoo_main
+    from kzoo_cli import main as kzoo_main
 
     model = language_models["rnn"]
     model.save(tmp_path / "model.keras")

@@ -14,8 +14,8 @@ import time
 import pytest
 from serving_helpers import wait_for
 
-from kzoo.cli import main
 from kzoo.serving import Client, ModelServer, serve
+from kzoo_cli import main
 
 pytestmark = pytest.mark.usefixtures("local_only")
 

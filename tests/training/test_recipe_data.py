@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from kzoo.cli import main as kzoo_main
+from kzoo_cli import main as kzoo_main
 
 SMALL = {
     "cnn_sentiment": ["--set", "model_args.filters=4", "--set", "model_args.embedding_dim=8"],

@@ -6,8 +6,8 @@ import json
 import pytest
 import tensorflow as tf
 
-from kzoo.cli import main as kzoo_main
 from kzoo.training.tasks import Data, TranslationTask
+from kzoo_cli import main as kzoo_main
 
 TINY = [
     "--epochs",

@@ -1,0 +1,431 @@
+"""The `kzoo` command line.
+
+kzoo list [PATTERN]             registered models, one line each
+kzoo info NAME                  a model's factory, arguments and summary
+kzoo train RECIPE [OPTIONS]     run a training recipe (the options of recipes/RECIPE.py)
+kzoo export RUN_DIR [OPTIONS]   export a finished run for TF Serving (raw text in)
+kzoo attention RUN_DIR SENTENCE picture of a run's attention on one sentence (PNG)
+kzoo generate RUN_DIR PROMPT... continue prompts or translate with a finished run
+kzoo serve [OPTIONS]            serve saved_models/ with TF Serving's REST and gRPC APIs
+
+Two options work with every command, anywhere on the line: `--debug` shows the traceback of an
+error (as does `KZOO_DEBUG=1`), `--verbose` shows TensorFlow's own log lines.
+
+This module lives outside the `kzoo` package on purpose: `import kzoo` imports TensorFlow and
+registers kzoo's Keras objects (so `keras.models.load_model` finds them), which takes seconds.
+`kzoo --help`, `kzoo list` and the recipe listing of `kzoo train` read kzoo's files instead, and
+answer at once; the other commands import TensorFlow, quietly, when they start.
+
+An error the user can act on (a bad setting, a missing or malformed file, an unknown name) is
+one line on stderr naming what was expected and what was received, with exit status 2; any
+other failure is one line with exit status 1. Ctrl-C ends with one line, exit status 130.
+"""
+
+import argparse
+import ast
+import contextlib
+import fnmatch
+import importlib
+import importlib.util
+import os
+import pkgutil
+import sys
+
+# The exit statuses: a usage error (bad setting, file or name), another failure, Ctrl-C.
+USAGE_ERROR, FAILURE, INTERRUPTED = 2, 1, 130
+
+# Errors that mean the user asked for something that cannot be done as asked: a bad value, a
+# file that is missing, a folder where a file was expected, a file that cannot be read.
+_USAGE_ERRORS = (
+    ValueError,
+    FileNotFoundError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+)
+
+
+# === Reading kzoo's files without importing it ===
+
+
+def _package_dir():
+    # find_spec of a top-level name locates the package without running its __init__.
+    spec = importlib.util.find_spec("kzoo")
+    return list(spec.submodule_search_locations)[0]
+
+
+def _first_line(doc):
+    return next((line.strip() for line in (doc or "").strip().splitlines() if line.strip()), "")
+
+
+def registered_models():
+    """{name: description} of the models kzoo registers, read from `kzoo/models/*.py`.
+
+    The same names and descriptions as `kzoo.list_models()` and `kzoo.get_model_entry`, found
+    without importing TensorFlow: a factory decorated with `@register_model` is registered as
+    its name without `build_` (or its `name=` argument), described by its docstring's first line.
+    """
+    models = {}
+    folder = os.path.join(_package_dir(), "models")
+    for filename in sorted(os.listdir(folder)):
+        if not filename.endswith(".py"):
+            continue
+        with open(os.path.join(folder, filename), encoding="utf-8") as f:
+            tree = ast.parse(f.read(), filename)
+        for node in tree.body:
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for decorator in node.decorator_list:
+                call = decorator if isinstance(decorator, ast.Call) else None
+                target = call.func if call else decorator
+                if getattr(target, "id", getattr(target, "attr", None)) != "register_model":
+                    continue
+                name = node.name.removeprefix("build_")
+                for keyword in call.keywords if call else ():
+                    if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
+                        name = keyword.value.value
+                models[name] = _first_line(ast.get_docstring(node))
+    return models
+
+
+def _recipes_dir():
+    # `kzoo.recipes` is installed from recipes/ (setup.cfg's package_dir): ask the import
+    # system's finders where it is, with kzoo's location as the parent path, so that neither a
+    # regular nor an editable install runs kzoo's __init__.
+    parent = importlib.util.find_spec("kzoo").submodule_search_locations
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        spec = find_spec("kzoo.recipes", parent) if find_spec else None
+        if spec is not None:
+            return list(spec.submodule_search_locations)[0]
+    raise ModuleNotFoundError("kzoo.recipes is not installed: reinstall kzoo (pip install -e .)")
+
+
+def recipe_names():
+    """Names of the recipes shipped in `recipes/` (installed as `kzoo.recipes`)."""
+    return sorted(
+        info.name
+        for info in pkgutil.iter_modules([_recipes_dir()])
+        if not info.name.startswith("_")
+    )
+
+
+# === TensorFlow, quietly ===
+
+
+@contextlib.contextmanager
+def _stderr_to_devnull():
+    """Sends what C++ code writes to stderr (file descriptor 2) to /dev/null for a while."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def quiet_tensorflow(verbose=False):
+    """Imports TensorFlow without its C++ start-up log lines, unless `verbose`.
+
+    TensorFlow prints its first lines (oneDNN notices, CUDA probes) before its logging reads
+    `TF_CPP_MIN_LOG_LEVEL`, so they are sent to /dev/null during the import; the level, set to
+    errors-only unless the environment already sets it, silences the later ones (XLA service
+    notices, "oneDNN supports DT_BOOL only on platforms with AVX-512", a failed `cuInit`).
+    """
+    if verbose or "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _stderr_to_devnull():
+        import tensorflow  # noqa: F401
+
+
+# === Commands ===
+
+
+def _list(args):
+    models = registered_models()
+    names = sorted(name for name in models if fnmatch.fnmatchcase(name, args.pattern))
+    if not names:
+        print(f"No model matches {args.pattern!r}.", file=sys.stderr)
+        return FAILURE
+    width = max(len(name) for name in names)
+    for name in names:
+        print(f"{name:<{width}}  {models[name]}")
+    return 0
+
+
+def _info(args):
+    import inspect
+
+    import kzoo
+
+    entry = kzoo.get_model_entry(args.name)
+    print(f"{entry.name}: {entry.description}")
+    print(f"factory: kzoo.{entry.builder.__name__}{inspect.signature(entry.builder)}")
+    if args.summary:
+        entry.builder().summary()
+    return 0
+
+
+def _train(argv):
+    if not argv or argv[0] in ("-h", "--help"):
+        print("usage: kzoo train RECIPE [OPTIONS]   (kzoo train RECIPE --help for the options)")
+        print("\nrecipes:\n  " + "\n  ".join(recipe_names()))
+        return 0 if argv else USAGE_ERROR
+    name, options = argv[0], argv[1:]
+    if name not in recipe_names():
+        raise ValueError(f"Unknown recipe {name!r}. Expected one of {recipe_names()}.")
+    recipe = importlib.import_module(f"kzoo.recipes.{name}")
+    recipe.main(options, prog=f"kzoo train {name}")
+    return 0
+
+
+def _export(args):
+    from kzoo.export import export_run
+
+    print(export_run(args.run_dir, export_dir=args.export_dir, name=args.name))
+    return 0
+
+
+def _attention(args):
+    from kzoo import plot
+    from kzoo.attention import attention_for
+
+    output = args.output or os.path.join(args.run_dir, "attention.png")
+    found = attention_for(args.run_dir, args.sentence)
+    if found.kind == "seq2seq":
+        path = plot.attention(found.source_tokens, found.target_tokens, found.weights, output)
+    else:
+        path = plot.attention_heads(found.source_tokens, found.weights, output)
+    print(path)
+    return 0
+
+
+def _generate(args):
+    from kzoo.generate import generate
+
+    texts = generate(
+        args.run_dir,
+        args.prompts,
+        max_new_tokens=args.max_new_tokens,
+        sampler=args.sampler,
+        temperature=args.temperature,
+        k=args.k,
+        p=args.p,
+        num_beams=args.num_beams,
+        seed=args.seed,
+    )
+    # A continuation may span lines (tiny Shakespeare): then a blank line separates results.
+    print(("\n\n" if any("\n" in text for text in texts) else "\n").join(texts))
+    return 0
+
+
+def _serve(argv):
+    # Imported here: the server loads TensorFlow Serving's APIs, which `kzoo list` does not need.
+    from kzoo.serving.server import main as serve_main
+
+    return serve_main(argv, prog="kzoo serve")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        # One line naming the problem, rather than argparse's usage dump.
+        self.exit(USAGE_ERROR, f"{self.prog}: error: {message}\n")
+
+
+def build_parser():
+    parser = _Parser(
+        prog="kzoo",
+        description="kzoo: a Keras 3 / TensorFlow zoo of classic NLP and generative models.",
+        epilog="--debug shows the traceback of an error, --verbose TensorFlow's log lines.",
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
+
+    listing = commands.add_parser("list", help="list the registered models")
+    listing.add_argument("pattern", nargs="?", default="*", help="wildcard filter, e.g. '*seq2seq'")
+    listing.set_defaults(run=_list)
+
+    info = commands.add_parser("info", help="show a model's factory and arguments")
+    info.add_argument("name", help="a registered model name (see `kzoo list`)")
+    info.add_argument("--summary", action="store_true", help="build it with defaults and summarise")
+    info.set_defaults(run=_info)
+
+    export = commands.add_parser(
+        "export",
+        help="export a finished run (runs/RECIPE) as a new TF Serving version",
+        description="Exports runs/RECIPE/model.keras with raw-input signatures, its vocabularies "
+        "and warm-up requests to EXPORT_DIR/NAME/<next version>, checked before it is published.",
+    )
+    export.add_argument("run_dir", help="a finished run folder, e.g. runs/lstm_classifier")
+    export.add_argument(
+        "--export-dir", default="saved_models", help="base folder (default: %(default)s)"
+    )
+    export.add_argument(
+        "--name",
+        help="model name, as TF Serving takes it: letters, digits, '_', '-', '.' (default: the "
+        "run's recipe)",
+    )
+    export.set_defaults(run=_export)
+
+    attention = commands.add_parser(
+        "attention",
+        help="write a PNG of a run's attention on one sentence",
+        description="Writes the attention of a finished attention_seq2seq run (a heatmap over "
+        "the greedy translation) or mha_classifier run (one heatmap per head) on SENTENCE, "
+        "and prints the PNG's path.",
+    )
+    attention.add_argument("run_dir", help="a finished run folder, e.g. runs/attention_seq2seq")
+    attention.add_argument("sentence", help="the input sentence, raw text")
+    attention.add_argument("--output", help="PNG file to write (default: RUN_DIR/attention.png)")
+    attention.set_defaults(run=_attention)
+
+    generation = commands.add_parser(
+        "generate",
+        help="continue prompts or translate sentences with a finished run",
+        description="Continues each PROMPT with a finished rnn_generator or gpt run, or "
+        "translates it with a seq2seq or attention_seq2seq run (kzoo.generate), and prints the "
+        "continuations or translations, one per line (separated by a blank line when a "
+        "continuation spans lines).",
+    )
+    generation.add_argument("run_dir", help="a finished run folder, e.g. runs/gpt")
+    generation.add_argument("prompts", nargs="+", metavar="PROMPT", help="raw text")
+    generation.add_argument(
+        "--sampler",
+        default="greedy",
+        choices=["greedy", "temperature", "top_k", "top_p", "beam"],
+        help="how the next token is chosen (default: %(default)s)",
+    )
+    generation.add_argument(
+        "--max-new-tokens",
+        type=int,
+        help="tokens to add (language models; default 100) or the longest translation "
+        "(seq2seq; default: the run's decode length)",
+    )
+    generation.add_argument("--temperature", type=float, default=1.0, help="random samplers")
+    generation.add_argument("--k", type=int, default=5, help="top_k: tokens to draw among")
+    generation.add_argument("--p", type=float, default=0.9, help="top_p: probability mass")
+    generation.add_argument("--num-beams", type=int, default=5, help="beam: beams kept")
+    generation.add_argument("--seed", type=int, help="seed of the random samplers")
+    generation.set_defaults(run=_generate)
+
+    # `train` and `serve` hand everything after their name to their own parsers.
+    commands.add_parser(
+        "train", help="run a training recipe (kzoo train RECIPE --help)", add_help=False
+    )
+    commands.add_parser(
+        "serve",
+        help="serve SavedModels with TF Serving's REST and gRPC APIs (kzoo serve --help)",
+        add_help=False,
+    )
+    return parser
+
+
+# === Errors in one line ===
+
+
+def _one_line(error):
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _interrupted_hint(command, argv):
+    if command != "train":
+        return ""
+    # The recipe's parser decides the run folder; read it back as the recipe would resolve it.
+    run_dir = None
+    for i, arg in enumerate(argv):
+        if arg == "--output-dir" and i + 1 < len(argv):
+            run_dir = argv[i + 1]
+        elif arg.startswith("--output-dir="):
+            run_dir = arg.partition("=")[2]
+    if run_dir is None and len(argv) > 1:
+        run_dir = os.path.join("runs", argv[1])
+    return " The same command resumes from the last completed epoch" + (
+        f" (saved in {run_dir})." if run_dir else "."
+    )
+
+
+def run_command(prog, function, *args, debug=False, hint=""):
+    """Runs one command function and turns its errors into one line on stderr.
+
+    Returns the function's exit status, or `USAGE_ERROR` (2) for an error the user can act on,
+    `FAILURE` (1) for any other, and `INTERRUPTED` (130) for Ctrl-C. With `debug`, errors are
+    raised with their traceback instead.
+    """
+    try:
+        return function(*args)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"\n{prog}: interrupted.{hint}", file=sys.stderr, flush=True)
+        return INTERRUPTED
+    except Exception as error:  # noqa: BLE001  (every error becomes one line)
+        if debug:
+            raise
+        usage = isinstance(error, _USAGE_ERRORS)
+        message = _one_line(error)
+        if not usage:
+            message = f"{type(error).__name__}: {message} (run with --debug for the traceback)"
+        print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
+        return USAGE_ERROR if usage else FAILURE
+
+
+def _global_options(argv):
+    """Takes `--debug` and `--verbose` out of `argv`, wherever they are (before a `--`)."""
+    rest, debug, verbose = [], False, False
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            rest += argv[i:]
+            break
+        if arg == "--debug":
+            debug = True
+        elif arg == "--verbose":
+            verbose = True
+        else:
+            rest.append(arg)
+    debug = debug or os.environ.get("KZOO_DEBUG", "") not in ("", "0")
+    return rest, debug, verbose
+
+
+def main(argv=None):
+    """Runs the `kzoo` command line; returns its exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    argv, debug, verbose = _global_options(argv)
+    command = argv[0] if argv else None
+    if command in ("train", "serve"):
+        function, args = (_train if command == "train" else _serve), (argv[1:],)
+    else:
+        parsed = build_parser().parse_args(argv)
+        function, args = parsed.run, (parsed,)
+    if command not in ("list", None) and not (command == "train" and len(argv) < 2):
+        quiet_tensorflow(verbose)
+    hint = _interrupted_hint(command, argv)
+    return run_command(f"kzoo {command}", function, *args, debug=debug, hint=hint)
+
+
+def run_recipe(recipe_main, argv=None):
+    """`python recipes/<recipe>.py`: a recipe's `main` with the command line's error handling.
+
+    Example: a recipe ends with `sys.exit(run_recipe(main))`.
+    """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    argv, debug, _ = _global_options(argv)
+    prog = os.path.basename(sys.argv[0] or "recipe")
+    name = os.path.splitext(prog)[0]
+    hint = _interrupted_hint("train", ["train", name, *argv])
+
+    def run():
+        recipe_main(argv, prog=prog)
+        return 0
+
+    return run_command(prog, run, debug=debug, hint=hint)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
