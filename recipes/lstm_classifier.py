@@ -14,7 +14,10 @@ Expect: test accuracy 1.00 on the embedded corpus (chance 0.50), 10 epochs, abou
         a minute on 2 CPU cores.
 """
 
+import sys
+
 from kzoo.training import Run, parse_settings
+from kzoo_cli import run_recipe
 
 SETTINGS = dict(
     recipe="lstm_classifier",
@@ -36,6 +39,10 @@ SETTINGS = dict(
 )
 
 
+# Options that train this recipe in seconds, for tests and fault checks.
+TINY = ["--num-examples", "400"]
+
+
 def main(argv=None, prog=None):
     config = parse_settings(SETTINGS, argv, prog=prog, description=__doc__)
     run = Run(config)
@@ -47,4 +54,4 @@ def main(argv=None, prog=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_recipe(main))

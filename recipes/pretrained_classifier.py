@@ -23,7 +23,10 @@ Run:    python recipes/pretrained_classifier.py --preset DIR   (same as: kzoo tr
         pretrained_classifier --preset DIR)
 """
 
+import sys
+
 from kzoo.training import Run, parse_settings
+from kzoo_cli import run_recipe
 
 SETTINGS = dict(
     recipe="pretrained_classifier",
@@ -43,6 +46,20 @@ SETTINGS = dict(
 )
 
 
+# Options that train this recipe in seconds, for tests and fault checks (with a tiny
+# local preset: --preset DIR; the default one is a download).
+TINY = [
+    "--num-examples",
+    "200",
+    "--max-length",
+    "8",
+    "--batch-size",
+    "16",
+    "--set",
+    "model_args.dropout=0",
+]
+
+
 def main(argv=None, prog=None):
     config = parse_settings(SETTINGS, argv, prog=prog, description=__doc__)
     run = Run(config)
@@ -54,4 +71,4 @@ def main(argv=None, prog=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_recipe(main))

@@ -18,7 +18,10 @@ Expect: validation loss 1.25 nats/char on the embedded prose (4.58 for uniform
         guessing), 20 epochs, about 17 minutes on 2 CPU cores.
 """
 
+import sys
+
 from kzoo.training import Run, parse_settings
+from kzoo_cli import run_recipe
 
 SETTINGS = dict(
     recipe="rnn_generator",
@@ -45,6 +48,10 @@ SETTINGS = dict(
 )
 
 
+# Options that train this recipe in seconds, for tests and fault checks.
+TINY = ["--set", "model_args.units=16", "--steps-per-epoch", "5"]
+
+
 def main(argv=None, prog=None):
     config = parse_settings(SETTINGS, argv, prog=prog, description=__doc__)
     run = Run(config)
@@ -56,4 +63,4 @@ def main(argv=None, prog=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_recipe(main))

@@ -29,7 +29,10 @@ Expect: exact match 1.00 on held-out embedded dates, 10 epochs, about 6 minutes 
         CPU cores.
 """
 
+import sys
+
 from kzoo.training import Run, parse_settings
+from kzoo_cli import run_recipe
 
 SETTINGS = dict(
     recipe="seq2seq",
@@ -53,6 +56,10 @@ SETTINGS = dict(
 )
 
 
+# Options that train this recipe in seconds, for tests and fault checks.
+TINY = ["--num-examples", "300", "--set", "model_args.latent_dim=16"]
+
+
 def main(argv=None, prog=None):
     config = parse_settings(SETTINGS, argv, prog=prog, description=__doc__)
     run = Run(config)
@@ -64,4 +71,4 @@ def main(argv=None, prog=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_recipe(main))

@@ -29,11 +29,13 @@ Expect: test ROUGE-1/2/L 91.4 / 83.3 / 91.4 against 18.2 / 4.2 / 17.7 for the le
 """
 
 import json
+import sys
 
 import numpy as np
 
 from kzoo.training import Run, parse_settings
 from kzoo.training.tasks import TranslationTask
+from kzoo_cli import run_recipe
 
 SETTINGS = dict(
     recipe="summarisation",
@@ -68,6 +70,17 @@ def lead_baseline(data, split):
     return length, TranslationTask.scores(leads, list(summaries))
 
 
+# Options that train this recipe in seconds, for tests and fault checks.
+TINY = [
+    "--num-examples",
+    "200",
+    "--set",
+    "model_args.latent_dim=8",
+    "--max-decode-length",
+    "6",
+]
+
+
 def main(argv=None, prog=None):
     config = parse_settings(SETTINGS, argv, prog=prog, description=__doc__)
     run = Run(config)
@@ -93,4 +106,4 @@ def main(argv=None, prog=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_recipe(main))

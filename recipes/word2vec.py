@@ -11,7 +11,10 @@ Expect: validation skip-gram loss 0.47 after 5 epochs (0.50 for a model that lea
         nothing), with neighbours such as is: was, when; about 20 s on 2 CPU cores.
 """
 
+import sys
+
 from kzoo.training import Run, parse_settings
+from kzoo_cli import run_recipe
 
 SETTINGS = dict(
     recipe="word2vec",
@@ -33,6 +36,10 @@ SETTINGS = dict(
 )
 
 
+# Options that train this recipe in seconds, for tests and fault checks.
+TINY = ["--max-tokens", "500", "--steps-per-epoch", "5"]
+
+
 def main(argv=None, prog=None):
     config = parse_settings(SETTINGS, argv, prog=prog, description=__doc__)
     run = Run(config)
@@ -44,4 +51,4 @@ def main(argv=None, prog=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_recipe(main))

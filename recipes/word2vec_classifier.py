@@ -17,7 +17,10 @@ Expect: test accuracy 0.94 on the embedded questions (chance 0.17) with frozen
         vectors, about a minute on 2 CPU cores.
 """
 
+import sys
+
 from kzoo.training import Run, parse_settings
+from kzoo_cli import run_recipe
 
 SETTINGS = dict(
     recipe="word2vec_classifier",
@@ -48,6 +51,10 @@ SETTINGS = dict(
 )
 
 
+# Options that train this recipe in seconds, for tests and fault checks.
+TINY = ["--num-examples", "400", "--word2vec-epochs", "1"]
+
+
 def main(argv=None, prog=None):
     config = parse_settings(SETTINGS, argv, prog=prog, description=__doc__)
     run = Run(config)
@@ -60,4 +67,4 @@ def main(argv=None, prog=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_recipe(main))

@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from kzoo import validation
+from kzoo.files import write_text_atomically
 
 PADDING, OOV = "", "[UNK]"
 START, END = "[start]", "[end]"
@@ -310,9 +311,10 @@ def save_vocabulary(vectorizer, path):
     Line breaks and backslashes inside tokens (character vocabularies have a newline token)
     are written as `\\n`, `\\r` and `\\\\`, so every token stays on its line.
     """
-    with open(path, "w", encoding="utf-8") as f:
-        for token in vocabulary(vectorizer):
-            f.write("".join(_ESCAPES.get(ch, ch) for ch in token) + "\n")
+    lines = [
+        "".join(_ESCAPES.get(ch, ch) for ch in token) + "\n" for token in vocabulary(vectorizer)
+    ]
+    write_text_atomically(path, "".join(lines))
 
 
 def load_vocabulary(path):

@@ -2,7 +2,6 @@
 images, word vectors in the embedding projector), and early stopping and best checkpoints that
 carry on across a resumed run."""
 
-import csv
 import os
 
 import keras
@@ -107,77 +106,53 @@ class EmbeddingProjector(keras.callbacks.Callback):
         write_projector(self.log_dir, self.tokens[1:], vectors[1:], tensor_format="checkpoint")
 
 
-def best_in_history(callback, model, history_path):
-    """The best value of `callback.monitor` in a `CSVLogger` file, judged as `callback` judges.
-
-    A run resumed by `BackupAndRestore` starts its `EarlyStopping` and `ModelCheckpoint` afresh;
-    this reads the epochs before it, so the resumed callbacks compare against their best.
-
-    Args:
-        callback: a `keras.callbacks.EarlyStopping` or `ModelCheckpoint` (any monitor callback).
-        model: the `keras.Model` being trained, which decides "auto" mode's direction.
-        history_path: str or `None`. The run's `history.csv`, written by
-            `keras.callbacks.CSVLogger`; `None` for a new run.
-
-    Returns:
-        `(best value, its epoch, last epoch in the file)`, or `None` if the file has no value of
-        the monitored quantity.
-    """
-    if not history_path or not os.path.exists(history_path):
-        return None
-    with open(history_path, newline="", encoding="utf-8") as f:
-        rows = [
-            row for row in csv.DictReader(f) if row.get(callback.monitor) not in (None, "", "NA")
-        ]
-    if not rows:
-        return None
-    callback.set_model(model)
-    if callback.monitor_op is None:
-        callback._set_monitor_op()  # Keras' own choice of direction and min_delta sign
-    best = best_epoch = None
-    for row in rows:
-        value = float(row[callback.monitor])
-        if best is None or bool(callback._is_improvement(value, best)):
-            best, best_epoch = value, int(row["epoch"])
-    return best, best_epoch, int(rows[-1]["epoch"])
-
-
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     """`EarlyStopping` that, in a resumed run, counts the epochs trained before it.
 
     Keras' `EarlyStopping` forgets its best value, its patience count and its best weights at
     the start of every `fit`, so after a resume it would stop late and restore the best of the
-    resumed epochs only. This one takes them from the run's `history.csv` and its best
-    checkpoint, as if the run had not been interrupted.
+    resumed epochs only. This one takes them from the run's `RunState` (which must come before
+    it in the callbacks) and its best checkpoint, as if the run had not been interrupted.
 
     Args:
-        history_path: str or `None`. The run's `CSVLogger` file, or `None` for a new run.
-        best_model_path: str. The `.keras` file that a `ModelCheckpoint(save_best_only=True)` on
-            the same monitor writes; its weights are restored at the end if they stay the best.
+        run_state: the run's `kzoo.training.run_state.RunState`, on the same monitor.
         **kwargs: `keras.callbacks.EarlyStopping` arguments.
 
     Example:
 
-    >>> import keras
-    >>> stopping = ResumableEarlyStopping(
-    ...     "runs/demo/history.csv", "runs/demo/checkpoints/best.keras", patience=3
-    ... )
+    >>> import tempfile
+    >>> from kzoo.training.run_state import RunState
+    >>> state = RunState(tempfile.mkdtemp(), monitor="val_loss", mode="min")
+    >>> stopping = ResumableEarlyStopping(state, monitor="val_loss", mode="min", patience=3)
     >>> isinstance(stopping, keras.callbacks.EarlyStopping)
     True
     """
 
-    def __init__(self, history_path, best_model_path, **kwargs):
+    def __init__(self, run_state, **kwargs):
         super().__init__(**kwargs)
-        self.history_path = history_path
-        self.best_model_path = best_model_path
+        self.run_state = run_state
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        past = best_in_history(self, self.model, self.history_path)
-        if past is None:
+        state = self.run_state
+        if state.resumed_from is None or state.best_epoch is None:
             return
-        self.best, self.best_epoch, last_epoch = past
-        self.wait = last_epoch - self.best_epoch
-        if self.restore_best_weights and os.path.exists(self.best_model_path):
-            best = keras.models.load_model(self.best_model_path, compile=False)
+        self.best, self.best_epoch = state.best, state.best_epoch
+        self.wait = state.completed - 1 - state.best_epoch
+        if self.restore_best_weights and os.path.exists(state.checkpoint_path):
+            best = keras.models.load_model(state.checkpoint_path, compile=False)
             self.best_weights = best.get_weights()
+
+
+class ExactProgbarLogger(keras.callbacks.ProgbarLogger):
+    """Keras' progress bar, whose step count never passes the epoch's steps.
+
+    With several steps per compiled call, Keras reports the last step of a call as if the call
+    ran all its steps, also when the epoch's data ended before: an epoch of 204 steps at 16
+    steps per call showed 208/204.
+    """
+
+    def _update_progbar(self, batch, logs=None):
+        if self.target is not None:
+            batch = min(batch, self.target - 1)
+        super()._update_progbar(batch, logs)

@@ -48,7 +48,9 @@ class Setting:
     """One recipe setting: its default, type and help text.
 
     `kind` is one of `str`, `int`, `float`, `bool`, `"paths"` (list of str), `"ints"` (list of
-    int) or `"optional_int"` / `"optional_float"` (a number or none).
+    int) or `"optional_int"` / `"optional_float"` (a number or none). `bounds` is the interval a
+    number must lie in, written as in mathematics: `"[1, inf)"`, `"(0, 1)"`; every numeric
+    setting has one, checked before any data is read.
     """
 
     default: Any
@@ -56,6 +58,7 @@ class Setting:
     help: str
     choices: tuple = ()
     tasks: tuple = ()  # the tasks that use it; empty means all
+    bounds: str = None
 
 
 # The tasks whose models train with `Run.optimizer` (the GAN has its own pair of optimizers).
@@ -104,21 +107,28 @@ SETTINGS = {
         "target", str, "TFDS translation target key, e.g. en", (), ("translation",)
     ),
     "valid_fraction": Setting(
-        0.1, float, "share of training data held out when there is no validation split"
+        0.1,
+        float,
+        "share of training data held out when there is no validation split",
+        bounds="(0, 1)",
     ),
     "test_fraction": Setting(
         0.0,
         float,
         "share of the local training files held out as a seeded test split when no test file is "
         "given (e.g. 0.1 for MR's 90/10 protocol)",
+        bounds="[0, 1)",
     ),
     "test_fold": Setting(
         0,
         int,
         "which test_fraction-sized block of the seeded shuffle is the test split: folds 0 to "
         "9 with test_fraction 0.1 are a 10-fold cross-validation",
+        bounds="[0, inf)",
     ),
-    "num_examples": Setting(None, "optional_int", "size of the embedded dataset"),
+    "num_examples": Setting(
+        None, "optional_int", "size of the embedded dataset", bounds="[1, inf)"
+    ),
     "split": Setting("whitespace", str, "tokens: words or characters", ("whitespace", "character")),
     "standardize": Setting(
         "lower_and_strip_punctuation",
@@ -134,9 +144,13 @@ SETTINGS = {
             "none",
         ),
     ),
-    "max_tokens": Setting(None, "optional_int", "vocabulary size cap"),
-    "max_length": Setting(None, "optional_int", "truncate sequences to this many tokens"),
-    "sequence_length": Setting(128, int, "window length", (), ("language_model",)),
+    "max_tokens": Setting(None, "optional_int", "vocabulary size cap", bounds="[3, inf)"),
+    "max_length": Setting(
+        None, "optional_int", "truncate sequences to this many tokens", bounds="[1, inf)"
+    ),
+    "sequence_length": Setting(
+        128, int, "window length", (), ("language_model",), bounds="[1, inf)"
+    ),
     "random_offsets": Setting(
         False,
         bool,
@@ -144,10 +158,14 @@ SETTINGS = {
         (),
         ("language_model",),
     ),
-    "num_buckets": Setting(6, int, "sequence-length buckets (0 = pad each batch to its longest)"),
+    "num_buckets": Setting(
+        6, int, "sequence-length buckets (0 = pad each batch to its longest)", bounds="[0, inf)"
+    ),
     # === Training ===
-    "epochs": Setting(10, int, "epochs"),
-    "batch_size": Setting(32, int, "batch size per replica (global = this x replicas)"),
+    "epochs": Setting(10, int, "epochs", bounds="[1, inf)"),
+    "batch_size": Setting(
+        32, int, "batch size per replica (global = this x replicas)", bounds="[1, inf)"
+    ),
     "optimizer": Setting(
         "adam",
         str,
@@ -155,7 +173,9 @@ SETTINGS = {
         ("adam", "adadelta"),
         _OPTIMIZER_TASKS,
     ),
-    "learning_rate": Setting(1e-3, float, "optimizer learning rate (a schedule's peak)"),
+    "learning_rate": Setting(
+        1e-3, float, "optimizer learning rate (a schedule's peak)", bounds="(0, inf)"
+    ),
     "lr_schedule": Setting(
         "constant",
         str,
@@ -165,18 +185,28 @@ SETTINGS = {
         _OPTIMIZER_TASKS,
     ),
     "warmup_steps": Setting(
-        0, int, "linear warm-up steps of the cosine schedule", (), _OPTIMIZER_TASKS
+        0,
+        int,
+        "linear warm-up steps of the cosine schedule",
+        (),
+        _OPTIMIZER_TASKS,
+        bounds="[0, inf)",
     ),
     "clipnorm": Setting(
-        None, "optional_float", "clip each gradient to this norm (recurrent models)"
+        None,
+        "optional_float",
+        "clip each gradient to this norm (recurrent models)",
+        bounds="(0, inf)",
     ),
-    "steps_per_epoch": Setting(None, "optional_int", "steps per epoch (default: one pass)"),
+    "steps_per_epoch": Setting(
+        None, "optional_int", "steps per epoch (default: one pass)", bounds="[1, inf)"
+    ),
     # Several steps per call save small models their per-step overhead (the CNN on MR: 1.40x
     # the notebook way's speed with 1, 1.58x-1.63x with 16, benchmarks/results/speed.md); the
     # steps and their numerics are the same.
-    "steps_per_execution": Setting(16, int, "training steps per compiled call"),
+    "steps_per_execution": Setting(16, int, "training steps per compiled call", bounds="[1, inf)"),
     "early_stopping_patience": Setting(
-        0, int, "epochs without validation improvement before stopping (0 = off)"
+        0, int, "epochs without validation improvement before stopping (0 = off)", bounds="[0, inf)"
     ),
     "monitor": Setting(
         None,
@@ -192,7 +222,9 @@ SETTINGS = {
     ),
     "xla": Setting(True, bool, "compile training steps with XLA (jit_compile)"),
     "mixed_precision": Setting(False, bool, "mixed_float16 on GPU, mixed_bfloat16 on TPU/CPU"),
-    "seed": Setting(0, int, "seed for data splits, shuffling and initialisation"),
+    "seed": Setting(
+        0, int, "seed for data splits, shuffling and initialisation", bounds="[0, 4294967296)"
+    ),
     # === Task specific ===
     "window_size": Setting(
         2,
@@ -200,15 +232,31 @@ SETTINGS = {
         "context words on each side of a skip-gram target",
         (),
         ("word2vec", "classification"),
+        bounds="[1, inf)",
     ),
     "num_negatives": Setting(
-        4, int, "negative samples per skip-gram pair", (), ("word2vec", "classification")
+        4,
+        int,
+        "negative samples per skip-gram pair",
+        (),
+        ("word2vec", "classification"),
+        bounds="[1, inf)",
     ),
     "sampling_factor": Setting(
-        1e-3, float, "subsampling threshold of frequent words", (), ("word2vec", "classification")
+        1e-3,
+        float,
+        "subsampling threshold of frequent words",
+        (),
+        ("word2vec", "classification"),
+        bounds="(0, inf)",
     ),
     "word2vec_epochs": Setting(
-        5, int, "skip-gram pretraining epochs (word2vec classifier)", (), ("classification",)
+        5,
+        int,
+        "skip-gram pretraining epochs (word2vec classifier)",
+        (),
+        ("classification",),
+        bounds="[1, inf)",
     ),
     "word2vec_xla": Setting(
         True,
@@ -218,12 +266,18 @@ SETTINGS = {
         ("classification",),
     ),
     "max_decode_length": Setting(
-        64, int, "longest greedy translation in evaluation", (), ("translation",)
+        64, int, "longest greedy translation in evaluation", (), ("translation",), bounds="[1, inf)"
     ),
     # === Outputs ===
     "output_dir": Setting(None, str, "run folder (default runs/<recipe>)"),
     "export_dir": Setting("saved_models", str, "TF Serving export base folder"),
     "export": Setting(True, bool, "export a SavedModel at the end"),
+    "restart": Setting(
+        False,
+        bool,
+        "start afresh even if the output folder holds an interrupted run (which the same "
+        "command would otherwise resume)",
+    ),
 }
 
 
@@ -301,6 +355,47 @@ def _convert(key, kind, value):
             f"Invalid value for setting {key}. Expected {expected}. Received: {key}={value!r}"
         ) from None
     raise AssertionError(kind)
+
+
+def check_bounds(key, value, bounds, kind=int):
+    """Checks that a number lies in `bounds`, an interval such as `"[1, inf)"` or `"(0, 1)"`.
+
+    Raises `ValueError` in Keras' wording, e.g. "Invalid value for setting epochs. Expected an
+    integer >= 1. Received: epochs=0". `None` (an optional setting left unset) passes.
+
+    Example:
+
+    >>> check_bounds("valid_fraction", 0.1, "(0, 1)", float)
+    0.1
+    """
+    if value is None:
+        return value
+    low_bracket, low, high, high_bracket = bounds[0], *bounds[1:-1].split(","), bounds[-1]
+    low, high = float(low), float(high)
+
+    def shown(number):
+        return str(int(number)) if number.is_integer() else str(number)
+
+    above = value >= low if low_bracket == "[" else value > low
+    below = value <= high if high_bracket == "]" else value < high
+    if above and below:
+        return value
+    noun = "an integer" if kind in (int, "optional_int") else "a number"
+    if high == float("inf"):
+        expected = f"{noun} {'>=' if low_bracket == '[' else '>'} {shown(low)}"
+    else:
+        expected = f"{noun} in {low_bracket}{shown(low)}, {shown(high)}{high_bracket}"
+    raise ValueError(
+        f"Invalid value for setting {key}. Expected {expected}. Received: {key}={value}"
+    )
+
+
+def check_settings(config):
+    """Checks every numeric setting of a resolved `config` against its bounds (see `Setting`)."""
+    for key, value in config.items():
+        setting = SETTINGS.get(key)
+        if setting is not None and setting.bounds:
+            check_bounds(key, value, setting.bounds, setting.kind)
 
 
 def model_factory(model_name):
@@ -390,6 +485,8 @@ def _merge(resolved, updates, source):
             continue
         setting = SETTINGS[key]
         converted = _convert(key, setting.kind, value)
+        if setting.bounds:
+            check_bounds(key, converted, setting.bounds, setting.kind)
         if setting.choices and converted not in setting.choices:
             raise ValueError(
                 f"Invalid value for setting {key}. Expected one of "
@@ -416,7 +513,7 @@ def _parse_assignments(assignments):
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         # One line naming the problem, rather than argparse's full usage dump.
-        self.exit(2, f"{self.prog}: error: {message}\nRun with --help to see the settings.\n")
+        self.exit(2, f"{self.prog}: error: {message} (--help lists the settings)\n")
 
 
 def build_parser(recipe_settings, prog=None, description=None):

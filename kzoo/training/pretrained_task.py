@@ -16,6 +16,9 @@ from kzoo.training.tasks import ClassificationTask, Data
 class PretrainedClassificationTask(ClassificationTask):
     """Classification for a model with its own preprocessor (`build_pretrained_classifier`)."""
 
+    def stand_in_model_args(self):
+        return None  # building means loading the preset, which checks itself
+
     def load(self, global_batch_size):
         c = self.config
         splits, class_names, label_ids = self._labeled_splits()

@@ -21,6 +21,7 @@ started again after a crash resumes from the last completed epoch (`backup/`).
 import json
 import math
 import os
+import shutil
 import sys
 import time
 
@@ -31,16 +32,39 @@ import tensorflow as tf
 import kzoo
 from kzoo.data import pipeline as text
 from kzoo.export import export_bundle
+from kzoo.files import write_atomically, write_text_atomically
 from kzoo.signatures import serving_bundle
 from kzoo.training import strategy as strategies
-from kzoo.training.callbacks import ResumableEarlyStopping, best_in_history
-from kzoo.training.config import model_factory
+from kzoo.training.callbacks import ExactProgbarLogger, ResumableEarlyStopping
+from kzoo.training.config import check_settings, model_factory
 from kzoo.training.optimizers import build_optimizer, learning_rate_schedule
 from kzoo.training.pretrained_task import PretrainedClassificationTask
+from kzoo.training.run_state import RunState, monitor_mode, read_state
 from kzoo.training.tasks import TASKS, skipgram_dataset
 
 # kzoo.training.tasks' tasks and those defined beside it.
 ALL_TASKS = {**TASKS, "pretrained_classification": PretrainedClassificationTask}
+
+
+# Settings that do not define the training: they may change when a run resumes, and
+# `restart` is never saved (a saved config must not restart the run it reruns).
+_NOT_COMPARED = ("export", "export_dir", "output_dir", "restart")
+_NOT_SAVED = ("restart",)
+
+
+def _flatten(config):
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    return flat
+
+
+def _shown(config, key):
+    flat = _flatten(config)
+    return json.dumps(flat[key]) if key in flat else "unset"
 
 
 def _precision_policy(strategy):
@@ -83,31 +107,80 @@ class Run:
 
     def __init__(self, config):
         self.config = config
-        self.steps_per_execution()  # a bad value fails here, before any data is read
+        # Everything the settings alone can tell is checked before any data is read.
+        check_settings(config)
+        self.task = ALL_TASKS[config["task"]](config)
+        self._check_model_args()
+        self.output_dir = config["output_dir"]
+        self._check_interrupted_run()
         self.started = time.time()
         keras.utils.set_random_seed(config["seed"])
         self.strategy = strategies.resolve_strategy(config["strategy"])
-        # Every worker reads the shared run folder (BackupAndRestore restores from it); only the
+        # Every worker reads the shared run folder (a resumed run restores from it); only the
         # chief writes: `strategies.fit` redirects the other workers' callback files, and the
         # runner's own files are written by the chief alone.
         self.chief = strategies.is_chief(self.strategy)
-        self.output_dir = config["output_dir"]
         os.makedirs(self.output_dir, exist_ok=True)
         self.policy = "float32"
         if config["mixed_precision"]:
             self.policy = _precision_policy(self.strategy)
         keras.config.set_dtype_policy(self.policy)
-        self.task = ALL_TASKS[config["task"]](config)
         self.global_batch_size = strategies.global_batch_size(config["batch_size"], self.strategy)
+        self.state = None  # the RunState of `fit`
         if self.chief:
-            with open(self.path("config.json"), "w", encoding="utf-8") as f:
-                json.dump(config, f, indent=2, sort_keys=True)
+            saved = {key: value for key, value in config.items() if key not in _NOT_SAVED}
+            write_text_atomically(
+                self.path("config.json"), json.dumps(saved, indent=2, sort_keys=True)
+            )
         self.log(f"recipe {config['recipe']}: model {config['model']}, task {config['task']}")
         self.log(f"strategy: {strategies.describe_strategy(self.strategy)}")
         self.log(
             f"batch {config['batch_size']} per replica, {self.global_batch_size} global; "
             f"precision {self.policy}; run folder {self.output_dir}"
         )
+
+    def _check_model_args(self):
+        """Builds the model once with small stand-ins for what the data decides (vocabulary
+        sizes, classes), so that its own argument checks fail before any data is read."""
+        stand_ins = self.task.stand_in_model_args()
+        if stand_ins is None:
+            return
+        args = {**stand_ins, **self.config["model_args"]}
+        model_factory(self.config["model"])(**{k: v for k, v in args.items() if v is not None})
+        # Forget the stand-in model, so the real one gets the same layer names as without it.
+        keras.backend.clear_session(free_memory=False)
+
+    def _check_interrupted_run(self):
+        """Resumes only the run that was interrupted: its settings must be this command's.
+
+        `--restart` discards an interrupted run instead (its backup; the files it wrote are
+        replaced as the new run writes them).
+        """
+        state = read_state(self.output_dir)
+        if state is None:
+            return
+        if self.config["restart"]:
+            shutil.rmtree(self.path("backup"), ignore_errors=True)
+            return
+        path = self.path("config.json")
+        saved = {}
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                saved = json.load(f)
+        current = json.loads(json.dumps(self.config))
+        differing = [
+            f"{key}={_shown(saved, key)} (now {_shown(current, key)})"
+            for key in sorted(_flatten(saved).keys() | _flatten(current).keys())
+            if key.partition(".")[0] not in _NOT_COMPARED
+            and _flatten(saved).get(key) != _flatten(current).get(key)
+        ]
+        if differing:
+            raise ValueError(
+                f"{self.output_dir} holds a run interrupted after {state['completed']} of "
+                f"{saved.get('epochs', '?')} epochs, with other settings than this command's: "
+                f"{', '.join(differing)}. Run the same command as before to resume it, or start "
+                "afresh with --restart or another --output-dir."
+            )
 
     def log(self, message):
         line = f"[kzoo] {message}"
@@ -127,8 +200,8 @@ class Run:
             name = "vocabulary.txt" if role == "text" else f"{role}_vocabulary.txt"
             text.save_vocabulary(vectorizer, self.path(name))
         if data.class_names and self.chief:
-            with open(self.path("class_names.txt"), "w", encoding="utf-8") as f:
-                f.writelines(name + "\n" for name in data.class_names)
+            names = "".join(name + "\n" for name in data.class_names)
+            write_text_atomically(self.path("class_names.txt"), names)
         for line in data.summary:
             self.log(f"data: {line}")
         return data
@@ -205,11 +278,6 @@ class Run:
         steps; a pass over a finite dataset ends early at its last batch and needs no divisor.
         """
         steps = self.config["steps_per_execution"]
-        if steps < 1:
-            raise ValueError(
-                "Invalid value for setting steps_per_execution. Expected a positive integer. "
-                f"Received: steps_per_execution={steps}"
-            )
         if self.config["steps_per_epoch"]:
             steps = math.gcd(steps, self.config["steps_per_epoch"])
         return steps
@@ -250,41 +318,29 @@ class Run:
 
     def callbacks(self, model, data):
         c = self.config
-        resuming = os.path.isdir(self.path("backup"))
         has_validation = data.valid is not None
         monitor = c["monitor"] or self.task.monitor
         if c["monitor"]:
             _check_monitor(model, c["monitor"])
         if monitor and monitor.startswith("val_") and not has_validation:
             monitor = monitor.removeprefix("val_")
-        os.makedirs(self.path("checkpoints"), exist_ok=True)
-        if monitor:
-            checkpoint = keras.callbacks.ModelCheckpoint(
-                self.path("checkpoints", "best.keras"), monitor=monitor, save_best_only=True
-            )
-            # A resumed run keeps the best checkpoint of its earlier epochs unless it beats it.
-            past = resuming and best_in_history(checkpoint, model, self.path("history.csv"))
-            if past:
-                checkpoint.best = past[0]
-        else:
-            checkpoint = keras.callbacks.ModelCheckpoint(self.path("checkpoints", "last.keras"))
+        mode = monitor_mode(model, monitor) if monitor else "min"
+        # History, best checkpoint and backup, committed together once per epoch.
+        self.state = RunState(self.output_dir, monitor, mode)
         callbacks = [
             keras.callbacks.TerminateOnNaN(),
-            keras.callbacks.BackupAndRestore(self.path("backup")),
-            checkpoint,
-            # A resumed run continues its history; a new run starts it afresh.
-            keras.callbacks.CSVLogger(self.path("history.csv"), append=resuming),
+            self.state,
             keras.callbacks.TensorBoard(self.path("logs")),
             # Images and projector files: the chief's only.
             *(self.task.callbacks(model, data, self.path("logs")) if self.chief else []),
+            ExactProgbarLogger(),
         ]
         if c["early_stopping_patience"] and has_validation and monitor:
             callbacks.append(
                 ResumableEarlyStopping(
-                    # A new run's history.csv is rewritten, so only a resumed run reads one.
-                    self.path("history.csv") if resuming else None,
-                    self.path("checkpoints", "best.keras"),
+                    self.state,
                     monitor=monitor,
+                    mode=mode,
                     patience=c["early_stopping_patience"],
                     restore_best_weights=True,
                 )
@@ -292,23 +348,30 @@ class Run:
         return callbacks
 
     def fit(self, model, data):
-        """Trains with the run's callbacks; resumes from `backup/` if a previous run stopped."""
+        """Trains with the run's callbacks; resumes where an interrupted run of the same
+        settings stopped (`backup/`)."""
         c = self.config
-        if os.path.isdir(self.path("backup")):
-            self.log("resuming from the last completed epoch in backup/")
+        callbacks = self.callbacks(model, data)
+        interrupted = read_state(self.output_dir)
+        if interrupted:
+            self.log(
+                f"resuming from the last completed epoch: {interrupted['completed']} of "
+                f"{c['epochs']} done (backup/)"
+            )
         history = strategies.fit(
             model,
             data.train,
             validation_data=data.valid,
             epochs=c["epochs"],
             steps_per_epoch=c["steps_per_epoch"],
-            callbacks=self.callbacks(model, data),
+            callbacks=callbacks,
             verbose=self._verbose(),
             shuffle=False,  # the pipelines shuffle; Keras would only warn
         )
         if self.chief:
-            model.save(self.path("model.keras"))
-        self.last_epoch_logs = {k: float(v[-1]) for k, v in history.history.items() if v}
+            write_atomically(self.path("model.keras"), model.save)
+        self.last_epoch_logs = dict(self.state.rows[-1]) if self.state.rows else {}
+        self.last_epoch_logs.pop("epoch", None)
         epochs = len(history.epoch)
         self.log(
             f"trained {epochs} epoch(s) in this process; model saved to {self.path('model.keras')}"
@@ -348,20 +411,35 @@ class Run:
                     print("\n".join(f"  {line}" for line in value))
         print(flush=True)
         if self.chief:
-            with open(self.path("metrics.json"), "w", encoding="utf-8") as f:
-                json.dump(results, f, indent=2, default=float)
+            text_of = json.dumps(results, indent=2, default=float)
+            write_text_atomically(self.path("metrics.json"), text_of)
         return results
 
     # === Export ===
+    def _check_trained(self):
+        """Refuses to export a model that no epoch trained, or whose training diverged."""
+        rows = self.state.rows if self.state else []
+        if not rows:
+            raise ValueError(
+                "Nothing was exported: the run completed no training epoch. Train it (--epochs "
+                "1 or more) before exporting."
+            )
+        diverged = sorted(k for k, v in rows[-1].items() if k != "epoch" and not math.isfinite(v))
+        if diverged:
+            raise ValueError(
+                f"Nothing was exported: the last epoch ended with {', '.join(diverged)} not "
+                "finite (training diverged; try a lower --learning-rate or a --clipnorm)."
+            )
+
     def export(self, model, data):
         """Exports to `<export_dir>/<recipe>/<next version>/` for TF Serving (chief only): raw
         inputs in, readable outputs out, warm-up requests, checked against the in-memory
         pipeline before it is published; `models.config` lists every exported model."""
         if not self.config["export"] or not self.chief:
             return None
+        self._check_trained()
         bundle = serving_bundle(model, data, self.config)
-        with open(self.path("examples.json"), "w", encoding="utf-8") as f:
-            json.dump(bundle.examples, f, indent=2)
+        write_text_atomically(self.path("examples.json"), json.dumps(bundle.examples, indent=2))
         path = export_bundle(bundle, self.config["export_dir"], self.config["recipe"])
         self.log(f"exported SavedModel to {path} (signatures: {', '.join(_signature_names(path))})")
         return path

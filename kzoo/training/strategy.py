@@ -49,10 +49,10 @@ Two more things `model.fit` leaves to the user on several workers, which kzoo's 
   same paths: two workers saving `BackupAndRestore`'s `latest.weights.h5` at once fail with
   `BlockingIOError: [Errno 11] Unable to synchronously create file (unable to lock file ...)`.
   As Keras 2 did, kzoo lets only the chief write where asked: on the other workers
-  `ModelCheckpoint`, `BackupAndRestore`, `TensorBoard` and `CSVLogger` write to a temporary
-  directory that is deleted after `fit`. `BackupAndRestore` still restores from the shared
-  backup directory on every worker. Custom callbacks that write files should check
-  `is_chief()`.
+  `ModelCheckpoint`, `BackupAndRestore`, `TensorBoard`, `CSVLogger` and kzoo's `RunState`
+  write to a temporary directory that is deleted after `fit`. `BackupAndRestore` and
+  `RunState` still restore from the shared run folder on every worker. Custom callbacks that
+  write files should check `is_chief()`.
 - In-memory `tf.data` datasets get the `DATA` auto-shard policy (`shard_options`). Left on
   `AUTO`, TensorFlow first tries `FILE`, fails and falls back to `DATA` (TensorFlow 2.21 logs
   "AUTO sharding policy will apply DATA sharding policy as it failed to apply FILE sharding
@@ -86,6 +86,7 @@ import numpy as np
 import tensorflow as tf
 
 from kzoo import validation
+from kzoo.training.run_state import RunState
 
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 
@@ -601,15 +602,17 @@ def _multi_worker_fixes(model):
 
 
 class _RedirectAfterRestore(keras.callbacks.Callback):
-    """Moves a `BackupAndRestore`'s writes to a worker directory once it has restored."""
+    """Moves a restoring callback's writes (`BackupAndRestore`, kzoo's `RunState`) to a worker
+    directory once it has restored from the shared one."""
 
-    def __init__(self, backup, redirect):
+    def __init__(self, callback, redirect, attribute):
         super().__init__()
-        self.backup = backup
+        self.callback = callback
         self.redirect = redirect
+        self.attribute = attribute
 
     def on_train_begin(self, logs=None):
-        self.redirect(self.backup, "backup_dir", is_file=False)
+        self.redirect(self.callback, self.attribute, is_file=False)
 
 
 @contextlib.contextmanager
@@ -638,7 +641,9 @@ def _chief_writes_only(callbacks, strategy):
     for callback in callbacks:
         worker_callbacks.append(callback)
         if isinstance(callback, keras.callbacks.BackupAndRestore):
-            worker_callbacks.append(_RedirectAfterRestore(callback, redirect))
+            worker_callbacks.append(_RedirectAfterRestore(callback, redirect, "backup_dir"))
+        elif isinstance(callback, RunState):
+            worker_callbacks.append(_RedirectAfterRestore(callback, redirect, "run_dir"))
         elif isinstance(callback, keras.callbacks.ModelCheckpoint):
             redirect(callback, "filepath", is_file=True)
         elif isinstance(callback, keras.callbacks.CSVLogger):

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from kzoo import build_pretrained_classifier
+from kzoo.testing import TINY_BERT_VOCABULARY, write_tiny_bert_preset
 
-VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-VOCABULARY += "the a film movie plot is was good great fine bad awful dull".split()
+VOCABULARY = TINY_BERT_VOCABULARY
 POSITIVE, NEGATIVE = ("good", "great", "fine"), ("bad", "awful", "dull")
 
 # keras-hub tasks compile themselves; a reloaded one is left uncompiled, and Keras says so.
@@ -25,18 +25,8 @@ pytestmark = pytest.mark.filterwarnings("ignore:`compile\\(\\)` was not called")
 
 
 def write_tiny_preset(path):
-    """Writes a 2-layer, 16-wide BERT with a 18-token vocabulary as a keras-hub preset."""
-    keras.utils.set_random_seed(0)
-    keras_hub.models.BertBackbone(
-        vocabulary_size=len(VOCABULARY),
-        num_layers=2,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        max_sequence_length=16,
-    ).save_to_preset(str(path))
-    keras_hub.models.BertTokenizer(vocabulary=VOCABULARY, lowercase=True).save_to_preset(str(path))
-    return str(path)
+    """A 2-layer, 16-wide BERT with a 18-token vocabulary (`VOCABULARY`), as a preset."""
+    return write_tiny_bert_preset(str(path))
 
 
 def sentences(count, seed=0):

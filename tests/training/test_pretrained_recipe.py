@@ -4,16 +4,13 @@ SavedModel that answers raw text; here on a tiny randomly initialised BERT prese
 import json
 
 import keras
-import keras_hub
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from kzoo.cli import main as kzoo_main
+from kzoo.testing import write_tiny_bert_preset
 from kzoo.training.config import parse_settings
-
-VOCABULARY = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-VOCABULARY += "the a film movie plot is was good great fine bad awful dull".split()
+from kzoo_cli import main as kzoo_main
 
 # keras-hub tasks compile themselves; a reloaded one is left uncompiled, and Keras says so.
 pytestmark = pytest.mark.filterwarnings("ignore:`compile\\(\\)` was not called")
@@ -21,18 +18,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:`compile\\(\\)` was not called")
 
 @pytest.fixture
 def preset(tmp_path):
-    path = str(tmp_path / "tiny_bert")
-    keras.utils.set_random_seed(0)
-    keras_hub.models.BertBackbone(
-        vocabulary_size=len(VOCABULARY),
-        num_layers=2,
-        num_heads=2,
-        hidden_dim=16,
-        intermediate_dim=32,
-        max_sequence_length=16,
-    ).save_to_preset(path)
-    keras_hub.models.BertTokenizer(vocabulary=VOCABULARY, lowercase=True).save_to_preset(path)
-    return path
+    return write_tiny_bert_preset(str(tmp_path / "tiny_bert"))
 
 
 def _write_split(path, count, rng):

@@ -5,60 +5,33 @@ import csv
 import importlib
 import json
 import os
-import signal
+import re
 import subprocess
 import sys
-import time
 import types
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from keras.callbacks import EarlyStopping, ModelCheckpoint
+from keras.callbacks import EarlyStopping
 
-from kzoo.cli import main as kzoo_main
-from kzoo.cli import recipe_names
 from kzoo.training import Run, parse_settings
+from kzoo.training.run_state import RunState
+from kzoo_cli import main as kzoo_main
+from kzoo_cli import recipe_names
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-# Tiny but real: each trains one short epoch on its embedded default.
+# Tiny but real: each recipe declares options that train one short epoch on its embedded
+# default (its TINY). The pretrained classifier's default preset is a download:
+# test_pretrained_recipe.py runs it on a tiny local one.
 TINY = {
-    "lstm_classifier": ["--num-examples", "400"],
-    "cnn_sentiment": ["--num-examples", "400", "--set", "model_args.filters=8"],
-    "kim_cnn": ["--num-examples", "400", "--set", "model_args.embedding_dim=16"],
-    "mha_classifier": ["--num-examples", "400", "--set", "model_args.embedding_dim=16"],
-    "encoder_decoder_classifier": ["--num-examples", "400"],
-    "word2vec_classifier": ["--num-examples", "400", "--word2vec-epochs", "1"],
-    "word2vec": ["--max-tokens", "500", "--steps-per-epoch", "5"],
-    "rnn_generator": ["--set", "model_args.units=16", "--steps-per-epoch", "5"],
-    "gpt": [
-        "--sequence-length",
-        "16",
-        "--steps-per-epoch",
-        "5",
-        "--set",
-        "model_args.num_layers=1",
-        "--set",
-        "model_args.hidden_dim=16",
-        "--set",
-        "model_args.intermediate_dim=32",
-    ],
-    "seq2seq": ["--num-examples", "300", "--set", "model_args.latent_dim=16"],
-    "attention_seq2seq": ["--num-examples", "300", "--set", "model_args.latent_dim=16"],
-    "gan": ["--set", "model_args.latent_dim=8", "--steps-per-epoch", "3"],
-    "summarisation": [
-        "--num-examples",
-        "200",
-        "--set",
-        "model_args.latent_dim=8",
-        "--max-decode-length",
-        "6",
-    ],
-    # Its default preset is a download: test_pretrained_recipe.py runs it on a tiny local one.
-    "pretrained_classifier": None,
+    name: importlib.import_module(f"kzoo.recipes.{name}").TINY
+    for name in recipe_names()
+    if name != "pretrained_classifier"
 }
+TINY["pretrained_classifier"] = None
 
 
 def test_every_recipe_has_a_tiny_setting():
@@ -129,7 +102,7 @@ def test_recipe_script_and_kzoo_train_show_the_same_options():
 
 def test_unknown_recipe(capsys):
     assert kzoo_main(["train", "bert"]) == 2
-    assert "unknown recipe 'bert'" in capsys.readouterr().err
+    assert "Unknown recipe 'bert'" in capsys.readouterr().err
 
 
 def test_undecodable_file_names_the_file_and_line(tmp_path, capsys):
@@ -137,54 +110,10 @@ def test_undecodable_file_names_the_file_and_line(tmp_path, capsys):
     train.write_bytes("a fine film\nun film très réussi\n".encode("latin-1"))
     (tmp_path / "reviews.neg").write_text("a dull film\n")
     argv = ["--train-file", str(train), "--train-file", str(tmp_path / "reviews.neg")]
-    with pytest.raises(ValueError, match=r"reviews\.pos line 2 as utf-8.*--encoding latin-1"):
-        kzoo_main(["train", "cnn_sentiment", *argv, "--output-dir", str(tmp_path / "run")])
-
-
-def _history_epochs(path):
-    if not path.exists():
-        return []
-    with open(path) as f:
-        return [int(row["epoch"]) for row in csv.DictReader(f)]
-
-
-def test_killed_run_resumes_from_its_last_completed_epoch(tmp_path):
-    run_dir = tmp_path / "run"
-    command = [
-        sys.executable,
-        "recipes/cnn_sentiment.py",
-        "--epochs",
-        "6",
-        "--num-examples",
-        "3000",
-        "--no-xla",
-        "--no-export",
-        "--early-stopping-patience",
-        "0",
-        "--output-dir",
-        str(run_dir),
-    ]
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.time() + 240
-    # history.csv gets a row after the epoch's backup is written (callback order).
-    while len(_history_epochs(run_dir / "history.csv")) < 2:
-        assert process.poll() is None, "the run ended before it could be killed"
-        assert time.time() < deadline, "the run did not complete two epochs in time"
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    completed = _history_epochs(run_dir / "history.csv")
-    assert 2 <= len(completed) < 6
-
-    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "resuming from the last completed epoch" in result.stdout
-    # Every epoch ran exactly once across both processes, and no more than six.
-    assert _history_epochs(run_dir / "history.csv") == list(range(6))
-    assert f"trained {6 - len(completed)} epoch(s) in this process" in result.stdout
+    status = kzoo_main(["train", "cnn_sentiment", *argv, "--output-dir", str(tmp_path / "run")])
+    error = capsys.readouterr().err
+    assert status == 2 and error.count("\n") == 1  # one line, no traceback
+    assert re.search(r"reviews\.pos line 2 as utf-8.*--encoding latin-1", error)
 
 
 def test_optimizer_and_monitor_settings_reach_the_training(tmp_path):
@@ -198,8 +127,9 @@ def test_optimizer_and_monitor_settings_reach_the_training(tmp_path):
     # Checkpoints and early stopping pick the best epoch by the monitored metric.
     config = parse_settings(importlib.import_module("kzoo.recipes.lstm_classifier").SETTINGS, argv)
     callbacks = Run(config).callbacks(model, types.SimpleNamespace(valid=[]))
-    picks = [c for c in callbacks if isinstance(c, (ModelCheckpoint, EarlyStopping))]
+    picks = [c for c in callbacks if isinstance(c, (RunState, EarlyStopping))]
     assert [c.monitor for c in picks] == ["val_accuracy", "val_accuracy"]
+    assert [c.mode for c in picks] == ["max", "max"]  # known before any metric is built
     # A metric the model does not have is an error, not a warning every epoch.
     config["monitor"] = "val_acc"
     with pytest.raises(ValueError, match=r"setting monitor. Expected one of \['val_loss', "):
@@ -237,15 +167,6 @@ def test_steps_per_execution_divides_a_fixed_epoch(tmp_path):
     assert int(model.optimizer.iterations) == 6
 
 
-def test_steps_per_execution_below_one_is_a_clear_error(tmp_path):
-    settings = importlib.import_module("kzoo.recipes.rnn_generator").SETTINGS
-    config = parse_settings(settings, ["--output-dir", str(tmp_path), "--steps-per-execution", "0"])
-    with pytest.raises(
-        ValueError, match="Expected a positive integer. Received: steps_per_execution=0"
-    ):
-        Run(config)
-
-
 def test_word2vec_classifier_pretrains_with_xla_and_classifies_without(tmp_path, monkeypatch):
     settings = importlib.import_module("kzoo.recipes.word2vec_classifier").SETTINGS
     argv = ["--num-examples", "200", "--word2vec-epochs", "1", "--output-dir", str(tmp_path)]
@@ -269,12 +190,14 @@ def test_resumed_run_keeps_its_best_epoch_for_early_stopping_and_checkpoints(tmp
     argv += ["--set", "model_args.units=4"]
     run = Run(parse_settings(settings, argv))
     model = run.build_model(run.load_data())
-    # Four epochs before the interruption: the best val_loss, 0.7, was epoch 1's.
+    # Four epochs committed before the interruption: the best val_loss, 0.7, was epoch 1's.
+    rows = [(0.9, 1.0), (0.7, 0.8), (0.8, 0.6), (0.75, 0.5)]
+    history = [{"epoch": i, "val_loss": v, "loss": loss} for i, (v, loss) in enumerate(rows)]
     (tmp_path / "backup").mkdir()
-    (tmp_path / "history.csv").write_text(
-        "epoch,accuracy,loss,val_accuracy,val_loss\n"
-        "0,0.5,1.0,0.5,0.9\n1,0.6,0.8,0.6,0.7\n2,0.7,0.6,0.6,0.8\n3,0.8,0.5,0.6,0.75\n"
-    )
+    model.save_weights(tmp_path / "backup" / "epoch-4.weights.h5")
+    state = {"completed": 4, "weights": "epoch-4.weights.h5", "history": history}
+    state |= {"best": 0.7, "best_epoch": 1, "monitor": "val_loss", "mode": "min"}
+    (tmp_path / "backup" / "state.json").write_text(json.dumps(state))
     best_weights = [w + 1.0 for w in model.get_weights()]
     best = keras.models.clone_model(model)
     best.set_weights(best_weights)
@@ -282,21 +205,36 @@ def test_resumed_run_keeps_its_best_epoch_for_early_stopping_and_checkpoints(tmp
     best.save(tmp_path / "checkpoints" / "best.keras")
 
     callbacks = run.callbacks(model, types.SimpleNamespace(valid=[]))
-    (checkpoint,) = [c for c in callbacks if isinstance(c, ModelCheckpoint)]
+    (run_state,) = [c for c in callbacks if isinstance(c, RunState)]
     (stopping,) = [c for c in callbacks if isinstance(c, EarlyStopping)]
-    assert checkpoint.best == pytest.approx(0.7)  # a worse resumed epoch does not replace it
-    stopping.set_model(model)
-    stopping.on_train_begin()
+    for callback in (run_state, stopping):
+        callback.set_model(model)
+        callback.on_train_begin()
+    assert model._initial_epoch == 4  # fit starts at the fifth epoch
+    assert (run_state.best, run_state.best_epoch) == (0.7, 1)
     assert (stopping.best, stopping.best_epoch, stopping.wait) == (pytest.approx(0.7), 1, 2)
     for restored, saved in zip(stopping.best_weights, best_weights):
         np.testing.assert_allclose(restored, saved)
+    # The history file holds exactly the committed epochs.
+    assert _history_epochs(tmp_path / "history.csv") == [0, 1, 2, 3]
+    # A worse resumed epoch does not replace the best checkpoint.
+    run_state.on_epoch_end(4, {"val_loss": 0.71, "loss": 0.4})
+    reloaded = keras.models.load_model(tmp_path / "checkpoints" / "best.keras")
+    np.testing.assert_allclose(reloaded.get_weights()[0], best_weights[0])
     # One more epoch without improvement is the third since epoch 1: training stops.
     stopping.on_epoch_end(4, {"val_loss": 0.71})
     assert model.stop_training
     # A new run (no backup/) starts afresh.
-    (tmp_path / "backup").rmdir()
+    run_state.on_train_end()
     callbacks = run.callbacks(model, types.SimpleNamespace(valid=[]))
+    (run_state,) = [c for c in callbacks if isinstance(c, RunState)]
     (stopping,) = [c for c in callbacks if isinstance(c, EarlyStopping)]
-    stopping.set_model(model)
-    stopping.on_train_begin()
-    assert stopping.best is None and stopping.wait == 0
+    for callback in (run_state, stopping):
+        callback.set_model(model)
+        callback.on_train_begin()
+    assert stopping.best is None and stopping.wait == 0 and run_state.completed == 0
+
+
+def _history_epochs(path):
+    with open(path) as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]

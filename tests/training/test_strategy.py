@@ -23,6 +23,7 @@ import tensorflow as tf
 
 import kzoo
 from kzoo.training import strategy as strategies
+from kzoo.training.run_state import RunState
 
 HELPER = Path(__file__).with_name("multi_worker_worker.py")
 TIMEOUT_S = 120
@@ -337,11 +338,12 @@ def test_only_the_chief_writes_callback_files(tmp_path):
     csv_logger = keras.callbacks.CSVLogger(str(tmp_path / "history.csv"))
     tensorboard = keras.callbacks.TensorBoard(str(tmp_path / "logs"))
     stopping = keras.callbacks.EarlyStopping()
-    callbacks = [backup, checkpoint, csv_logger, tensorboard, stopping]
+    run_state = RunState(str(tmp_path / "run"), monitor="val_loss")
+    callbacks = [backup, checkpoint, csv_logger, tensorboard, stopping, run_state]
     originals = [dict(vars(callback)) for callback in callbacks]
 
     with strategies._chief_writes_only(callbacks, worker) as worker_callbacks:
-        assert worker_callbacks[0] is backup and worker_callbacks[2:] == callbacks[1:]
+        assert worker_callbacks[0] is backup and worker_callbacks[2:-1] == callbacks[1:]
         for path in (checkpoint.filepath, csv_logger.filename, tensorboard.log_dir):
             assert not path.startswith(str(tmp_path))
         assert checkpoint.filepath.endswith("best.keras")
@@ -350,6 +352,11 @@ def test_only_the_chief_writes_callback_files(tmp_path):
         worker_callbacks[1].on_train_begin()
         assert not backup.backup_dir.startswith(str(tmp_path))
         assert backup._weights_path == os.path.join(backup.backup_dir, "latest.weights.h5")
+        # kzoo's RunState likewise: every path it writes lies under its run folder.
+        assert worker_callbacks[-1] is not run_state and run_state.run_dir == str(tmp_path / "run")
+        worker_callbacks[-1].on_train_begin()
+        assert not run_state.run_dir.startswith(str(tmp_path))
+        assert not run_state.checkpoint_path.startswith(str(tmp_path))
         workdir = Path(tensorboard.log_dir).parent
         assert workdir.is_dir()
     assert [dict(vars(callback)) for callback in callbacks] == originals
