@@ -222,18 +222,26 @@ def read_labeled_lines(path, encoding="utf-8"):
     """
     path = _path(path)
     texts, labels = [], []
+    for number, label, text, problem in _labeled_line_records(path, encoding):
+        if problem:
+            raise DataFileError(
+                f"{path} line {number} has {problem}. Expected '<label> <text>' on every "
+                "non-blank line."
+            )
+        labels.append(label)
+        texts.append(text)
+    return texts, labels
+
+
+def _labeled_line_records(path, encoding):
+    """Yields `(line number, label, text, problem)` for each non-blank `<label> <text>` line;
+    `problem` says what is wrong with the line, or is None."""
     for number, line in enumerate(read_lines(path, encoding), start=1):
         fields = line.split(None, 1)
         if not fields:
             continue
-        if len(fields) < 2 or not fields[1].strip():
-            raise DataFileError(
-                f"{path} line {number} has a label ({fields[0]!r}) but no text. Expected "
-                "'<label> <text>' on every non-blank line."
-            )
-        labels.append(fields[0])
-        texts.append(fields[1].strip())
-    return texts, labels
+        text = fields[1].strip() if len(fields) > 1 else ""
+        yield number, fields[0], text, None if text else f"a label ({fields[0]!r}) but no text"
 
 
 def _default_labels(paths):
@@ -341,6 +349,22 @@ def read_delimited(path, columns, delimiter=None, encoding="utf-8"):
     path = _path(path)
     if isinstance(columns, str):
         columns = [columns]
+    values = tuple([] for _ in columns)
+    for number, fields, problem in _delimited_records(path, columns, delimiter, encoding):
+        if problem:
+            raise DataFileError(f"{path} line {number} has {problem}.")
+        for column, field in zip(values, fields):
+            column.append(field)
+    return values
+
+
+def _delimited_records(path, columns, delimiter, encoding):
+    """Yields `(line number, fields, problem)` for each non-blank row of a CSV/TSV file.
+
+    `fields` are the row's values of `columns`; `problem` says what is wrong with a row whose
+    number of fields differs from the header's (its `fields` are then None), or is None. The
+    line number is the row's first line (a quoted field may span several).
+    """
     if not columns:
         raise ValueError(
             "Invalid value for argument columns. Expected a non-empty list of column names. "
@@ -369,20 +393,18 @@ def read_delimited(path, columns, delimiter=None, encoding="utf-8"):
                 f"column names or the delimiter ({delimiter!r})."
             )
         indices = [header.index(name) for name in columns]
-        values = tuple([] for _ in columns)
+        last_line = reader.line_num
         for row in reader:
+            number, last_line = last_line + 1, reader.line_num
             if not row:
                 continue
             if len(row) != len(header):
-                raise DataFileError(
-                    f"{path} line {reader.line_num} has {len(row)} fields, but the header has "
-                    f"{len(header)}: {header}."
-                )
-            for column, index in zip(values, indices):
-                column.append(row[index])
+                problem = f"{len(row)} fields, but the header has {len(header)}: {header}"
+                yield number, None, problem
+            else:
+                yield number, [row[index] for index in indices], None
     except csv.Error as error:
         raise DataFileError(f"Cannot parse {path} line {reader.line_num}: {error}.") from None
-    return values
 
 
 # === Parallel text ===
