@@ -185,7 +185,7 @@ def test_test_folds_partition_the_data_for_cross_validation():
     config["test_fraction"] = 0.1
     held_out = []
     for fold in range(10):
-        splits = _local_splits({**config, "test_fold": fold}, lambda files: items)
+        splits = _local_splits({**config, "test_fold": fold}, lambda files, split: items)
         train, test = splits["train"], splits["test"]
         assert len(test[0]) == 10 and sorted(train[0] + test[0]) == items[0]
         assert all(label == f"label {i}" for i, label in zip(*test))  # columns stay aligned
@@ -193,8 +193,42 @@ def test_test_folds_partition_the_data_for_cross_validation():
     assert sorted(held_out) == items[0]  # every example is tested exactly once
     # Fold 0 is the split that --test-fraction alone gives.
     assert (
-        _local_splits(config, lambda files: items)["test"]
-        == _local_splits({**config, "test_fold": 0}, lambda files: items)["test"]
+        _local_splits(config, lambda files, split: items)["test"]
+        == _local_splits({**config, "test_fold": 0}, lambda files, split: items)["test"]
     )
     with pytest.raises(ValueError, match=r"Expected an integer in \[0, 10\) for test_fraction"):
-        _local_splits({**config, "test_fold": 10}, lambda files: items)
+        _local_splits({**config, "test_fold": 10}, lambda files, split: items)
+
+
+# === Labels, bad lines, empty and one-class files ===
+
+
+def _task(tmp_path, *arguments, task="classification"):
+    """The task a classification recipe runs, on `arguments` (no training)."""
+    from kzoo.training.config import parse_settings
+    from kzoo.training.runner import ALL_TASKS
+
+    recipe = {"recipe": "t", "model": "cnn_sentiment", "task": task}
+    argv = ["--output-dir", str(tmp_path / "run"), *arguments]
+    return ALL_TASKS[task](parse_settings(recipe, argv))
+
+
+def _two_class_lines(rng, count, extra=()):
+    """`count` `<label> <text>` lines of neg and pos, with `extra` {line number: line} in."""
+    lines = [f"{('neg', 'pos')[i % 2]} {s}" for i, s in enumerate(_sentences(rng, count))]
+    for number, line in sorted(dict(extra).items()):
+        lines.insert(number - 1, line)
+    return "\n".join(lines) + "\n"
+
+
+def test_a_two_class_file_with_unlabeled_lines_is_refused(tmp_path, rng):
+    # The bug: these two lines made a 4-class model of a 2-class file.
+    unlabeled = {101: "if only it were shorter", 202: "jonathan pryce is superb"}
+    (tmp_path / "train.txt").write_text(_two_class_lines(rng, 300, unlabeled))
+    task = _task(tmp_path, "--train-file", str(tmp_path / "train.txt"))
+    with pytest.raises(
+        ValueError,
+        match=r"train\.txt has the label 'if' only on line 101, of 302 lines: it looks like a "
+        r"line whose label is missing",
+    ):
+        task.load(32)
