@@ -297,7 +297,8 @@ class ClassificationTask(Task):
             if split in splits:
                 line = f"{split}: {len(splits[split][0])} examples"
                 if split in self.lines_left_out:
-                    line += f", {self.lines_left_out[split]} bad lines left out of its files"
+                    count = self.lines_left_out[split]
+                    line += f", {count} bad line{'s' * (count != 1)} left out of its files"
                 lines.append(line)
         return lines + self.bad_line_warnings
 
