@@ -657,7 +657,7 @@ class LabeledTexts(tuple):
 
 def _some(items):
     shown = ", ".join(str(item) for item in items[:_SHOWN])
-    return shown + (", ..." if len(items) > _SHOWN else "")
+    return shown + (f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")
 
 
 def _check_labels_argument(labels):
@@ -734,14 +734,16 @@ def _check_rare_labels(path, labels, numbers, missing_label):
         if label in rare:
             lines.setdefault(label, []).append(number)
     (label, first), *others = lines.items()  # in the order of their first lines
-    where = f"only on line {first[0]}" if len(first) == 1 else f"only on lines {_some(first)}"
+    where = f"line {first[0]}" if len(first) == 1 else f"lines {first[0]} and {first[1]}"
     message = (
-        f"{path} has the label {label!r} {where}, of {len(labels)} lines: it looks like "
+        f"{path} has the label {label!r} only on {where} of its {len(labels)} lines: it looks like "
         f"{missing_label}. Fix the line, or declare the classes with --labels (labels= in "
         f"Python) if {label!r} is a real one."
     )
     if others:
-        listed = [f"{other!r} (line {_some(at)})" for other, at in others]
+        listed = [
+            f"{other!r} ({'line' if len(at) == 1 else 'lines'} {_some(at)})" for other, at in others
+        ]
         message += f" Other labels as rare: {_some(listed)}."
     if sum(len(at) for at in lines.values()) >= 0.1 * len(labels):
         message += (

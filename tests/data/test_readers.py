@@ -336,7 +336,7 @@ def test_lines_without_their_label_are_refused_as_rare_labels(tmp_path):
     assert sorted(set(load_classification_files(path)[1])) == ["if", "jonathan", "neg", "pos"]
     with pytest.raises(
         DataFileError,
-        match=r"train\.txt has the label 'if' only on line 101, of 302 lines: it looks like a "
+        match=r"train\.txt has the label 'if' only on line 101 of its 302 lines: it looks like a "
         r"line whose label is missing, its first word read as the label\. Fix the line, or "
         r"declare the classes with --labels \(labels= in Python\) if 'if' is a real one\. "
         r"Other labels as rare: 'jonathan' \(line 202\)\.$",
@@ -367,14 +367,20 @@ def test_rare_label_rule_counts_at_most_two_on_less_than_half_a_percent(tmp_path
 
 def test_rare_label_seen_twice_names_both_lines(tmp_path):
     path = write(tmp_path / "train.txt", _two_classes(500, {7: "the end", 9: "the start"}))
-    with pytest.raises(DataFileError, match=r"has the label 'the' only on lines 7, 9, of 502"):
+    with pytest.raises(
+        DataFileError, match=r"has the label 'the' only on lines 7 and 9 of its 502"
+    ):
         load_classification_files(path, check_rare_labels=True)
 
 
 def test_many_rare_labels_suggest_a_file_without_labels(tmp_path):
     sentences = [f"word{i} and more words" for i in range(60)] + ["a good one"] * 240
     path = write(tmp_path / "mr.pos", "\n".join(sentences) + "\n")
-    with pytest.raises(DataFileError, match=r"suggest a file without labels: for one file per"):
+    with pytest.raises(
+        DataFileError,
+        match=r"'word5' \(line 6\) and 54 more\. So many rare labels suggest a file without "
+        r"labels: for one file per label, give one --train-file per label\.$",
+    ):
         load_classification_files(path, check_rare_labels=True)
 
 

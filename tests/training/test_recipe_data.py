@@ -228,7 +228,7 @@ def test_a_two_class_file_with_unlabeled_lines_is_refused(tmp_path, rng):
     task = _task(tmp_path, "--train-file", str(tmp_path / "train.txt"))
     with pytest.raises(
         ValueError,
-        match=r"train\.txt has the label 'if' only on line 101, of 302 lines: it looks like a "
+        match=r"train\.txt has the label 'if' only on line 101 of its 302 lines: it looks like a "
         r"line whose label is missing",
     ):
         task.load(32)
