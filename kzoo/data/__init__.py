@@ -16,6 +16,7 @@ from kzoo.data.embedded import (
     sentiment_corpus,
 )
 from kzoo.data.readers import (
+    BadLinesWarning,
     DataFileError,
     load_classification_files,
     read_delimited,
@@ -36,6 +37,7 @@ from kzoo.data.tfds_sources import (
 )
 
 __all__ = [
+    "BadLinesWarning",
     "DataFileError",
     "date_pairs",
     "digit_images",

@@ -20,6 +20,7 @@ import gzip
 import io
 import os
 import pathlib
+import warnings
 import zlib
 
 import numpy as np
@@ -222,18 +223,26 @@ def read_labeled_lines(path, encoding="utf-8"):
     """
     path = _path(path)
     texts, labels = [], []
+    for number, label, text, problem in _labeled_line_records(path, encoding):
+        if problem:
+            raise DataFileError(
+                f"{path} line {number} has {problem}. Expected '<label> <text>' on every "
+                "non-blank line."
+            )
+        labels.append(label)
+        texts.append(text)
+    return texts, labels
+
+
+def _labeled_line_records(path, encoding):
+    """Yields `(line number, label, text, problem)` for each non-blank `<label> <text>` line;
+    `problem` says what is wrong with the line, or is None."""
     for number, line in enumerate(read_lines(path, encoding), start=1):
         fields = line.split(None, 1)
         if not fields:
             continue
-        if len(fields) < 2 or not fields[1].strip():
-            raise DataFileError(
-                f"{path} line {number} has a label ({fields[0]!r}) but no text. Expected "
-                "'<label> <text>' on every non-blank line."
-            )
-        labels.append(fields[0])
-        texts.append(fields[1].strip())
-    return texts, labels
+        text = fields[1].strip() if len(fields) > 1 else ""
+        yield number, fields[0], text, None if text else f"a label ({fields[0]!r}) but no text"
 
 
 def _default_labels(paths):
@@ -341,6 +350,22 @@ def read_delimited(path, columns, delimiter=None, encoding="utf-8"):
     path = _path(path)
     if isinstance(columns, str):
         columns = [columns]
+    values = tuple([] for _ in columns)
+    for number, fields, problem in _delimited_records(path, columns, delimiter, encoding):
+        if problem:
+            raise DataFileError(f"{path} line {number} has {problem}.")
+        for column, field in zip(values, fields):
+            column.append(field)
+    return values
+
+
+def _delimited_records(path, columns, delimiter, encoding):
+    """Yields `(line number, fields, problem)` for each non-blank row of a CSV/TSV file.
+
+    `fields` are the row's values of `columns`; `problem` says what is wrong with a row whose
+    number of fields differs from the header's (its `fields` are then None), or is None. The
+    line number is the row's first line (a quoted field may span several).
+    """
     if not columns:
         raise ValueError(
             "Invalid value for argument columns. Expected a non-empty list of column names. "
@@ -369,20 +394,18 @@ def read_delimited(path, columns, delimiter=None, encoding="utf-8"):
                 f"column names or the delimiter ({delimiter!r})."
             )
         indices = [header.index(name) for name in columns]
-        values = tuple([] for _ in columns)
+        last_line = reader.line_num
         for row in reader:
+            number, last_line = last_line + 1, reader.line_num
             if not row:
                 continue
             if len(row) != len(header):
-                raise DataFileError(
-                    f"{path} line {reader.line_num} has {len(row)} fields, but the header has "
-                    f"{len(header)}: {header}."
-                )
-            for column, index in zip(values, indices):
-                column.append(row[index])
+                problem = f"{len(row)} fields, but the header has {len(header)}: {header}"
+                yield number, None, problem
+            else:
+                yield number, [row[index] for index in indices], None
     except csv.Error as error:
         raise DataFileError(f"Cannot parse {path} line {reader.line_num}: {error}.") from None
-    return values
 
 
 # === Parallel text ===
@@ -606,8 +629,139 @@ def read_images(path):
 
 # === Front door for classification files ===
 
+ON_BAD_LINES = ("error", "warn", "skip")
 
-def load_classification_files(paths, encoding="utf-8", text_column="text", label_column="label"):
+# A label seen at most _RARE_COUNT times, on less than _RARE_SHARE of a training file's lines,
+# is refused as a likely missing label (see `load_classification_files`).
+_RARE_COUNT = 2
+_RARE_SHARE = 0.005
+_SHOWN = 5  # line numbers or labels quoted in one message
+
+
+class BadLinesWarning(UserWarning):
+    """Bad lines of a classification file were left out (`on_bad_lines="warn"`)."""
+
+
+class LabeledTexts(tuple):
+    """`(texts, labels)`, with the number of bad lines left out as `lines_left_out`.
+
+    A pair, so `texts, labels = load_classification_files(...)` reads as any reader's result;
+    like `os.stat_result`, it carries one more figure as an attribute.
+    """
+
+    def __new__(cls, texts, labels, lines_left_out=0):
+        pair = super().__new__(cls, (texts, labels))
+        pair.lines_left_out = lines_left_out
+        return pair
+
+
+def _some(items):
+    shown = ", ".join(str(item) for item in items[:_SHOWN])
+    return shown + (f" and {len(items) - _SHOWN} more" if len(items) > _SHOWN else "")
+
+
+def _check_labels_argument(labels):
+    if labels is None:
+        return None
+    if (
+        isinstance(labels, str)
+        or len(labels) < 2
+        or not all(isinstance(label, str) and label.strip() for label in labels)
+        or len(set(labels)) != len(labels)
+    ):
+        raise ValueError(
+            "Invalid value for argument labels. Expected a list of at least two distinct class "
+            f"names. Received: labels={labels!r}"
+        )
+    return list(labels)
+
+
+def _keep_good_lines(path, records, declared, on_bad_lines, nothing):
+    """Takes one file's `(line number, label, text, problem)` records; leaves bad lines out as
+    `on_bad_lines` says. Returns (texts, labels, line numbers, number of lines left out).
+
+    `nothing` says what an empty file holds, for the message.
+    """
+    texts, labels, numbers, bad = [], [], [], []
+    for number, label, text, problem in records:
+        if problem is None and declared is not None and label not in declared:
+            problem = f"the label {label!r}, not one of the declared labels {declared}"
+        if problem:
+            bad.append((number, problem))
+        else:
+            texts.append(text)
+            labels.append(label)
+            numbers.append(number)
+    if bad:
+        number, problem = bad[0]
+        if on_bad_lines == "error":
+            more = f" ({len(bad)} bad lines in all)" if len(bad) > 1 else ""
+            raise DataFileError(
+                f"{path} line {number} has {problem}{more}. To leave such lines out, pass "
+                "--on-bad-lines warn or --on-bad-lines skip (on_bad_lines= in Python)."
+            )
+        if on_bad_lines == "warn":
+            if len(bad) == 1:
+                message = f"{path}: left out 1 bad line: line {number} has {problem}."
+            else:
+                message = (
+                    f"{path}: left out {len(bad)} bad lines, on lines "
+                    f"{_some([n for n, _ in bad])}; the first has {problem}."
+                )
+            warnings.warn(message, BadLinesWarning, stacklevel=3)
+    if not texts:
+        if bad:
+            nothing = f"all {len(bad)} of its lines are bad lines, left out"
+        raise DataFileError(f"{path} has 0 examples: {nothing}.")
+    return texts, labels, numbers, len(bad)
+
+
+def _check_rare_labels(path, labels, numbers, missing_label):
+    """Refuses labels seen at most `_RARE_COUNT` times and on less than `_RARE_SHARE` of the
+    lines: most likely lines whose label is missing (`missing_label` says how that reads)."""
+    counts = {}
+    for label in labels:
+        counts[label] = counts.get(label, 0) + 1
+    rare = {
+        label
+        for label, count in counts.items()
+        if count <= _RARE_COUNT and count < _RARE_SHARE * len(labels)
+    }
+    if not rare:
+        return
+    lines = {}
+    for number, label in zip(numbers, labels):
+        if label in rare:
+            lines.setdefault(label, []).append(number)
+    (label, first), *others = lines.items()  # in the order of their first lines
+    where = f"line {first[0]}" if len(first) == 1 else f"lines {first[0]} and {first[1]}"
+    message = (
+        f"{path} has the label {label!r} only on {where} of its {len(labels)} lines: it looks like "
+        f"{missing_label}. Fix the line, or declare the classes with --labels (labels= in "
+        f"Python) if {label!r} is a real one."
+    )
+    if others:
+        listed = [
+            f"{other!r} ({'line' if len(at) == 1 else 'lines'} {_some(at)})" for other, at in others
+        ]
+        message += f" Other labels as rare: {_some(listed)}."
+    if sum(len(at) for at in lines.values()) >= 0.1 * len(labels):
+        message += (
+            " So many rare labels suggest a file without labels: for one file per label, "
+            "give one --train-file per label."
+        )
+    raise DataFileError(message)
+
+
+def load_classification_files(
+    paths,
+    encoding="utf-8",
+    text_column="text",
+    label_column="label",
+    labels=None,
+    on_bad_lines="error",
+    check_rare_labels=False,
+):
     """Reads a text-classification dataset from local files, whatever their layout.
 
     - Several paths: one file per class, one example a line (`read_label_files`; labels from
@@ -616,17 +770,45 @@ def load_classification_files(paths, encoding="utf-8", text_column="text", label
       (`read_delimited`).
     - Any other single file: `<label> <text>` lines (`read_labeled_lines`).
 
+    Blank lines are skipped. A bad line is one of these:
+
+    - a `<label> <text>` line with a label and no text;
+    - a CSV/TSV row whose number of fields differs from the header's, or whose text or label
+      field is empty (blank);
+    - with `labels`, a line or row whose label is not one of them.
+
+    `on_bad_lines` says what to do with them, as in pandas' `read_csv`: `"error"` raises
+    naming the file and the first one's line, `"warn"` leaves them out with one
+    `BadLinesWarning` per file (the count and the first line numbers), `"skip"` leaves them
+    out silently. A file with no example left is an error. With one file per class, every
+    line is an example, and a file whose class (from its name) is not in `labels` is an error.
+
+    A line whose label is missing reads its first word as a label (`"if"`, `"jonathan"`), a
+    class of its own. With `check_rare_labels` (for training files) and no `labels`, a label
+    found at most twice, and on less than 0.5 % of a file's lines, is refused as such a line:
+    a real class needs more examples than that to be learned, while the first words of
+    unlabeled lines are scattered over many words, each seen once or twice. The share spares
+    small files (under 200 lines one example, under 400 two may be a whole class); real rare
+    classes are declared with `labels`.
+
     Args:
         paths: str, path-like or list of them.
         encoding: str. The files' text encoding. Defaults to `"utf-8"`.
         text_column: str. Text column of a CSV/TSV file. Defaults to `"text"`.
         label_column: str. Label column of a CSV/TSV file. Defaults to `"label"`.
+        labels: list of str. The class names, declared: a label not among them is a bad line.
+            Defaults to `None` (any label is a class).
+        on_bad_lines: str. `"error"`, `"warn"` or `"skip"`. Defaults to `"error"`.
+        check_rare_labels: bool. Refuse labels seen once or twice, as above. Defaults to
+            `False`.
 
     Returns:
-        A tuple `(texts, labels)` of two lists of `str`.
+        A pair `(texts, labels)` of two lists of `str` (a `LabeledTexts`, whose
+        `lines_left_out` counts the bad lines left out).
 
     Raises:
-        DataFileError: a file cannot be read or does not have the expected layout.
+        DataFileError: a file cannot be read, does not have the expected layout, has a bad
+            line (with `on_bad_lines="error"`) or a rare label, or has no example.
 
     Example:
 
@@ -636,6 +818,15 @@ def load_classification_files(paths, encoding="utf-8", text_column="text", label
     ...     _ = file.write("NUM:count How many legs has a spider ?\\nHUM:ind Who wrote Hamlet ?\\n")
     >>> load_classification_files(path)
     (['How many legs has a spider ?', 'Who wrote Hamlet ?'], ['NUM:count', 'HUM:ind'])
+    >>> with open(path, "a") as file:
+    ...     _ = file.write("DESC:def\\n")
+    >>> texts, labels = load_classification_files(path)
+    Traceback (most recent call last):
+    ...
+    kzoo.data.readers.DataFileError: ... line 3 has a label ('DESC:def') but no text. ...
+    >>> result = load_classification_files(path, on_bad_lines="skip")
+    >>> result.lines_left_out, result[1]
+    (1, ['NUM:count', 'HUM:ind'])
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
@@ -645,17 +836,64 @@ def load_classification_files(paths, encoding="utf-8", text_column="text", label
             "Invalid value for argument paths. Expected a file path or a non-empty list of "
             f"file paths. Received: paths={paths}"
         )
+    if on_bad_lines not in ON_BAD_LINES:
+        raise ValueError(
+            "Invalid value for argument on_bad_lines. Expected one of "
+            f"{{{', '.join(map(repr, ON_BAD_LINES))}}}. Received: on_bad_lines={on_bad_lines!r}"
+        )
+    declared = _check_labels_argument(labels)
     if len(paths) > 1:
-        return read_label_files(paths, encoding=encoding)
+        return _load_label_files(paths, encoding, declared)
     path = _path(paths[0])
     if pathlib.PurePath(_strip_gz(path)).suffix in (".csv", ".tsv"):
-        texts, labels = read_delimited(path, [text_column, label_column], encoding=encoding)
-        return texts, labels
-    return read_labeled_lines(path, encoding)
+        records = _labeled_rows(path, text_column, label_column, encoding)
+        nothing, missing_label = "no row below its header", "a row with a mistyped label"
+    else:
+        records = _labeled_line_records(path, encoding)
+        nothing = "no non-blank line"
+        missing_label = "a line whose label is missing, its first word read as the label"
+    texts, labels, numbers, left_out = _keep_good_lines(
+        path, records, declared, on_bad_lines, nothing
+    )
+    if check_rare_labels and declared is None:
+        _check_rare_labels(path, labels, numbers, missing_label)
+    return LabeledTexts(texts, labels, left_out)
+
+
+def _labeled_rows(path, text_column, label_column, encoding):
+    """`_delimited_records` as `(line number, label, text, problem)`, with an empty text or
+    label field a problem."""
+    columns = [text_column, label_column]
+    for number, fields, problem in _delimited_records(path, columns, None, encoding):
+        text, label = fields or ("", "")
+        if problem is None and not text.strip():
+            problem = f"an empty {text_column!r} field (no text)"
+        if problem is None and not label.strip():
+            problem = f"an empty {label_column!r} field (no label)"
+        yield number, label, text, problem
+
+
+def _load_label_files(paths, encoding, declared):
+    """One file per class; each file's class must be declared and the file must not be empty."""
+    texts, labels = [], []
+    for path, label in zip(paths, _default_labels(paths)):
+        if declared is not None and label not in declared:
+            raise DataFileError(
+                f"{path} holds the class {label!r} (from its name), not one of the declared "
+                f"labels {declared}."
+            )
+        file_texts, file_labels = read_label_files([path], [label], encoding)
+        if not file_texts:
+            raise DataFileError(f"{_path(path)} has 0 examples: no non-blank line.")
+        texts += file_texts
+        labels += file_labels
+    return LabeledTexts(texts, labels)
 
 
 __all__ = [
+    "BadLinesWarning",
     "DataFileError",
+    "LabeledTexts",
     "load_classification_files",
     "read_delimited",
     "read_images",

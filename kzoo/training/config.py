@@ -99,6 +99,23 @@ SETTINGS = {
     "encoding": Setting("utf-8", str, "encoding of local text files, e.g. latin-1"),
     "text_column": Setting("text", str, "text column of CSV/TSV files"),
     "label_column": Setting("label", str, "label column of CSV/TSV files"),
+    "labels": Setting(
+        [],
+        "paths",
+        "the class names of local classification files, in class-id order, e.g. --labels "
+        "neg,pos (a label not among them is a bad line; default: the training file's, sorted)",
+        (),
+        ("classification", "pretrained_classification"),
+    ),
+    "on_bad_lines": Setting(
+        "error",
+        str,
+        "a bad line of a classification file (a label and no text, a CSV/TSV row without its "
+        "fields, a label --labels does not declare): error, or leave it out with a warning "
+        "(warn) or silently (skip)",
+        ("error", "warn", "skip"),
+        ("classification", "pretrained_classification"),
+    ),
     "data_dir": Setting(None, str, "TFDS data directory"),
     "source_language": Setting(
         "source", str, "TFDS translation source key, e.g. pt", (), ("translation",)

@@ -44,10 +44,7 @@ class PretrainedClassificationTask(ClassificationTask):
             raw=splits,
             examples=list(splits["valid"][0][:3]),
             max_length=c["max_length"],
-            summary=[
-                f"{s}: {len(splits[s][0])} examples"
-                for s in ("train", "valid", "test")
-                if s in splits
-            ]
+            lines_left_out=dict(self.lines_left_out),
+            summary=self._summary(splits)
             + [f"classes: {class_names}", f"preset: {c['preset']} (its own tokenizer)"],
         )

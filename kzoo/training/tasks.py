@@ -8,6 +8,7 @@ model. `kzoo.training.runner.Run` drives a task through the same flow for every 
 
 import abc
 import dataclasses
+import warnings
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,8 @@ class Data:
         summary: one line per split describing its size, for the log.
         examples: a few raw inputs (texts, prompts, words) for the export's warm-up requests.
         max_length: the longest input, in tokens, the pipelines keep (serving truncates alike).
+        lines_left_out: bad lines left out of each split's files ({split: count}), when
+            classification files are read with `--on-bad-lines warn` or `skip`.
     """
 
     train: Any
@@ -44,6 +47,7 @@ class Data:
     summary: list = dataclasses.field(default_factory=list)
     examples: list = dataclasses.field(default_factory=list)
     max_length: int = None
+    lines_left_out: dict = dataclasses.field(default_factory=dict)
 
 
 def _tfds_name(config):
@@ -80,11 +84,12 @@ def _hold_out(items, fraction, seed, block=0):
 
 
 def _local_splits(config, read):
-    """Reads the `--train-file`, `--valid-file` and `--test-file` paths given, with `read`."""
-    splits = {"train": read(config["train_file"])}
+    """Reads the `--train-file`, `--valid-file` and `--test-file` paths given, with
+    `read(paths, split)`."""
+    splits = {"train": read(config["train_file"], "train")}
     for split in ("valid", "test"):
         if config[f"{split}_file"]:
-            splits[split] = read(config[f"{split}_file"])
+            splits[split] = read(config[f"{split}_file"], split)
     if "test" not in splits and config.get("test_fraction"):
         # A seeded test split for datasets that ship none (MR); validation is then held out of
         # what remains, with another seed.
@@ -156,9 +161,52 @@ class Task(abc.ABC):
 # === Classification ===
 
 
+def _declared_labels(config):
+    """The `labels` setting as a list of class names (`--labels neg,pos`, or repeated), or
+    None when it is not set."""
+    names = [name.strip() for item in config["labels"] or [] for name in item.split(",")]
+    names = [name for name in names if name]
+    if not names:
+        return None
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise ValueError(
+            "Invalid value for setting labels. Expected at least two distinct class names, "
+            f"e.g. --labels neg,pos. Received: labels={','.join(names)}"
+        )
+    return names
+
+
+def _check_training_classes(labels, where, declared=None, files=False):
+    """Refuses a training split a classifier cannot learn from: no example, one class, or
+    no example of a declared class. `where` names the files or the dataset."""
+    unit = "lines" if files else "examples"
+    if not labels:
+        raise ValueError(f"{where} has 0 examples.")
+    found = set(labels)
+    if len(found) == 1:
+        advice = "; for one file per label, give one --train-file per label" if files else ""
+        raise ValueError(
+            f"{where} has one class, {labels[0]!r}, in {len(labels)} {unit}: a classifier "
+            f"needs at least two{advice}."
+        )
+    absent = [name for name in declared or () if name not in found]
+    if absent:
+        raise ValueError(
+            f"{where} has no example of {' or '.join(map(repr, absent))}, declared by "
+            "--labels: a class without training examples cannot be learned. Check the file, "
+            "or leave the class out of --labels."
+        )
+
+
 class ClassificationTask(Task):
     """Text classification: `<label> <text>` lines, CSV/TSV columns, one file per label,
-    the embedded sentiment or question corpus, or a TFDS dataset such as imdb_reviews."""
+    the embedded sentiment or question corpus, or a TFDS dataset such as imdb_reviews.
+
+    Labels are checked before anything is adapted (`kzoo.data.load_classification_files`
+    says what a bad line and a rare label are): the training split needs two classes or
+    more, `--labels` fixes the classes and their order, and `--on-bad-lines warn|skip`
+    leaves bad lines out, counted in the run log and `metrics.json`.
+    """
 
     def stand_in_model_args(self):
         args = {"vocabulary_size": 3, "num_classes": 2}
@@ -168,10 +216,18 @@ class ClassificationTask(Task):
 
     def _raw_splits(self):
         c = self.config
+        declared = _declared_labels(c)
+        self.lines_left_out, self.bad_line_warnings = {}, []
         splits = {}
         if c["train_file"]:
             splits = _local_splits(c, self._read_files)
-            class_names = sorted(set(splits["train"][1]))
+            class_names = declared or sorted(set(splits["train"][1]))
+        elif declared:
+            raise ValueError(
+                f"Invalid value for setting labels. Expected no labels with dataset="
+                f"{c['dataset']}, whose classes are its own: --labels declares the classes of "
+                f"--train-file files. Received: labels={','.join(declared)}"
+            )
         elif c["dataset"].startswith("embedded"):
             name = _embedded_name(c["dataset"], "sentiment")
             corpora = {
@@ -188,6 +244,7 @@ class ClassificationTask(Task):
                 kwargs["num_examples"] = c["num_examples"]
             texts, labels, class_names = corpora[name](**kwargs)
             labels = [class_names[i] for i in labels]
+            _check_training_classes(labels, f"embedded:{name}")
             (train, test) = _hold_out([texts, labels], 0.1, c["seed"])
             splits = {"train": tuple(train), "test": tuple(test)}
         else:
@@ -195,6 +252,9 @@ class ClassificationTask(Task):
                 _tfds_name(c), split="train", data_dir=c["data_dir"]
             )
             splits["train"] = (texts, [class_names[i] for i in labels])
+            _check_training_classes(
+                splits["train"][1], f"TFDS dataset {_tfds_name(c)} (train split)"
+            )
             try:
                 texts, labels, _ = tfds_sources.load_tfds_classification(
                     _tfds_name(c), split="test", data_dir=c["data_dir"]
@@ -217,14 +277,53 @@ class ClassificationTask(Task):
                 )
         return splits, class_names, label_ids
 
-    def _read_files(self, paths):
+    def _read_files(self, paths, split):
+        """Reads one split's files; the training files' labels are checked as a whole."""
         c = self.config
-        return readers.load_classification_files(
-            paths,
-            encoding=c["encoding"],
-            text_column=c["text_column"],
-            label_column=c["label_column"],
-        )
+        declared = _declared_labels(c)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", readers.BadLinesWarning)
+            texts, labels = result = readers.load_classification_files(
+                paths,
+                encoding=c["encoding"],
+                text_column=c["text_column"],
+                label_column=c["label_column"],
+                labels=declared,
+                on_bad_lines=c["on_bad_lines"],
+                check_rare_labels=split == "train",
+            )
+        for warning in caught:  # the bad-line warnings go to the run log, others as usual
+            if issubclass(warning.category, readers.BadLinesWarning):
+                self.bad_line_warnings.append(str(warning.message))
+            else:
+                warnings.showwarning(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
+        if c["on_bad_lines"] != "error":
+            self.lines_left_out[split] = result.lines_left_out
+        if split == "train":
+            _check_training_classes(labels, ", ".join(paths), declared, files=True)
+        return texts, labels
+
+    def _summary(self, splits):
+        """The log's lines on the splits: sizes, and the bad lines left out of their files."""
+        lines = []
+        for split in ("train", "valid", "test"):
+            if split in splits:
+                line = f"{split}: {len(splits[split][0])} examples"
+                if split in self.lines_left_out:
+                    count = self.lines_left_out[split]
+                    line += f", {count} bad line{'s' * (count != 1)} left out of its files"
+                lines.append(line)
+        return lines + self.bad_line_warnings
+
+    def evaluate(self, model, data):
+        """Adds, with `--on-bad-lines warn|skip`, the bad lines left out of each split's
+        files as its `lines_left_out`."""
+        results = super().evaluate(model, data)
+        for split, count in data.lines_left_out.items():
+            results.setdefault(split, {})["lines_left_out"] = count
+        return results
 
     def load(self, global_batch_size):
         c = self.config
@@ -272,11 +371,8 @@ class ClassificationTask(Task):
             raw={**splits, "train_ids": ids["train"]},
             examples=list(splits["valid"][0][:3]),
             max_length=limit,
-            summary=[
-                f"{s}: {len(splits[s][0])} examples"
-                for s in ("train", "valid", "test")
-                if s in splits
-            ]
+            lines_left_out=dict(self.lines_left_out),
+            summary=self._summary(splits)
             + [f"classes: {class_names}", f"vocabulary: {vectorizer.vocabulary_size()} tokens"],
         )
 
@@ -402,7 +498,7 @@ class TranslationTask(Task):
         c = self.config
         splits = {}
         if c["train_file"]:
-            splits = _local_splits(c, self._read_pairs)
+            splits = _local_splits(c, lambda paths, split: self._read_pairs(paths))
         elif c["dataset"].startswith("embedded"):
             name = _embedded_name(c["dataset"], "dates")
             if name not in self.EMBEDDED:

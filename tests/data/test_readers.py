@@ -1,10 +1,12 @@
 import gzip
+import warnings
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from kzoo.data import (
+    BadLinesWarning,
     DataFileError,
     load_classification_files,
     read_delimited,
@@ -314,3 +316,165 @@ def test_load_classification_files_passes_the_encoding(tmp_path):
     )
     with pytest.raises(ValueError, match="Invalid value for argument paths"):
         load_classification_files([])
+
+
+# === Bad lines, rare labels and declared labels ===
+
+
+def _two_classes(count, extra=()):
+    """`count` lines of two classes, with `extra` {line number: line} put in at those lines."""
+    lines = [f"{('neg', 'pos')[i % 2]} sentence number {i}" for i in range(count)]
+    for number, line in sorted(dict(extra).items()):
+        lines.insert(number - 1, line)
+    return "\n".join(lines) + "\n"
+
+
+def test_lines_without_their_label_are_refused_as_rare_labels(tmp_path):
+    # The bug: two unlabeled lines made classes 'if' and 'jonathan' of a 2-class file.
+    unlabeled = {101: "if only it were shorter", 202: "jonathan pryce is superb"}
+    path = write(tmp_path / "train.txt", _two_classes(300, unlabeled))
+    assert sorted(set(load_classification_files(path)[1])) == ["if", "jonathan", "neg", "pos"]
+    with pytest.raises(
+        DataFileError,
+        match=r"train\.txt has the label 'if' only on line 101 of its 302 lines: it looks like a "
+        r"line whose label is missing, its first word read as the label\. Fix the line, or "
+        r"declare the classes with --labels \(labels= in Python\) if 'if' is a real one\. "
+        r"Other labels as rare: 'jonathan' \(line 202\)\.$",
+    ):
+        load_classification_files(path, check_rare_labels=True)
+    # Declared labels make them bad lines, which can be left out.
+    result = load_classification_files(path, labels=["neg", "pos"], on_bad_lines="skip")
+    assert result.lines_left_out == 2 and sorted(set(result[1])) == ["neg", "pos"]
+
+
+def test_rare_label_rule_counts_at_most_two_on_less_than_half_a_percent(tmp_path):
+    def refused(count, extra):
+        path = write(tmp_path / "train.txt", _two_classes(count, extra))
+        try:
+            load_classification_files(path, check_rare_labels=True)
+        except DataFileError:
+            return True
+        return False
+
+    once, twice = {1: "odd one"}, {1: "odd one", 2: "odd two"}
+    assert not refused(199, once)  # 1 of 200 lines: 0.5 %, may be a small real class
+    assert refused(200, once)  # 1 of 201
+    assert not refused(398, twice)  # 2 of 400
+    assert refused(399, twice)  # 2 of 401
+    thrice = {1: "odd one", 2: "odd two", 3: "odd three"}
+    assert not refused(3000, thrice)  # seen three times: a class
+
+
+def test_rare_label_seen_twice_names_both_lines(tmp_path):
+    path = write(tmp_path / "train.txt", _two_classes(500, {7: "the end", 9: "the start"}))
+    with pytest.raises(
+        DataFileError, match=r"has the label 'the' only on lines 7 and 9 of its 502"
+    ):
+        load_classification_files(path, check_rare_labels=True)
+
+
+def test_many_rare_labels_suggest_a_file_without_labels(tmp_path):
+    sentences = [f"word{i} and more words" for i in range(60)] + ["a good one"] * 240
+    path = write(tmp_path / "mr.pos", "\n".join(sentences) + "\n")
+    with pytest.raises(
+        DataFileError,
+        match=r"'word5' \(line 6\) and 54 more\. So many rare labels suggest a file without "
+        r"labels: for one file per label, give one --train-file per label\.$",
+    ):
+        load_classification_files(path, check_rare_labels=True)
+
+
+def test_bad_line_error_names_the_line_the_count_and_the_option(tmp_path):
+    path = write(tmp_path / "sst.txt", "1 good\n\n0\n1 fine\n1 \n")
+    with pytest.raises(
+        DataFileError,
+        match=r"sst\.txt line 3 has a label \('0'\) but no text \(2 bad lines in all\)\. To "
+        r"leave such lines out, pass --on-bad-lines warn or --on-bad-lines skip",
+    ):
+        load_classification_files(path)
+
+
+def test_bad_lines_warn_once_per_file_or_skip_silently(tmp_path):
+    path = write(tmp_path / "sst.txt", "1 good\n\n0\n1 fine\n1 \n")
+    with pytest.warns(
+        BadLinesWarning,
+        match=r"sst\.txt: left out 2 bad lines, on lines 3, 5; the first has a label \('0'\) "
+        r"but no text\.$",
+    ) as caught:
+        result = load_classification_files(path, on_bad_lines="warn")
+    assert len(caught) == 1
+    assert result == (["good", "fine"], ["1", "1"]) and result.lines_left_out == 2
+    one = write(tmp_path / "one.txt", "1 good\n0\n")
+    with pytest.warns(BadLinesWarning, match=r"one\.txt: left out 1 bad line: line 2 has"):
+        load_classification_files(one, on_bad_lines="warn")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = load_classification_files(path, on_bad_lines="skip")
+    assert result == (["good", "fine"], ["1", "1"]) and result.lines_left_out == 2
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("no label", r"r\.csv line 3 has 1 fields, but the header has 2: \['text', 'label'\]\."),
+        (" ,0", r"r\.csv line 3 has an empty 'text' field \(no text\)\."),
+        ("dull,", r"r\.csv line 3 has an empty 'label' field \(no label\)\."),
+    ],
+)
+def test_csv_rows_missing_fields_text_or_label_are_bad_lines(row, message, tmp_path):
+    path = write(tmp_path / "r.csv", f"text,label\nfine,1\n{row}\nok,0\n")
+    with pytest.raises(DataFileError, match=message):
+        load_classification_files(path)
+    result = load_classification_files(path, on_bad_lines="skip")
+    assert result == (["fine", "ok"], ["1", "0"]) and result.lines_left_out == 1
+
+
+def test_a_csv_row_is_numbered_by_its_first_line(tmp_path):
+    path = write(tmp_path / "q.csv", 'text,label\n"two\nlines",1\nshort\n')
+    with pytest.raises(DataFileError, match=r"q\.csv line 4 has 1 fields"):
+        load_classification_files(path)
+
+
+def test_declared_labels_make_other_labels_bad_lines(tmp_path):
+    path = write(tmp_path / "trec.txt", "LOC:city Where ?\nHUM:ind Who ?\nNUM:date When ?\n")
+    with pytest.raises(
+        DataFileError,
+        match=r"trec\.txt line 3 has the label 'NUM:date', not one of the declared labels "
+        r"\['LOC:city', 'HUM:ind'\]\. To leave such lines out",
+    ):
+        load_classification_files(path, labels=["LOC:city", "HUM:ind"])
+    csv_path = write(tmp_path / "r.csv", "text,label\nfine,pos\nso so,neutral\n")
+    result = load_classification_files(csv_path, labels=["neg", "pos"], on_bad_lines="skip")
+    assert result == (["fine"], ["pos"]) and result.lines_left_out == 1
+    pos, neg = write(tmp_path / "mr.pos", "good\n"), write(tmp_path / "mr.neg", "bad\n")
+    assert load_classification_files([pos, neg], labels=["neg", "pos"])[1] == ["pos", "neg"]
+    with pytest.raises(
+        DataFileError,
+        match=r"mr\.neg holds the class 'neg' \(from its name\), not one of the declared labels "
+        r"\['negative', 'pos'\]",
+    ):
+        load_classification_files([pos, neg], labels=["negative", "pos"])
+
+
+def test_empty_classification_files_have_0_examples(tmp_path):
+    blank = write(tmp_path / "blank.txt", "\n  \n")
+    with pytest.raises(DataFileError, match=r"blank\.txt has 0 examples: no non-blank line\.$"):
+        load_classification_files(blank)
+    header = write(tmp_path / "header.csv", "text,label\n")
+    with pytest.raises(DataFileError, match=r"header\.csv has 0 examples: no row below its head"):
+        load_classification_files(header)
+    pos, neg = write(tmp_path / "mr.pos", "good\n"), write(tmp_path / "mr.neg", "")
+    with pytest.raises(DataFileError, match=r"mr\.neg has 0 examples: no non-blank line\.$"):
+        load_classification_files([pos, neg])
+    bad = write(tmp_path / "bad.txt", "1\n0\n")
+    with pytest.raises(DataFileError, match=r"bad\.txt has 0 examples: all 2 of its lines are"):
+        load_classification_files(bad, on_bad_lines="skip")
+
+
+def test_labels_and_on_bad_lines_arguments_are_checked(tmp_path):
+    path = write(tmp_path / "sst.txt", "1 good\n")
+    with pytest.raises(ValueError, match=r"Invalid value for argument on_bad_lines\. Expected "):
+        load_classification_files(path, on_bad_lines="ignore")
+    for labels in ("pos", ["pos"], ["pos", "pos"], ["pos", ""]):
+        with pytest.raises(ValueError, match=r"Invalid value for argument labels\. Expected a "):
+            load_classification_files(path, labels=labels)

@@ -101,3 +101,14 @@ def test_config_file_errors(capsys, tmp_path):
 def test_choices_are_checked(capsys):
     assert "invalid choice: 'gpu'" in _error(capsys, ["--strategy", "gpu"])
     assert "Invalid value for setting strategy" in _error(capsys, ["--set", "strategy=gpu"])
+
+
+def test_labels_and_on_bad_lines_are_classification_settings(capsys):
+    config = parse_settings(RECIPE, ["--labels", "neg,pos", "--labels", "mixed"])
+    assert config["labels"] == ["neg,pos", "mixed"]  # commas are split by the task
+    assert parse_settings(RECIPE, ["--set", "labels=neg,pos"])["labels"] == ["neg", "pos"]
+    assert parse_settings(RECIPE, [])["on_bad_lines"] == "error"
+    assert parse_settings(RECIPE, ["--on-bad-lines", "skip"])["on_bad_lines"] == "skip"
+    assert "invalid choice: 'ignore'" in _error(capsys, ["--on-bad-lines", "ignore"])
+    lm = {**RECIPE, "task": "language_model", "model": "gpt", "model_args": {}}
+    assert "unrecognized arguments: --labels" in _error(capsys, ["--labels", "a,b"], lm)

@@ -166,7 +166,7 @@ def test_a_text_too_short_for_one_window_is_a_clear_error(tmp_path):
 
 
 def test_a_test_label_missing_from_training_is_a_clear_error(tmp_path, rng):
-    (tmp_path / "train.txt").write_text("\n".join(f"pos {s}" for s in _sentences(rng, 20)))
+    (tmp_path / "train.txt").write_text(_two_class_lines(rng, 20))
     (tmp_path / "test.txt").write_text("\n".join(f"neutral {s}" for s in _sentences(rng, 5)))
     with pytest.raises(ValueError, match=r"The test split has labels the training split lacks"):
         _train(
@@ -185,7 +185,7 @@ def test_test_folds_partition_the_data_for_cross_validation():
     config["test_fraction"] = 0.1
     held_out = []
     for fold in range(10):
-        splits = _local_splits({**config, "test_fold": fold}, lambda files: items)
+        splits = _local_splits({**config, "test_fold": fold}, lambda files, split: items)
         train, test = splits["train"], splits["test"]
         assert len(test[0]) == 10 and sorted(train[0] + test[0]) == items[0]
         assert all(label == f"label {i}" for i, label in zip(*test))  # columns stay aligned
@@ -193,8 +193,206 @@ def test_test_folds_partition_the_data_for_cross_validation():
     assert sorted(held_out) == items[0]  # every example is tested exactly once
     # Fold 0 is the split that --test-fraction alone gives.
     assert (
-        _local_splits(config, lambda files: items)["test"]
-        == _local_splits({**config, "test_fold": 0}, lambda files: items)["test"]
+        _local_splits(config, lambda files, split: items)["test"]
+        == _local_splits({**config, "test_fold": 0}, lambda files, split: items)["test"]
     )
     with pytest.raises(ValueError, match=r"Expected an integer in \[0, 10\) for test_fraction"):
-        _local_splits({**config, "test_fold": 10}, lambda files: items)
+        _local_splits({**config, "test_fold": 10}, lambda files, split: items)
+
+
+# === Labels, bad lines, empty and one-class files ===
+
+
+def _task(tmp_path, *arguments, task="classification"):
+    """The task a classification recipe runs, on `arguments` (no training)."""
+    from kzoo.training.config import parse_settings
+    from kzoo.training.runner import ALL_TASKS
+
+    recipe = {"recipe": "t", "model": "cnn_sentiment", "task": task}
+    argv = ["--output-dir", str(tmp_path / "run"), *arguments]
+    return ALL_TASKS[task](parse_settings(recipe, argv))
+
+
+def _two_class_lines(rng, count, extra=()):
+    """`count` `<label> <text>` lines of neg and pos, with `extra` {line number: line} in."""
+    lines = [f"{('neg', 'pos')[i % 2]} {s}" for i, s in enumerate(_sentences(rng, count))]
+    for number, line in sorted(dict(extra).items()):
+        lines.insert(number - 1, line)
+    return "\n".join(lines) + "\n"
+
+
+def test_a_two_class_file_with_unlabeled_lines_is_refused(tmp_path, rng):
+    # The bug: these two lines made a 4-class model of a 2-class file.
+    unlabeled = {101: "if only it were shorter", 202: "jonathan pryce is superb"}
+    (tmp_path / "train.txt").write_text(_two_class_lines(rng, 300, unlabeled))
+    task = _task(tmp_path, "--train-file", str(tmp_path / "train.txt"))
+    with pytest.raises(
+        ValueError,
+        match=r"train\.txt has the label 'if' only on line 101 of its 302 lines: it looks like a "
+        r"line whose label is missing",
+    ):
+        task.load(32)
+
+
+def test_bad_lines_skipped_are_counted_in_data_and_its_summary(tmp_path, rng):
+    train = _two_class_lines(rng, 60, {5: "pos", 9: "neg  "})
+    (tmp_path / "train.txt").write_text(train)
+    (tmp_path / "test.txt").write_text(_two_class_lines(rng, 10, {3: "neg"}))
+    files = ("--train-file", str(tmp_path / "train.txt"), "--test-file", str(tmp_path / "test.txt"))
+    with pytest.raises(
+        ValueError,
+        match=r"train\.txt line 5 has a label \('pos'\) but no text \(2 bad lines in all\)\. "
+        r"To leave such lines out, pass --on-bad-lines warn or --on-bad-lines skip",
+    ):
+        _task(tmp_path, *files).load(8)
+    data = _task(tmp_path, *files, "--on-bad-lines", "skip").load(8)
+    assert data.lines_left_out == {"train": 2, "test": 1}  # valid is held out of train
+    assert data.summary[:3] == [
+        "train: 54 examples, 2 bad lines left out of its files",
+        "valid: 6 examples",
+        "test: 10 examples, 1 bad line left out of its files",
+    ]
+    assert data.class_names == ["neg", "pos"]
+
+
+def test_bad_lines_warned_go_to_the_run_log_and_metrics(tmp_path, rng):
+    for split, count, bad in (
+        ("train", 60, {5: "pos", 9: "neg"}),
+        ("valid", 10, {}),
+        ("test", 10, {2: "pos"}),
+    ):
+        (tmp_path / f"{split}.txt").write_text(_two_class_lines(rng, count, bad))
+    run, metrics = _train(
+        "cnn_sentiment",
+        tmp_path,
+        *("--train-file", str(tmp_path / "train.txt")),
+        *("--valid-file", str(tmp_path / "valid.txt")),
+        *("--test-file", str(tmp_path / "test.txt")),
+        *("--on-bad-lines", "warn"),
+    )
+    log = (run / "run.log").read_text()
+    assert "data: train: 60 examples, 2 bad lines left out of its files" in log
+    assert "data: valid: 10 examples, 0 bad lines left out of its files" in log
+    assert (
+        f"data: {tmp_path / 'train.txt'}: left out 2 bad lines, on lines 5, 9; the first has a "
+        "label ('pos') but no text." in log
+    )
+    assert f"data: {tmp_path / 'test.txt'}: left out 1 bad line: line 2 has a label" in log
+    assert metrics["train"] == {"lines_left_out": 2}
+    assert metrics["valid"]["lines_left_out"] == 0 and metrics["test"]["lines_left_out"] == 1
+    assert "accuracy" in metrics["test"]
+
+
+def test_labels_fix_the_class_ids_and_admit_rare_classes(tmp_path, rng):
+    # 'neutral' on one line of 301 would be refused as a missing label, unless declared.
+    (tmp_path / "train.txt").write_text(_two_class_lines(rng, 300, {7: "neutral so so"}))
+    train = ("--train-file", str(tmp_path / "train.txt"))
+    for labels in (["--labels", "pos,neutral,neg"], ["--labels", "pos", "--labels", "neutral,neg"]):
+        splits, class_names, label_ids = _task(tmp_path, *train, *labels)._labeled_splits()
+        assert class_names == ["pos", "neutral", "neg"]
+        assert label_ids == {"pos": 0, "neutral": 1, "neg": 2}
+    assert _task(tmp_path, *train, "--labels", "pos,neutral,neg").load(8).class_names == [
+        "pos",
+        "neutral",
+        "neg",
+    ]
+
+
+def test_labels_refuse_undeclared_labels(tmp_path, rng):
+    (tmp_path / "train.txt").write_text(_two_class_lines(rng, 30, {4: "neutral so so"}))
+    task = _task(tmp_path, "--train-file", str(tmp_path / "train.txt"), "--labels", "neg,pos")
+    with pytest.raises(
+        ValueError,
+        match=r"train\.txt line 4 has the label 'neutral', not one of the declared labels "
+        r"\['neg', 'pos'\]\. To leave such lines out, pass --on-bad-lines",
+    ):
+        task.load(8)
+
+
+def test_a_declared_label_without_training_examples_is_an_error(tmp_path, rng):
+    (tmp_path / "train.txt").write_text(_two_class_lines(rng, 30))
+    task = _task(
+        tmp_path, "--train-file", str(tmp_path / "train.txt"), "--labels", "neg,neutral,pos"
+    )
+    with pytest.raises(
+        ValueError,
+        match=rf"^{tmp_path / 'train.txt'} has no example of 'neutral', declared by --labels: a "
+        r"class without training examples cannot be learned\.",
+    ):
+        task.load(8)
+
+
+def test_labels_setting_is_checked(tmp_path, rng):
+    (tmp_path / "train.txt").write_text(_two_class_lines(rng, 30))
+    task = _task(tmp_path, "--train-file", str(tmp_path / "train.txt"), "--labels", "pos,pos")
+    with pytest.raises(
+        ValueError,
+        match=r"Invalid value for setting labels\. Expected at least two distinct class names, "
+        r"e\.g\. --labels neg,pos\. Received: labels=pos,pos",
+    ):
+        task.load(8)
+
+
+def test_labels_are_for_local_files(tmp_path):
+    task = _task(tmp_path, "--labels", "neg,pos", "--num-examples", "50")
+    with pytest.raises(
+        ValueError,
+        match=r"Invalid value for setting labels\. Expected no labels with dataset=embedded",
+    ):
+        task.load(8)
+
+
+def test_an_empty_file_is_an_error_naming_it(tmp_path, rng):
+    (tmp_path / "train.txt").write_text(_two_class_lines(rng, 30))
+    (tmp_path / "valid.txt").write_text("\n \n")
+    files = (
+        "--train-file",
+        str(tmp_path / "train.txt"),
+        "--valid-file",
+        str(tmp_path / "valid.txt"),
+    )
+    with pytest.raises(ValueError, match=r"valid\.txt has 0 examples: no non-blank line\.$"):
+        _task(tmp_path, *files).load(8)
+
+
+def test_a_single_class_is_refused_before_any_vocabulary_is_adapted(tmp_path, rng, monkeypatch):
+    from kzoo.training import tasks
+
+    def no_vectorizer(*args, **kwargs):
+        raise AssertionError("a vectorizer was adapted")
+
+    monkeypatch.setattr(tasks.text, "make_vectorizer", no_vectorizer)
+    lines = [f"pos {s}" for s in _sentences(rng, 412)]
+    (tmp_path / "train.txt").write_text("\n".join(lines) + "\n")
+    with pytest.raises(
+        ValueError,
+        match=r"train\.txt has one class, 'pos', in 412 lines: a classifier needs at least two; "
+        r"for one file per label, give one --train-file per label\.$",
+    ):
+        _task(tmp_path, "--train-file", str(tmp_path / "train.txt")).load(8)
+
+
+def test_a_dataset_without_examples_is_named():
+    from kzoo.training.tasks import _check_training_classes
+
+    with pytest.raises(ValueError, match=r"^TFDS dataset x \(train split\) has 0 examples\.$"):
+        _check_training_classes([], "TFDS dataset x (train split)")
+
+
+def test_the_pretrained_task_checks_labels_alike(tmp_path, rng):
+    unlabeled = {101: "if only it were shorter"}
+    (tmp_path / "train.txt").write_text(_two_class_lines(rng, 300, unlabeled))
+    task = _task(
+        tmp_path, "--train-file", str(tmp_path / "train.txt"), task="pretrained_classification"
+    )
+    with pytest.raises(ValueError, match=r"train\.txt has the label 'if' only on line 101"):
+        task.load(8)
+    task = _task(
+        tmp_path,
+        *("--train-file", str(tmp_path / "train.txt"), "--labels", "pos,neg"),
+        *("--on-bad-lines", "skip"),
+        task="pretrained_classification",
+    )
+    data = task.load(8)
+    assert data.class_names == ["pos", "neg"] and data.lines_left_out == {"train": 1}
+    assert data.summary[0].endswith("examples, 1 bad line left out of its files")
