@@ -47,7 +47,8 @@ UNREGISTERED_MODELS = {
 class Setting:
     """One recipe setting: its default, type and help text.
 
-    `kind` is one of `str`, `int`, `float`, `bool`, `"paths"` (list of str), `"ints"` (list of
+    `kind` is one of `str`, `int`, `float`, `bool`, `"paths"` (list of str), `"names"` (list of
+    str, also comma-separated: `--labels neg,pos`), `"ints"` (list of
     int) or `"optional_int"` / `"optional_float"` (a number or none). `bounds` is the interval a
     number must lie in, written as in mathematics: `"[1, inf)"`, `"(0, 1)"`; every numeric
     setting has one, checked before any data is read.
@@ -101,7 +102,7 @@ SETTINGS = {
     "label_column": Setting("label", str, "label column of CSV/TSV files"),
     "labels": Setting(
         [],
-        "paths",
+        "names",
         "the class names of local classification files, in class-id order, e.g. --labels "
         "neg,pos (a label not among them is a bad line; default: the training file's, sorted)",
         (),
@@ -317,6 +318,7 @@ def _convert(key, kind, value):
         float: "a number",
         bool: "true or false",
         "paths": "a list of paths",
+        "names": "a list of names",
         "ints": "a list of integers",
         "optional_int": "an integer or none",
         "optional_float": "a number or none",
@@ -351,6 +353,11 @@ def _convert(key, kind, value):
             if not isinstance(value, str):
                 raise ValueError
             return value
+        if kind == "names":
+            items = [value] if isinstance(value, str) else value
+            if not all(isinstance(v, str) for v in items):
+                raise ValueError
+            return [name.strip() for item in items for name in item.split(",") if name.strip()]
         if kind == "paths":
             if isinstance(value, str):
                 return [v for v in value.split(",") if v]
@@ -558,9 +565,10 @@ def build_parser(recipe_settings, prog=None, description=None):
         text = f"{setting.help} (default: {defaults.get(key)!r})"
         if setting.kind is bool:
             parser.add_argument(flag, dest=key, action=argparse.BooleanOptionalAction, help=text)
-        elif setting.kind == "paths":
+        elif setting.kind in ("paths", "names"):
+            metavar = "FILE" if setting.kind == "paths" else "NAME"
             parser.add_argument(
-                flag, dest=key, action="extend", nargs="+", metavar="FILE", help=text
+                flag, dest=key, action="extend", nargs="+", metavar=metavar, help=text
             )
         else:
             parser.add_argument(flag, dest=key, choices=setting.choices or None, help=text)

@@ -164,8 +164,7 @@ class Task(abc.ABC):
 def _declared_labels(config):
     """The `labels` setting as a list of class names (`--labels neg,pos`, or repeated), or
     None when it is not set."""
-    names = [name.strip() for item in config["labels"] or [] for name in item.split(",")]
-    names = [name for name in names if name]
+    names = config["labels"]
     if not names:
         return None
     if len(names) < 2 or len(set(names)) != len(names):

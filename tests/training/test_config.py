@@ -105,7 +105,7 @@ def test_choices_are_checked(capsys):
 
 def test_labels_and_on_bad_lines_are_classification_settings(capsys):
     config = parse_settings(RECIPE, ["--labels", "neg,pos", "--labels", "mixed"])
-    assert config["labels"] == ["neg,pos", "mixed"]  # commas are split by the task
+    assert config["labels"] == ["neg", "pos", "mixed"]  # commas split, flags repeat
     assert parse_settings(RECIPE, ["--set", "labels=neg,pos"])["labels"] == ["neg", "pos"]
     assert parse_settings(RECIPE, [])["on_bad_lines"] == "error"
     assert parse_settings(RECIPE, ["--on-bad-lines", "skip"])["on_bad_lines"] == "skip"

@@ -162,7 +162,8 @@ def test_dataset_tfds_without_a_tfds_default_is_an_error():
 def test_a_text_too_short_for_one_window_is_a_clear_error(tmp_path):
     (tmp_path / "tiny.txt").write_text("just a few words\n")
     with pytest.raises(ValueError, match="too few for one window of sequence_length=16"):
-        _train("rnn_generator", tmp_path, "--train-file", str(tmp_path / "tiny.txt"))
+        # --debug: the command line raises the error instead of printing it in one line.
+        _train("rnn_generator", tmp_path, "--debug", "--train-file", str(tmp_path / "tiny.txt"))
 
 
 def test_a_test_label_missing_from_training_is_a_clear_error(tmp_path, rng):
@@ -172,6 +173,7 @@ def test_a_test_label_missing_from_training_is_a_clear_error(tmp_path, rng):
         _train(
             "cnn_sentiment",
             tmp_path,
+            "--debug",
             *("--train-file", str(tmp_path / "train.txt")),
             *("--test-file", str(tmp_path / "test.txt")),
         )
