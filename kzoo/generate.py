@@ -70,7 +70,8 @@ def generate(
     - `"top_p"`: a draw among the most likely tokens whose probabilities add up to `p`
       (`TopPSampler`, nucleus sampling).
     - `"beam"`: beam search over `num_beams` sequences, returning the most likely
-      (`BeamSampler`).
+      (`BeamSampler`). A translation's likelihood is that of its tokens up to its `[end]`,
+      included: a translation that ended keeps its score while the others go on.
 
     `temperature` scales the logits of the three random samplers; greedy and beam search ignore
     it. Random samplers are reproducible with `seed`: the same seed, prompts and model give the
@@ -432,6 +433,21 @@ def _text_only(run, logits):
     return tf.where(tf.constant(never)[None, :], _NEVER, tf.cast(logits, tf.float32))
 
 
+def _padding_after_end(run, generated, logits):
+    """Logits `(batch, vocabulary)` with padding certain for rows whose `generated` ids hold
+    `[end]`: a finished translation continues with padding at log-probability 0.
+
+    Beam search adds the log-probability of every token it writes to its beam's score. Without
+    this, a translation that ended early would go on paying for whatever the model predicts
+    after `[end]` (it never learnt to read it), and beam search would compare translations by
+    more than their own tokens, and differently in a batch that runs longer. With it, a
+    finished beam keeps the score of its translation, `[end]` included, and holds one slot.
+    """
+    finished = tf.reduce_any(tf.equal(generated, run["end_id"]), axis=1)
+    padding = tf.one_hot(0, tf.shape(logits)[-1], on_value=0.0, off_value=_NEVER)
+    return tf.where(finished[:, None], padding[None, :], logits)
+
+
 # The decoders have no Python control flow on tensors (tf.cond and the samplers' while loops
 # are explicit), so they are traced without AutoGraph.
 _PROMPT_SPECS = [
@@ -518,7 +534,8 @@ def _seq2seq_decoder(run, compiled, sampler):
         def next(prompt, cache, index):
             out = decoder({**cache, "decoder_token_ids": prompt[:, index - 1 : index]})
             cache = {**cache, "state_h": out["state_h"], "state_c": out["state_c"]}
-            return _text_only(run, out["logits"][:, -1]), None, cache
+            logits = _text_only(run, out["logits"][:, -1])
+            return _padding_after_end(run, prompt[:, :index], logits), None, cache
 
         return sampler(
             next,

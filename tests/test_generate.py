@@ -201,11 +201,17 @@ def test_top_k_draws_only_among_the_k_most_likely(language_models, vectorizer):
 # === Beam search: exhaustive with enough beams, batched ===
 
 
-def _best_sequence(log_probs_of, allowed, steps):
-    """The most likely `steps`-token sequence over `allowed` ids, by enumeration."""
+def _best_sequence(log_probs_of, allowed, steps, end=None):
+    """The most likely `steps`-token sequence over `allowed` ids, by enumeration; with `end`, a
+    sequence is scored up to its first `end` (included), as a finished translation."""
     candidates = np.array(list(itertools.product(allowed, repeat=steps)))
     log_probs = log_probs_of(candidates)  # (candidates, steps, vocabulary): for each position
-    scores = sum(log_probs[np.arange(len(candidates)), t, candidates[:, t]] for t in range(steps))
+    chosen = [log_probs[np.arange(len(candidates)), t, candidates[:, t]] for t in range(steps)]
+    ended = np.zeros(len(candidates), dtype=bool)
+    scores = np.zeros(len(candidates))
+    for t in range(steps):
+        scores += np.where(ended, 0.0, chosen[t])
+        ended |= candidates[:, t] == end
     return candidates[np.argmax(scores)]
 
 
@@ -236,15 +242,18 @@ def test_beam_search_is_exhaustive_with_enough_beams(kind, language_models, vect
 def test_seq2seq_beam_search(translation):
     model, source, target = translation
     tokens = pipeline.vocabulary(target)
-    start = tokens.index(pipeline.START)
+    start, end = tokens.index(pipeline.START), tokens.index(pipeline.END)
     args = dict(source_vectorizer=source, target_vectorizer=target)
     greedy = kzoo.generate(model, SOURCES, max_new_tokens=9, **args)
     assert kzoo.generate(model, SOURCES, 9, sampler="beam", num_beams=1, **args) == greedy
-    # Exhaustive, batched: each sentence's encoder outputs follow its own beams.
+    # Exhaustive, batched: each sentence's encoder outputs follow its own beams. A translation
+    # that ends is scored up to its [end], not by what the model predicts after it: here the
+    # best ones end early (counting tokens after [end], three-token ones would win).
     allowed, steps = [i for i in range(len(tokens)) if i not in (0, 1, start)], 3
     found = kzoo.generate(
         model, SOURCES, steps, sampler="beam", num_beams=len(allowed) ** (steps - 1), **args
     )
+    assert any(len(text) < steps for text in found)
     for sentence, text in zip(SOURCES, found):
         source_ids = pipeline.vectorize(source, [sentence])[0]
 
@@ -257,8 +266,144 @@ def test_seq2seq_beam_search(translation):
             }
             return _allowed_log_probs(model(batch, training=False), (0, 1, start))
 
-        best = _best_sequence(log_probs_of, allowed, steps)
+        best = _best_sequence(log_probs_of, allowed, steps, end)
         assert text == pipeline.detokenize(tokens, best, "character")
+
+
+def _markov_translator(source, target, next_probabilities):
+    """A seq2seq model whose next token depends on the previous token alone, with the
+    probabilities `next_probabilities[previous][next]` (tokens as str), whatever the source.
+
+    The decoder embeds each token as its one-hot vector; its LSTM forgets everything else
+    (forget gate shut, no recurrent weights), so its output is `tanh(1)` times that vector
+    (gates saturated), and the output projection holds each row's log-probabilities.
+    """
+    tokens = pipeline.vocabulary(target)
+    size = len(tokens)
+    model = kzoo.build_seq2seq(
+        source_vocabulary_size=source.vocabulary_size(),
+        target_vocabulary_size=size,
+        embedding_dim=size,
+        latent_dim=size,
+    )
+    model.get_layer("decoder_embedding").embeddings.assign(np.eye(size))
+    kernel, recurrent, bias = model.get_layer("decoder_lstm").get_weights()
+    gates = np.zeros((4, size))  # input, forget, cell, output: Keras' order
+    gates[[0, 1, 3]] = [[30.0], [-30.0], [30.0]]
+    cell = np.zeros_like(kernel)
+    cell[:, 2 * size : 3 * size] = 30.0 * np.eye(size)
+    weights = [cell, np.zeros_like(recurrent), gates.reshape(-1)]
+    model.get_layer("decoder_lstm").set_weights(weights)
+    log_probs = np.zeros((size, size))
+    for previous, row in next_probabilities.items():
+        for token, probability in row.items():
+            log_probs[tokens.index(previous), tokens.index(token)] = np.log(probability)
+    logits = model.get_layer("logits")
+    logits.set_weights([log_probs / np.tanh(1.0), np.zeros(size)])
+    return model
+
+
+def test_seq2seq_beam_search_hand_computed():
+    """The classic case greedy decoding misses, with one translation ending early."""
+    source = pipeline.make_vectorizer(["x"], split="character")
+    target = pipeline.make_vectorizer(
+        ["ab"], split="character", reserved_tokens=[pipeline.START, pipeline.END]
+    )
+    end = pipeline.END
+    model = _markov_translator(
+        source,
+        target,
+        {
+            pipeline.START: {"a": 0.5, "b": 0.4, end: 0.1},
+            "a": {"a": 0.7, "b": 0.2, end: 0.1},
+            "b": {end: 0.95, "a": 0.025, "b": 0.025},
+            # What the model says after [end] (where training never reads it) must not count.
+            end: {"a": 1 / 3, "b": 1 / 3, end: 1 / 3},
+        },
+    )
+    args = dict(max_new_tokens=3, source_vectorizer=source, target_vectorizer=target)
+    # Greedy: "aaa", probability 0.5 * 0.7 * 0.7 = 0.245 (no [end] within 3 tokens).
+    assert kzoo.generate(model, "x", **args) == "aaa"
+    # The most likely translation is "b": 0.4 * 0.95 = 0.38. Three beams keep it from the
+    # second step on (0.38 > "aa" 0.35 > "ab" 0.1) and it beats "aaa" at the third. Scored
+    # past its [end] (0.38 / 3 = 0.127 at the third step) it would lose to "aaa".
+    assert kzoo.generate(model, "x", sampler="beam", num_beams=3, **args) == "b"
+    # The model holds the table: "b" then [end], teacher-forced.
+    tokens = pipeline.vocabulary(target)
+    start = tokens.index(pipeline.START)
+    batch = {
+        "encoder_token_ids": pipeline.vectorize(source, ["x"])[0][None],
+        "decoder_token_ids": np.array([[start, tokens.index("b")]]),
+    }
+    log_probs = _allowed_log_probs(model(batch, training=False)[0], (0, 1, start))
+    chosen = log_probs[0, tokens.index("b")] + log_probs[1, tokens.index(end)]
+    assert np.exp(chosen) == pytest.approx(0.38, abs=1e-6)
+
+
+# === Beam search on a small trained date translator ===
+
+
+@pytest.fixture(scope="module")
+def date_run(tmp_path_factory):
+    """A tiny attention seq2seq trained briefly on kzoo's embedded dates, as a run folder
+    (`kzoo train`), and its embedded test split."""
+    from kzoo.cli import main as kzoo_main
+    from kzoo.export import bundle_from_run
+    from kzoo.training.tasks import TranslationTask
+
+    run_dir = tmp_path_factory.mktemp("dates")
+    argv = ["train", "attention_seq2seq", "--output-dir", str(run_dir), "--no-export"]
+    argv += ["--no-xla", "--num-examples", "1000", "--epochs", "3"]
+    argv += ["--set", "model_args.latent_dim=32", "--set", "model_args.embedding_dim=16"]
+    assert kzoo_main(argv) == 0
+    config = json.loads((run_dir / "config.json").read_text())
+    sources, _ = TranslationTask(config).load(config["batch_size"]).raw["test"]
+    return bundle_from_run(str(run_dir))[0], list(sources)
+
+
+def _translation_log_probs(bundle, sentences, texts, max_new_tokens):
+    """The model's log-probability of each translation, teacher-forced, over the tokens
+    generation may choose; `[end]` included unless the translation ran to `max_new_tokens`."""
+    tokens = pipeline.vocabulary(bundle.vectorizers["target"])
+    start, end = tokens.index(pipeline.START), tokens.index(pipeline.END)
+    outputs = [[tokens.index(c) for c in text] for text in texts]
+    outputs = [ids + [end] if len(ids) < max_new_tokens else ids for ids in outputs]
+    width = max(len(ids) for ids in outputs)
+    decoder = np.zeros((len(texts), width), dtype="int32")
+    for row, ids in zip(decoder, outputs):
+        row[: len(ids)] = [start] + ids[:-1]
+    source_ids = pipeline.vectorize(bundle.vectorizers["source"], sentences)
+    encoder = np.zeros((len(texts), max(len(ids) for ids in source_ids)), dtype="int32")
+    for row, ids in zip(encoder, source_ids):
+        row[: len(ids)] = ids
+    batch = {"encoder_token_ids": encoder, "decoder_token_ids": decoder}
+    log_probs = _allowed_log_probs(bundle.model(batch, training=False), (0, 1, start))
+    return np.array([log_probs[b, np.arange(len(ids)), ids].sum() for b, ids in enumerate(outputs)])
+
+
+def test_beam_search_never_scores_below_greedy(date_run):
+    bundle, sentences = date_run
+    args = dict(max_new_tokens=16)
+    greedy = kzoo.generate(bundle, sentences, **args)
+    beam = kzoo.generate(bundle, sentences, sampler="beam", num_beams=3, **args)
+    greedy_scores = _translation_log_probs(bundle, sentences, greedy, 16)
+    beam_scores = _translation_log_probs(bundle, sentences, beam, 16)
+    below = [
+        (s, g, b, gs, bs)
+        for s, g, b, gs, bs in zip(sentences, greedy, beam, greedy_scores, beam_scores)
+        if bs < gs - 1e-4
+    ]
+    assert not below
+    assert np.mean(beam_scores > greedy_scores + 1e-4) > 0.1  # the model is no sure thing
+
+
+def test_beam_search_gives_each_sentence_its_own_translation_in_a_batch(date_run):
+    bundle, sentences = date_run
+    args = dict(max_new_tokens=16, sampler="beam", num_beams=3)
+    batch = sentences[:24]
+    assert len({len(s) for s in batch}) > 5  # sentences of many lengths, padded together
+    together = kzoo.generate(bundle, batch, **args)
+    assert together == [kzoo.generate(bundle, sentence, **args) for sentence in batch]
 
 
 def test_generate_from_a_run_folder(tmp_path, language_models, vectorizer):
