@@ -360,6 +360,10 @@ def run_command(prog, function, *args, debug=False, hint=""):
     """
     try:
         return function(*args)
+    except SystemExit as exit_:  # a parser's error (its one line is printed) or --help
+        if exit_.code is None:
+            return 0
+        return exit_.code if isinstance(exit_.code, int) else FAILURE
     except KeyboardInterrupt:
         if debug:
             raise
@@ -403,7 +407,8 @@ def main(argv=None):
     else:
         parsed = build_parser().parse_args(argv)
         function, args = parsed.run, (parsed,)
-    if command not in ("list", None) and not (command == "train" and len(argv) < 2):
+    listing = command == "train" and (len(argv) < 2 or argv[1] in ("-h", "--help"))
+    if command not in ("list", None) and not listing:
         quiet_tensorflow(verbose)
     hint = _interrupted_hint(command, argv)
     return run_command(f"kzoo {command}", function, *args, debug=debug, hint=hint)

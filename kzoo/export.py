@@ -14,6 +14,7 @@ version, and an existing version is never replaced.
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 
@@ -21,6 +22,28 @@ import numpy as np
 
 # Where TF Serving looks for warm-up requests inside a version folder.
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+
+
+# TF Serving serves a model by its folder name, which clients put in URLs
+# (/v1/models/<name>:predict): no path separators, and not hidden (staging folders are).
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*")
+
+
+def check_model_name(name):
+    """Checks that `name` can be a TF Serving model name: letters, digits, `_`, `-` and `.`,
+    not starting with `.`; returns it.
+
+    Example:
+
+    >>> check_model_name("lstm_classifier")
+    'lstm_classifier'
+    """
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name):
+        raise ValueError(
+            "Invalid value for argument name. Expected a model name of letters, digits, '_', "
+            f"'-' and '.', not starting with '.'. Received: name={name}"
+        )
+    return name
 
 
 def versions(model_dir):
@@ -58,7 +81,7 @@ def export_versioned(write, export_dir, name):
     >>> path.endswith("cnn/1"), versions(base + "/cnn")
     (True, [1])
     """
-    model_dir = os.path.join(export_dir, name)
+    model_dir = os.path.join(export_dir, check_model_name(name))
     os.makedirs(model_dir, exist_ok=True)
     # Hidden and outside the model folder: TF Serving only loads integer folders inside it.
     staging = tempfile.mkdtemp(prefix=f".{name}-export-", dir=export_dir)
@@ -218,6 +241,7 @@ def export_bundle(bundle, export_dir, name):
     """
     from kzoo.signatures import build_archive, serving_functions
 
+    check_model_name(name)
     functions = serving_functions(bundle)
     inputs = warmup_inputs(bundle)
     expected = reference_outputs(bundle, inputs, functions)
@@ -290,5 +314,7 @@ def bundle_from_run(run_dir):
 
 def export_run(run_dir, export_dir="saved_models", name=None):
     """Exports a finished run folder (`runs/<recipe>`) as a new TF Serving version."""
+    if name is not None:
+        check_model_name(name)  # before anything is read or written
     bundle, config = bundle_from_run(run_dir)
     return export_bundle(bundle, export_dir, name or config["recipe"])

@@ -348,6 +348,7 @@ def date_run(tmp_path_factory):
     """A tiny attention seq2seq trained briefly on kzoo's embedded dates, as a run folder
     (`kzoo train`), and its embedded test split."""
     from kzoo.cli import main as kzoo_main
+
     from kzoo.export import bundle_from_run
     from kzoo.training.tasks import TranslationTask
 

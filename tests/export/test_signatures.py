@@ -342,3 +342,21 @@ def test_an_existing_version_is_never_overwritten(tmp_path):
     path = export_versioned(lambda p: os.makedirs(p), str(base), "reviews")
     assert path.endswith("reviews/2")
     assert (base / "reviews" / "1" / "keep.txt").read_text() == "v1"
+
+
+@pytest.mark.parametrize("name", ["../../x", "a/b", ".hidden", "..", "", "naïve", "a b"])
+def test_a_model_name_tf_serving_cannot_serve_is_refused_before_anything_is_written(name, tmp_path):
+    base = tmp_path / "deep" / "saved_models"
+    with pytest.raises(ValueError, match=r"Invalid value for argument name. Expected a model "):
+        export_versioned(lambda p: os.makedirs(p), str(base), name)
+    assert not (tmp_path / "deep").exists() and not (tmp_path / "x").exists()
+
+
+def test_kzoo_export_refuses_a_bad_name_in_one_line(tmp_path, capsys):
+    from kzoo_cli import main
+
+    status = main(["export", str(tmp_path / "run"), "--name", "../../x", "--export-dir", "sm"])
+    error = capsys.readouterr().err
+    assert status == 2 and error.count("\n") == 1
+    assert "Received: name=../../x" in error
+    assert os.listdir(tmp_path) == []  # not even the run folder was looked for

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from kzoo.training.config import parse_settings
+from kzoo.training.config import SETTINGS, check_bounds, check_settings, parse_settings
 
 RECIPE = {
     "recipe": "demo",
@@ -112,3 +112,59 @@ def test_labels_and_on_bad_lines_are_classification_settings(capsys):
     assert "invalid choice: 'ignore'" in _error(capsys, ["--on-bad-lines", "ignore"])
     lm = {**RECIPE, "task": "language_model", "model": "gpt", "model_args": {}}
     assert "unrecognized arguments: --labels" in _error(capsys, ["--labels", "a,b"], lm)
+
+
+NUMERIC_KINDS = (int, float, "optional_int", "optional_float")
+
+
+def test_every_numeric_setting_has_bounds_that_hold_its_default():
+    for key, setting in SETTINGS.items():
+        if setting.kind in NUMERIC_KINDS:
+            assert setting.bounds, f"{key} has no bounds"
+            check_bounds(key, setting.default, setting.bounds, setting.kind)  # raises if not
+
+
+def _outside(bounds, kind):
+    """A value just outside an interval's lower end (every kzoo interval has one)."""
+    low = float(bounds[1:-1].split(",")[0])
+    if kind in (int, "optional_int"):
+        return int(low) - 1 if bounds[0] == "[" else int(low)
+    return low - 0.5 if bounds[0] == "[" else low
+
+
+@pytest.mark.parametrize(
+    "key", sorted(k for k, s in SETTINGS.items() if s.kind in NUMERIC_KINDS and s.tasks == ())
+)
+def test_a_number_outside_its_bounds_is_refused_before_any_data_is_read(key, capsys):
+    setting = SETTINGS[key]
+    value = _outside(setting.bounds, setting.kind)
+    with pytest.raises(SystemExit):
+        parse_settings(RECIPE, ["--set", f"{key}={value}"])
+    assert f"Invalid value for setting {key}. Expected " in capsys.readouterr().err
+    # A config built in Python is checked by the runner too.
+    config = parse_settings(RECIPE, [])
+    config[key] = value
+    with pytest.raises(ValueError, match=rf"Invalid value for setting {key}\. Expected"):
+        check_settings(config)
+
+
+def test_bounds_are_worded_as_keras_words_its_checks():
+    messages = []
+    for args in (
+        ("epochs", 0, "[1, inf)", int),
+        ("valid_fraction", 1.0, "(0, 1)", float),
+        ("seed", 2**32, "[0, 4294967296)", int),
+        ("learning_rate", 0.0, "(0, inf)", float),
+    ):
+        with pytest.raises(ValueError) as error:
+            check_bounds(*args)
+        messages.append(str(error.value))
+    assert messages == [
+        "Invalid value for setting epochs. Expected an integer >= 1. Received: epochs=0",
+        "Invalid value for setting valid_fraction. Expected a number in (0, 1). "
+        "Received: valid_fraction=1.0",
+        "Invalid value for setting seed. Expected an integer in [0, 4294967296). "
+        "Received: seed=4294967296",
+        "Invalid value for setting learning_rate. Expected a number > 0. "
+        "Received: learning_rate=0.0",
+    ]
