@@ -46,9 +46,12 @@ def write_atomically(path, write):
         write(temporary)
         _fsync(temporary)
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             os.remove(temporary)
+        if isinstance(error, OSError) and error.errno and not error.filename:
+            # A full disk says "No space left on device": say which file could not be written.
+            raise OSError(error.errno, f"{error.strerror or error} (writing {path})") from error
         raise
     return path
 

@@ -11,7 +11,9 @@ At the end of each epoch, in this order:
 1. the best checkpoint, if the epoch improved on the best so far, is staged as
    `checkpoints/.staged-epoch-<N>.keras` (`last.keras` is staged every epoch when nothing is
    monitored);
-2. the weights and optimizer state go to `backup/epoch-<N+1>.weights.h5`;
+2. the model with its optimizer state goes to `backup/epoch-<N+1>.keras` (a `.keras` archive
+   rather than a `.weights.h5` file: HDF5 writing straight to a full disk fails with a flood of
+   errors and can crash the process at exit, a zip archive fails with one `OSError`);
 3. `backup/state.json`, written atomically, commits the epoch: the number of completed epochs,
    the weights file, every epoch's logs and the best value and epoch;
 4. the staged checkpoint is renamed into place and `history.csv` is rewritten from the
@@ -161,8 +163,8 @@ class RunState(keras.callbacks.Callback):
             os.makedirs(self.path("checkpoints"), exist_ok=True)
             write_atomically(self._staged_path(epoch), self.model.save)
         os.makedirs(self.path("backup"), exist_ok=True)
-        weights = f"epoch-{epoch + 1}.weights.h5"
-        write_atomically(self.path("backup", weights), self.model.save_weights)
+        weights = f"epoch-{epoch + 1}.keras"
+        write_atomically(self.path("backup", weights), self.model.save)
         state = {
             "completed": epoch + 1,
             "weights": weights,
@@ -199,7 +201,7 @@ class RunState(keras.callbacks.Callback):
             else:
                 os.remove(staged)
         state = read_state(self.run_dir)
-        for stale in glob.glob(self.path("backup", "epoch-*.weights.h5")):
+        for stale in glob.glob(self.path("backup", "epoch-*.keras")):
             if state is None or os.path.basename(stale) != state["weights"]:
                 with contextlib.suppress(OSError):
                     os.remove(stale)

@@ -227,8 +227,8 @@ def test_resumed_run_keeps_its_best_epoch_for_early_stopping_and_checkpoints(tmp
     rows = [(0.9, 1.0), (0.7, 0.8), (0.8, 0.6), (0.75, 0.5)]
     history = [{"epoch": i, "val_loss": v, "loss": loss} for i, (v, loss) in enumerate(rows)]
     (tmp_path / "backup").mkdir()
-    model.save_weights(tmp_path / "backup" / "epoch-4.weights.h5")
-    state = {"completed": 4, "weights": "epoch-4.weights.h5", "history": history}
+    model.save(tmp_path / "backup" / "epoch-4.keras")
+    state = {"completed": 4, "weights": "epoch-4.keras", "history": history}
     state |= {"best": 0.7, "best_epoch": 1, "monitor": "val_loss", "mode": "min"}
     (tmp_path / "backup" / "state.json").write_text(json.dumps(state))
     best_weights = [w + 1.0 for w in model.get_weights()]
