@@ -34,6 +34,7 @@ from kzoo.data import pipeline as text
 from kzoo.export import export_bundle
 from kzoo.files import write_atomically, write_text_atomically
 from kzoo.signatures import serving_bundle
+from kzoo.training import multi_worker
 from kzoo.training import strategy as strategies
 from kzoo.training.callbacks import ExactProgbarLogger, ResumableEarlyStopping
 from kzoo.training.config import check_settings, model_factory
@@ -41,6 +42,7 @@ from kzoo.training.optimizers import build_optimizer, learning_rate_schedule
 from kzoo.training.pretrained_task import PretrainedClassificationTask
 from kzoo.training.run_state import RunState, monitor_mode, read_state
 from kzoo.training.tasks import TASKS, skipgram_dataset
+from kzoo.training.xla import xla_supported
 
 # kzoo.training.tasks' tasks and those defined beside it.
 ALL_TASKS = {**TASKS, "pretrained_classification": PretrainedClassificationTask}
@@ -117,7 +119,7 @@ class Run:
         keras.utils.set_random_seed(config["seed"])
         self.strategy = strategies.resolve_strategy(config["strategy"])
         # Every worker reads the shared run folder (a resumed run restores from it); only the
-        # chief writes: `strategies.fit` redirects the other workers' callback files, and the
+        # chief writes: `multi_worker.fit` redirects the other workers' callback files, and the
         # runner's own files are written by the chief alone.
         self.chief = strategies.is_chief(self.strategy)
         os.makedirs(self.output_dir, exist_ok=True)
@@ -232,7 +234,7 @@ class Run:
         c = self.config
         jit_compile = c["xla"] if xla is None else xla
         if jit_compile:
-            supported, reason = strategies.xla_supported(model, self.strategy)
+            supported, reason = xla_supported(model, self.strategy)
             if not supported:
                 self.log(f"XLA off for {model.name}: {reason}")
                 jit_compile = False
@@ -307,7 +309,7 @@ class Run:
             word2vec = kzoo.build_word2vec(vocabulary_size=vocabulary_size, embedding_dim=dim)
             self.compile(word2vec, dataset, c["word2vec_epochs"], xla=c["word2vec_xla"])
         self.log(f"word2vec pretraining: {pairs} skip-gram pairs, {c['word2vec_epochs']} epochs")
-        strategies.fit(
+        multi_worker.fit(
             word2vec, dataset, epochs=c["word2vec_epochs"], verbose=self._verbose(), shuffle=False
         )
         return kzoo.word2vec_vectors(word2vec)
@@ -358,7 +360,7 @@ class Run:
                 f"resuming from the last completed epoch: {interrupted['completed']} of "
                 f"{c['epochs']} done (backup/)"
             )
-        history = strategies.fit(
+        history = multi_worker.fit(
             model,
             data.train,
             validation_data=data.valid,

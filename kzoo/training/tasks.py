@@ -17,7 +17,7 @@ import tensorflow as tf
 from kzoo.data import embedded, readers, skipgram, tfds_sources
 from kzoo.data import pipeline as text
 from kzoo.training import callbacks as kzoo_callbacks
-from kzoo.training import strategy
+from kzoo.training import multi_worker
 
 
 @dataclasses.dataclass
@@ -154,7 +154,7 @@ class Task(abc.ABC):
         for split in ("valid", "test"):
             dataset = getattr(data, split)
             if dataset is not None:
-                results[split] = strategy.evaluate(model, dataset, verbose=0, return_dict=True)
+                results[split] = multi_worker.evaluate(model, dataset, verbose=0, return_dict=True)
         return results
 
 

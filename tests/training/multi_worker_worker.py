@@ -25,7 +25,7 @@ SEED = 7
 GLOBAL_BATCH_SIZE = 8
 EPOCHS = 2  # the worker's first fit; the resumed fit then runs epoch 3
 FIT_ARGS = dict(epochs=EPOCHS, verbose=0)
-KZOO_MARKER = "=== kzoo.training.strategy from here ==="
+KZOO_MARKER = "=== kzoo.training.multi_worker from here ==="
 
 
 def datasets():
@@ -84,6 +84,7 @@ def run_worker(out_path, workdir):
     """One task of a 2-worker cluster: plain `model.fit`, then kzoo's `fit`, resume, evaluate."""
     import keras
 
+    from kzoo.training import multi_worker
     from kzoo.training import strategy as strategies
 
     strategy = strategies.resolve_strategy("auto")
@@ -111,7 +112,7 @@ def run_worker(out_path, workdir):
 
     # From here on, TensorFlow's auto-sharding should never have to fall back from FILE to DATA.
     print(KZOO_MARKER, file=sys.stderr, flush=True)
-    train = strategies.shard_options(train)
+    train = multi_worker.shard_options(train)
     result["shard_policy"] = train.options().experimental_distribute.auto_shard_policy.name
 
     # kzoo's fit, with every callback the runner uses writing to the same (shared) paths.
@@ -126,7 +127,7 @@ def run_worker(out_path, workdir):
         keras.callbacks.TensorBoard(os.path.join(workdir, "logs")),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=5),
     ]
-    history = strategies.fit(model, train, validation_data=valid, callbacks=callbacks, **FIT_ARGS)
+    history = multi_worker.fit(model, train, validation_data=valid, callbacks=callbacks, **FIT_ARGS)
     result["history"] = history.history
     result["seconds"]["fit"] = time.perf_counter() - started
     result["overrides_left"] = sorted(
@@ -139,7 +140,7 @@ def run_worker(out_path, workdir):
     # A restarted job: a fresh model resumes from the backup after epoch 2 and runs epoch 3.
     with strategy.scope():
         model = build_model(CLUSTER_MODEL)
-    history = strategies.fit(
+    history = multi_worker.fit(
         model,
         train,
         validation_data=valid,
@@ -149,7 +150,7 @@ def run_worker(out_path, workdir):
     )
     result["resumed_epochs"] = history.epoch
     result["resumed_history"] = history.history
-    result["evaluate"] = strategies.evaluate(model, valid, verbose=0, return_dict=True)
+    result["evaluate"] = multi_worker.evaluate(model, valid, verbose=0, return_dict=True)
     result["seconds"]["resume_and_evaluate"] = time.perf_counter() - started
     with open(out_path, "w", encoding="utf-8") as f:
         json.dump(result, f)
@@ -164,6 +165,7 @@ def run_mirrored(out_path):
 
     import keras
 
+    from kzoo.training import multi_worker, xla
     from kzoo.training import strategy as strategies
 
     strategy = strategies.resolve_strategy("mirrored")
@@ -172,7 +174,7 @@ def run_mirrored(out_path):
 
     with strategy.scope():
         model = build_model()
-    result["history"] = strategies.fit(model, train, **FIT_ARGS).history
+    result["history"] = multi_worker.fit(model, train, **FIT_ARGS).history
     single = build_model()  # the default strategy: one device, same global batch
     result["single_device_history"] = single.fit(train, **FIT_ARGS).history
 
@@ -180,7 +182,7 @@ def run_mirrored(out_path):
     with strategy.scope():
         model = build_model(jit_compile=True)
     result["jit_compile"] = model.jit_compile
-    result["xla_supported"] = strategies.xla_supported(model, strategy)
+    result["xla_supported"] = xla.xla_supported(model, strategy)
     try:
         model.fit(train.take(1), verbose=0)
         result["jit_fit_error"] = None

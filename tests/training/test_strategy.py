@@ -1,4 +1,5 @@
-"""Tests for kzoo.training.strategy: choosing, describing and training under strategies.
+"""Tests for kzoo.training.strategy, .multi_worker and .xla: choosing, describing and training
+under strategies, and when XLA can compile.
 
 Strategies over several devices or workers need TensorFlow's runtime configured before it
 starts, so those tests run tests/training/multi_worker_worker.py in fresh processes, with
@@ -22,6 +23,7 @@ import pytest
 import tensorflow as tf
 
 import kzoo
+from kzoo.training import multi_worker, xla
 from kzoo.training import strategy as strategies
 from kzoo.training.run_state import RunState
 
@@ -175,12 +177,12 @@ def test_auto_reads_tf_config(monkeypatch, no_tpu_resolver, fake_multi_worker):
         ({"worker": ["localhost:1"]}, False),
         ({}, False),
     ]
-    for cluster, multi_worker in clusters:
+    for cluster, several_workers in clusters:
         fake_multi_worker.created = 0
         monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {}}))
         strategy = strategies.resolve_strategy("auto")
-        assert isinstance(strategy, _FakeMultiWorker) is multi_worker, cluster
-        assert fake_multi_worker.created == int(multi_worker)
+        assert isinstance(strategy, _FakeMultiWorker) is several_workers, cluster
+        assert fake_multi_worker.created == int(several_workers)
 
 
 def test_multi_worker_by_name(monkeypatch, fake_multi_worker):
@@ -251,7 +253,7 @@ def _policy(dataset):
 
 def test_in_memory_datasets_are_sharded_by_data():
     dataset = tf.data.Dataset.from_tensor_slices((np.ones((8, 3)), np.ones(8))).batch(4)
-    sharded = strategies.shard_options(dataset.map(lambda x, y: (x * 2, y)).prefetch(1))
+    sharded = multi_worker.shard_options(dataset.map(lambda x, y: (x * 2, y)).prefetch(1))
     assert _policy(sharded) == tf.data.experimental.AutoShardPolicy.DATA
     assert [y.numpy().tolist() for _, y in sharded] == [[1.0] * 4] * 2
 
@@ -266,7 +268,7 @@ def test_file_datasets_keep_auto_sharding(tmp_path):
         ),
     }
     for name, dataset in datasets.items():
-        policy = _policy(strategies.shard_options(dataset))
+        policy = _policy(multi_worker.shard_options(dataset))
         assert policy == tf.data.experimental.AutoShardPolicy.AUTO, name
 
 
@@ -274,13 +276,13 @@ def test_an_explicit_policy_is_kept():
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
     dataset = tf.data.Dataset.range(4).with_options(options)
-    assert _policy(strategies.shard_options(dataset)) == tf.data.experimental.AutoShardPolicy.OFF
+    assert _policy(multi_worker.shard_options(dataset)) == tf.data.experimental.AutoShardPolicy.OFF
 
 
 def test_shard_options_leaves_other_inputs_alone():
     arrays = (np.ones((4, 2)), np.ones(4))
-    assert strategies.shard_options(arrays) is arrays
-    assert strategies.shard_options(None) is None
+    assert multi_worker.shard_options(arrays) is arrays
+    assert multi_worker.shard_options(None) is None
 
 
 # === fit ===
@@ -292,11 +294,11 @@ def test_fit_is_model_fit_outside_multi_worker_training():
     model = helper.build_model(helper.CLUSTER_MODEL)
     expected = model.fit(train, validation_data=valid, **helper.FIT_ARGS).history
     model = helper.build_model(helper.CLUSTER_MODEL)
-    history = strategies.fit(model, train, validation_data=valid, **helper.FIT_ARGS)
+    history = multi_worker.fit(model, train, validation_data=valid, **helper.FIT_ARGS)
     assert history is model.history
     for key, values in expected.items():
         np.testing.assert_allclose(history.history[key], values, rtol=0, atol=LOSS_ATOL)
-    logs = strategies.evaluate(model, valid, verbose=0, return_dict=True)
+    logs = multi_worker.evaluate(model, valid, verbose=0, return_dict=True)
     assert logs == model.evaluate(valid, verbose=0, return_dict=True)
 
 
@@ -308,21 +310,21 @@ def test_multi_worker_overrides_are_removed_afterwards():
 
     model.train_step = own_train_step
     names = ("_maybe_symbolic_build", "train_step", "test_step")
-    with strategies._multi_worker_fixes(model):
+    with multi_worker._multi_worker_fixes(model):
         assert all(name in vars(model) for name in names)
         assert model.train_step is not own_train_step
         assert model.train_function is None and model.test_function is None
     assert model.train_step is own_train_step
     assert "_maybe_symbolic_build" not in vars(model) and "test_step" not in vars(model)
 
-    with pytest.raises(RuntimeError), strategies._multi_worker_fixes(model):
+    with pytest.raises(RuntimeError), multi_worker._multi_worker_fixes(model):
         raise RuntimeError("fit failed")
     assert model.train_step is own_train_step and "test_step" not in vars(model)
 
     # Nested (a callback evaluating during fit): the inner call leaves the outer's state alone.
-    with strategies._multi_worker_fixes(model):
+    with multi_worker._multi_worker_fixes(model):
         outer_step, model.train_function = model.train_step, "traced"
-        with strategies._multi_worker_fixes(model):
+        with multi_worker._multi_worker_fixes(model):
             assert model.train_step is outer_step and model.train_function == "traced"
         assert model.train_step is outer_step and model.train_function == "traced"
     assert model.train_step is own_train_step
@@ -342,7 +344,7 @@ def test_only_the_chief_writes_callback_files(tmp_path):
     callbacks = [backup, checkpoint, csv_logger, tensorboard, stopping, run_state]
     originals = [dict(vars(callback)) for callback in callbacks]
 
-    with strategies._chief_writes_only(callbacks, worker) as worker_callbacks:
+    with multi_worker._chief_writes_only(callbacks, worker) as worker_callbacks:
         assert worker_callbacks[0] is backup and worker_callbacks[2:-1] == callbacks[1:]
         for path in (checkpoint.filepath, csv_logger.filename, tensorboard.log_dir):
             assert not path.startswith(str(tmp_path))
@@ -363,7 +365,7 @@ def test_only_the_chief_writes_callback_files(tmp_path):
     assert not workdir.exists()
 
     chief = types.SimpleNamespace(extended=types.SimpleNamespace(should_checkpoint=True))
-    with strategies._chief_writes_only(callbacks, chief) as chief_callbacks:
+    with multi_worker._chief_writes_only(callbacks, chief) as chief_callbacks:
         assert chief_callbacks is callbacks
 
 
@@ -497,26 +499,26 @@ def test_multi_worker_fit_matches_one_worker(tmp_path):
 
 def test_xla_is_supported_for_recurrent_models_on_cpu():
     model = kzoo.build_model("lstm_classifier", vocabulary_size=20, embedding_dim=4, units=4)
-    assert strategies.xla_supported(model) == (True, None)
+    assert xla.xla_supported(model) == (True, None)
 
 
 def test_small_dropout_masks_keep_xla_on_cpu():
     # Kim's CNN drops out its 300 pooled features: cheap for XLA.
-    assert strategies.xla_supported(kzoo.build_model("kim_cnn")) == (True, None)
+    assert xla.xla_supported(kzoo.build_model("kim_cnn")) == (True, None)
 
 
 def test_time_shared_dropout_masks_keep_xla_on_cpu():
     # The RNN generator's dropout draws one mask of `units` values per sequence.
     model = kzoo.build_model("rnn_generator", vocabulary_size=20, units=512, dropout=0.2)
-    assert strategies.xla_supported(model) == (True, None)
+    assert xla.xla_supported(model) == (True, None)
     inputs = keras.Input(shape=(None, 8192))
     shared = keras.layers.Dropout(0.5, noise_shape=(None, 1, 8192), name="shared")(inputs)
     model = keras.Model(inputs, shared)
-    assert strategies.xla_supported(model)[1].startswith("layer 'shared' (Dropout)")
+    assert xla.xla_supported(model)[1].startswith("layer 'shared' (Dropout)")
 
 
 def test_random_numbers_drawn_in_the_train_step_turn_xla_off_on_cpu():
-    supported, reason = strategies.xla_supported(kzoo.build_model("gan"))
+    supported, reason = xla.xla_supported(kzoo.build_model("gan"))
     assert supported is False
     assert reason.startswith("gan draws random numbers in its train step (noise_seed)")
 
@@ -532,7 +534,7 @@ def test_random_numbers_drawn_in_the_train_step_turn_xla_off_on_cpu():
 )
 def test_dropout_over_sequences_turns_xla_off_on_cpu(name, kwargs, layer):
     model = kzoo.build_model(name, **{**kzoo.registry.get_model_entry(name).tiny.kwargs, **kwargs})
-    supported, reason = strategies.xla_supported(model)
+    supported, reason = xla.xla_supported(model)
     assert supported is False
     assert reason.startswith(f"layer '{layer}' (")
     assert "draws dropout masks over sequences" in reason and "flops.md" in reason
@@ -541,13 +543,13 @@ def test_dropout_over_sequences_turns_xla_off_on_cpu(name, kwargs, layer):
 def test_large_fixed_size_dropout_masks_turn_xla_off_on_cpu():
     inputs = keras.Input(shape=(8192,))
     model = keras.Model(inputs, keras.layers.Dropout(0.5, name="wide")(inputs))
-    assert strategies.xla_supported(model)[1].startswith("layer 'wide' (Dropout)")
+    assert xla.xla_supported(model)[1].startswith("layer 'wide' (Dropout)")
     inputs = keras.Input(shape=(4096,))
     model = keras.Model(inputs, keras.layers.Dropout(0.5, name="narrow")(inputs))
-    assert strategies.xla_supported(model) == (True, None)
+    assert xla.xla_supported(model) == (True, None)
     inputs = keras.Input(shape=(None, 3))
     model = keras.Model(inputs, keras.layers.LSTM(2, recurrent_dropout=0.1, name="rnn")(inputs))
-    assert strategies.xla_supported(model)[1].startswith("layer 'rnn' (LSTM)")
+    assert xla.xla_supported(model)[1].startswith("layer 'rnn' (LSTM)")
 
 
 @pytest.mark.parametrize(
@@ -562,7 +564,7 @@ def test_cudnn_layers_on_a_gpu_are_not_xla_compilable(fake_gpu, kwargs, layer):
     model = kzoo.build_model(
         "lstm_classifier", vocabulary_size=20, embedding_dim=4, units=4, **kwargs
     )
-    supported, reason = strategies.xla_supported(model)
+    supported, reason = xla.xla_supported(model)
     assert supported is False
     assert re.match(f"layer '{layer}' \\((LSTM|GRU)\\) runs the cuDNN kernel on GPU", reason)
     assert "cuDNN" in reason and "keras-team/keras/issues/18456" in reason
@@ -576,7 +578,7 @@ def test_simple_rnn_on_a_gpu_is_xla_compilable(fake_gpu):
     model = kzoo.build_model(
         "lstm_classifier", vocabulary_size=20, embedding_dim=4, units=4, rnn="simple_rnn"
     )
-    assert strategies.xla_supported(model) == (True, None)
+    assert xla.xla_supported(model) == (True, None)
 
 
 _CUDNN_CASES = [
@@ -601,7 +603,7 @@ def test_cudnn_condition_matches_what_keras_runs(fake_gpu):
         layer = layer_class(3, **kwargs)
         layer(np.zeros((2, 4, 5), "float32"), training=True)
         kernels.append(bool(fake_gpu))
-        assert strategies._uses_cudnn(layer) is kernels[-1], (layer_class.__name__, kwargs)
+        assert xla._uses_cudnn(layer) is kernels[-1], (layer_class.__name__, kwargs)
     assert kernels.count(True) == 4  # LSTM and GRU, with defaults and with input dropout
 
 
@@ -609,7 +611,7 @@ def test_xla_refused_by_keras_names_the_layer():
     lookup = keras.layers.StringLookup(vocabulary=["a", "b"], name="lookup")
     inputs = keras.Input(shape=(None,), dtype="string")
     model = keras.Model(inputs, lookup(inputs))
-    assert strategies.xla_supported(model) == (
+    assert xla.xla_supported(model) == (
         False,
         "Keras' model_supports_jit is False: layer 'lookup' (StringLookup) does not support XLA",
     )
@@ -620,7 +622,7 @@ def test_xla_refused_by_keras_under_op_determinism(monkeypatch):
 
     monkeypatch.setattr(config, "is_op_determinism_enabled", lambda: True)
     model = kzoo.build_model("cnn_sentiment", vocabulary_size=20)
-    assert strategies.xla_supported(model) == (
+    assert xla.xla_supported(model) == (
         False,
         "Keras' model_supports_jit is False: op determinism is enabled",
     )
@@ -629,7 +631,7 @@ def test_xla_refused_by_keras_under_op_determinism(monkeypatch):
 def test_xla_is_not_supported_with_several_replicas():
     model = kzoo.build_model("cnn_sentiment", vocabulary_size=20)
     two_replicas = types.SimpleNamespace(num_replicas_in_sync=2)
-    supported, reason = strategies.xla_supported(model, two_replicas)
+    supported, reason = xla.xla_supported(model, two_replicas)
     assert supported is False and "2 replicas" in reason
     one_device = tf.distribute.MirroredStrategy(["/cpu:0"])
-    assert strategies.xla_supported(model, one_device) == (True, None)
+    assert xla.xla_supported(model, one_device) == (True, None)
