@@ -32,6 +32,7 @@ array([b'HI'], dtype=object)
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -45,6 +46,15 @@ from kzoo.serving.rest import RestApi, RestServer
 logger = logging.getLogger("kzoo.serving")
 
 DEFAULT_MAX_REQUEST_BYTES = 64 * 2**20
+
+
+def _folder_problem(path):
+    """Why `path` cannot be a model base path ("does not exist"...), or None."""
+    if not os.path.exists(path):
+        return "does not exist"
+    if not os.path.isdir(path):
+        return "is not a folder"
+    return None
 
 
 def _client_host(host):
@@ -105,6 +115,12 @@ class ModelServer:
         if model_config_file:
             self.source = ConfigFileSource(model_config_file, model_config_file_poll_wait_seconds)
         else:
+            problem = _folder_problem(model_base_path)
+            if problem:
+                raise ValueError(
+                    "Invalid value for argument model_base_path. Expected an existing folder of "
+                    f"models. Received: model_base_path={model_base_path}, which {problem}"
+                )
             self.source = BasePathSource(model_base_path, model_name)
         if max_request_bytes < 1:
             raise ValueError(
@@ -302,6 +318,16 @@ def build_parser(prog="kzoo serve"):
 def main(argv=None, prog="kzoo serve"):
     """Runs `kzoo serve` with command-line arguments; returns the exit status."""
     args = build_parser(prog).parse_args(argv)
+    if not args.model_config_file:
+        # A wrong path is a usage error: one line and status 2 now, not a warning every poll.
+        problem = _folder_problem(args.model_base_path)
+        if problem:
+            print(
+                f"{prog}: Invalid value for setting --model-base-path. Expected an existing folder "
+                f"of models. Received: --model-base-path={args.model_base_path}, which {problem}",
+                file=sys.stderr,
+            )
+            return 2
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
