@@ -44,6 +44,7 @@ from tensorflow_serving.apis import (
 
 from kzoo.export import WARMUP_FILE
 from kzoo.serving.errors import ServingError, invalid_argument
+from kzoo.serving.limits import RequestLimits
 from kzoo.serving.models import (
     CLASSIFY_METHOD,
     DEFAULT_SIGNATURE,
@@ -54,6 +55,7 @@ from kzoo.serving.tensors import (
     dtype_name,
     from_tensor_proto,
     is_compatible,
+    shape_from_proto,
     shape_string,
     to_tensor_proto,
 )
@@ -95,11 +97,14 @@ class ServingCore:
     Args:
         manager: `ModelManager`. Where servables come from.
         batcher: `Batcher`, optional. Merges concurrent predict calls when given.
+        limits: `RequestLimits`, optional. Instances and tensor elements a request may declare.
+            Defaults to `RequestLimits()`.
     """
 
-    def __init__(self, manager, batcher=None):
+    def __init__(self, manager, batcher=None, limits=None):
         self.manager = manager
         self.batcher = batcher
+        self.limits = limits or RequestLimits()
 
     # === Status and metadata ===
 
@@ -262,6 +267,13 @@ class ServingCore:
         key, signature = self.prediction_signature(servable, request.model_spec.signature_name)
         self.check_input_names(signature, request.inputs)
         self.check_output_filter(signature, request.output_filter)
+        # From the declared shapes: a proto may send far fewer values than it declares.
+        self.limits.check_shapes(
+            {
+                name: shape_from_proto(proto.tensor_shape) or ()
+                for name, proto in request.inputs.items()
+            }
+        )
         inputs = {}
         for name, proto in request.inputs.items():
             try:
@@ -305,10 +317,10 @@ class ServingCore:
             )
         return key, signature
 
-    @staticmethod
-    def _serialized(examples, context):
+    def _serialized(self, examples, context):
         if not examples:
             raise invalid_argument("Input is empty.")
+        self.limits.check_instances(len(examples))
         serialized = []
         for example in examples:
             if context is not None:

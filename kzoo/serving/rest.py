@@ -154,12 +154,12 @@ class RestApi:
                 alias: info.dtype for alias, info in servable.signature_defs[key].inputs.items()
             }
 
-        request = parse_predict_request(body, input_dtypes)
+        request = parse_predict_request(body, input_dtypes, self.core.limits)
         _, outputs = self.core.predict(resolved[0], request.signature_name, request.inputs)
         return make_predict_response(outputs, request.format)
 
     def _examples(self, name, version, label, body, classify):
-        signature_name, examples, context = parse_examples_request(body)
+        signature_name, examples, context = parse_examples_request(body, self.core.limits)
         servable = self.core.manager.get(name, version, label)
         if classify:
             _, results = self.core.classify(servable, signature_name, examples, context)

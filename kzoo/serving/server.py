@@ -5,12 +5,21 @@
                [--host 127.0.0.1] [--rest-port 8501] [--grpc-port 8500]
                [--enable-batching --max-batch-size N --batch-timeout-micros N]
                [--file-system-poll-wait-seconds N] [--max-request-bytes N]
+               [--max-request-instances N] [--max-request-elements N]
 
 It serves every model under `--model-base-path` (each subfolder with integer version folders,
 the layout `kzoo train` exports), or the models a TF Serving `--model-config-file` lists, and
 runs until SIGINT or SIGTERM. The flags mean what TF Serving's flags of the same names mean;
 `--rest-port 0` (and, unlike TF Serving, `--grpc-port 0`) turns that API off. It binds
 127.0.0.1 unless `--host` says otherwise.
+
+Unlike TF Serving, one request may not take the server's memory: besides `--max-request-bytes`
+(the body or message as sent), a request may have at most `--max-request-instances` instances
+(the first, batch dimension of each input; default 1024) and `--max-request-elements` tensor
+elements in all (default 2**24), counted from the shapes it declares before any tensor is built:
+a gRPC `TensorProto` that sends fewer values than its shape declares (TensorFlow repeats the last
+one) counts as the dense tensor it declares. A request over a limit is answered INVALID_ARGUMENT
+(REST 400) with TF Serving's error body (`kzoo.serving.limits`).
 
 In Python, `ModelServer` starts the same server in background threads, e.g. in tests:
 
@@ -40,6 +49,11 @@ import threading
 from kzoo.serving.batching import Batcher
 from kzoo.serving.core import ServingCore
 from kzoo.serving.grpc_service import create_grpc_server
+from kzoo.serving.limits import (
+    DEFAULT_MAX_REQUEST_ELEMENTS,
+    DEFAULT_MAX_REQUEST_INSTANCES,
+    RequestLimits,
+)
 from kzoo.serving.models import BasePathSource, ConfigFileSource, ModelManager
 from kzoo.serving.rest import RestApi, RestServer
 
@@ -89,6 +103,10 @@ class ModelServer:
         model_config_file_poll_wait_seconds: float. Seconds between looks at the config file;
             0 reads it once. Defaults to 0, as TF Serving.
         max_request_bytes: int. Largest REST body or gRPC message accepted. Defaults to 64 MiB.
+        max_request_instances: int. Most instances (first-dimension rows of each input, or
+            examples) in one request. Defaults to 1024.
+        max_request_elements: int. Most tensor elements one request may declare, all inputs
+            together, counted from their shapes. Defaults to 2**24.
         warmup: bool. Replay each version's `assets.extra/tf_serving_warmup_requests` before it
             serves. Defaults to True.
         grpc_workers: int. Threads answering gRPC calls. Defaults to 32.
@@ -109,6 +127,8 @@ class ModelServer:
         file_system_poll_wait_seconds=1.0,
         model_config_file_poll_wait_seconds=0.0,
         max_request_bytes=DEFAULT_MAX_REQUEST_BYTES,
+        max_request_instances=DEFAULT_MAX_REQUEST_INSTANCES,
+        max_request_elements=DEFAULT_MAX_REQUEST_ELEMENTS,
         warmup=True,
         grpc_workers=32,
     ):
@@ -134,7 +154,10 @@ class ModelServer:
         self.grpc_workers = grpc_workers
         batcher = Batcher(max_batch_size, batch_timeout_micros) if enable_batching else None
         self.manager = ModelManager(self.source, file_system_poll_wait_seconds)
-        self.core = ServingCore(self.manager, batcher)
+        limits = RequestLimits(
+            max_instances=max_request_instances, max_elements=max_request_elements
+        )
+        self.core = ServingCore(self.manager, batcher, limits)
         if warmup:
             self.manager.warmup = self.core.warmup
         self._rest = None
@@ -294,6 +317,23 @@ def build_parser(prog="kzoo serve"):
         default=DEFAULT_MAX_REQUEST_BYTES,
         help="largest REST body or gRPC message accepted",
     )
+    limits = parser.add_argument_group("request limits")
+    limits.add_argument(
+        "--max-request-instances",
+        type=_positive,
+        default=DEFAULT_MAX_REQUEST_INSTANCES,
+        help="most instances in one request: the first (batch) dimension of each input, or the "
+        "examples of classify and regress; larger requests are answered 400 / INVALID_ARGUMENT",
+    )
+    limits.add_argument(
+        "--max-request-elements",
+        type=_positive,
+        default=DEFAULT_MAX_REQUEST_ELEMENTS,
+        help="most tensor elements in one request, all inputs together, counted from the shapes "
+        "it declares before any tensor is built (a TensorProto sending fewer values than its "
+        "shape, which TensorFlow fills by repeating the last one, counts as the dense tensor); "
+        "larger requests are answered 400 / INVALID_ARGUMENT",
+    )
     batching = parser.add_argument_group("batching")
     batching.add_argument(
         "--enable-batching", action="store_true", help="merge concurrent predict requests"
@@ -346,6 +386,8 @@ def main(argv=None, prog="kzoo serve"):
             file_system_poll_wait_seconds=args.file_system_poll_wait_seconds,
             model_config_file_poll_wait_seconds=args.model_config_file_poll_wait_seconds,
             max_request_bytes=args.max_request_bytes,
+            max_request_instances=args.max_request_instances,
+            max_request_elements=args.max_request_elements,
             warmup=not args.no_warmup,
         )
     except (OSError, ValueError) as error:
