@@ -76,7 +76,12 @@ def _export(args):
     from kzoo.export import export_run
 
     try:
-        path = export_run(args.run_dir, export_dir=args.export_dir, name=args.name)
+        path = export_run(
+            args.run_dir,
+            export_dir=args.export_dir,
+            name=args.name,
+            max_new_tokens_limit=args.max_new_tokens_limit,
+        )
     except (ValueError, OSError) as error:
         print(f"kzoo export: {error}", file=sys.stderr)
         return 2
@@ -159,6 +164,12 @@ def build_parser():
         "--export-dir", default="saved_models", help="base folder (default: %(default)s)"
     )
     export.add_argument("--name", help="model name (default: the run's recipe)")
+    export.add_argument(
+        "--max-new-tokens-limit",
+        type=int,
+        help="generators: most tokens a request to the sample or token_ids signature may ask "
+        "for; more is a 400 / INVALID_ARGUMENT (default: the GPT's context, or 2048)",
+    )
     export.set_defaults(run=_export)
 
     attention = commands.add_parser(
