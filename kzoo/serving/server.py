@@ -6,6 +6,7 @@
                [--enable-batching --max-batch-size N --batch-timeout-micros N]
                [--file-system-poll-wait-seconds N] [--max-request-bytes N]
                [--max-request-instances N] [--max-request-elements N]
+               [--request-timeout SECONDS]
 
 It serves every model under `--model-base-path` (each subfolder with integer version folders,
 the layout `kzoo train` exports), or the models a TF Serving `--model-config-file` lists, and
@@ -19,7 +20,12 @@ Unlike TF Serving, one request may not take the server's memory: besides `--max-
 elements in all (default 2**24), counted from the shapes it declares before any tensor is built:
 a gRPC `TensorProto` that sends fewer values than its shape declares (TensorFlow repeats the last
 one) counts as the dense tensor it declares. A request over a limit is answered INVALID_ARGUMENT
-(REST 400) with TF Serving's error body (`kzoo.serving.limits`).
+(REST 400) with TF Serving's error body (`kzoo.serving.limits`). A request still running after
+`--request-timeout` seconds (default 30, TF Serving's `--rest_api_timeout_in_ms`; for gRPC, the
+client's deadline when it is earlier) is answered DEADLINE_EXCEEDED (REST 504) and its
+computation stopped; so is the computation of a client that goes away (`kzoo.serving.deadlines`).
+After a request of 1 MiB or more in or out, freed memory goes back to the system
+(`kzoo.serving.memory`).
 
 In Python, `ModelServer` starts the same server in background threads, e.g. in tests:
 
@@ -48,6 +54,7 @@ import threading
 
 from kzoo.serving.batching import Batcher
 from kzoo.serving.core import ServingCore
+from kzoo.serving.deadlines import DeadlineWatch
 from kzoo.serving.grpc_service import create_grpc_server
 from kzoo.serving.limits import (
     DEFAULT_MAX_REQUEST_ELEMENTS,
@@ -60,6 +67,8 @@ from kzoo.serving.rest import RestApi, RestServer
 logger = logging.getLogger("kzoo.serving")
 
 DEFAULT_MAX_REQUEST_BYTES = 64 * 2**20
+# TF Serving's --rest_api_timeout_in_ms default.
+DEFAULT_REQUEST_TIMEOUT = 30.0
 
 
 def _folder_problem(path):
@@ -107,6 +116,9 @@ class ModelServer:
             examples) in one request. Defaults to 1024.
         max_request_elements: int. Most tensor elements one request may declare, all inputs
             together, counted from their shapes. Defaults to 2**24.
+        request_timeout: float or None. Seconds a request may run before it is answered
+            DEADLINE_EXCEEDED and its computation stopped (a gRPC client's earlier deadline
+            wins); None or 0: no limit but the client's. Defaults to 30, as TF Serving's REST API.
         warmup: bool. Replay each version's `assets.extra/tf_serving_warmup_requests` before it
             serves. Defaults to True.
         grpc_workers: int. Threads answering gRPC calls. Defaults to 32.
@@ -129,6 +141,7 @@ class ModelServer:
         max_request_bytes=DEFAULT_MAX_REQUEST_BYTES,
         max_request_instances=DEFAULT_MAX_REQUEST_INSTANCES,
         max_request_elements=DEFAULT_MAX_REQUEST_ELEMENTS,
+        request_timeout=DEFAULT_REQUEST_TIMEOUT,
         warmup=True,
         grpc_workers=32,
     ):
@@ -147,6 +160,11 @@ class ModelServer:
                 "Invalid value for argument max_request_bytes. Expected a positive integer. "
                 f"Received: max_request_bytes={max_request_bytes}"
             )
+        if request_timeout is not None and not request_timeout >= 0:
+            raise ValueError(
+                "Invalid value for argument request_timeout. Expected a number of seconds >= 0 "
+                f"or None. Received: request_timeout={request_timeout}"
+            )
         self.host = host
         self.rest_port = rest_port
         self.grpc_port = grpc_port
@@ -157,7 +175,10 @@ class ModelServer:
         limits = RequestLimits(
             max_instances=max_request_instances, max_elements=max_request_elements
         )
-        self.core = ServingCore(self.manager, batcher, limits)
+        self.watch = DeadlineWatch()
+        self.core = ServingCore(
+            self.manager, batcher, limits, request_timeout or None, watch=self.watch
+        )
         if warmup:
             self.manager.warmup = self.core.warmup
         self._rest = None
@@ -187,6 +208,7 @@ class ModelServer:
     def start(self):
         """Loads the models, then starts the APIs and the version polling. Returns self."""
         self.manager.start()
+        self.watch.start()
         try:
             if self.grpc_port is not None:
                 self._grpc = create_grpc_server(
@@ -222,6 +244,7 @@ class ModelServer:
             self._rest_thread.join()
         if self._grpc is not None:
             self._grpc.stop(grace).wait()
+        self.watch.stop()
         self.manager.stop()
         logger.info("Server stopped.")
 
@@ -274,6 +297,13 @@ def _positive(text):
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"Expected a positive integer. Received: {text}")
+    return value
+
+
+def _seconds(text):
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"Expected a number of seconds >= 0. Received: {text}")
     return value
 
 
@@ -334,6 +364,14 @@ def build_parser(prog="kzoo serve"):
         "shape, which TensorFlow fills by repeating the last one, counts as the dense tensor); "
         "larger requests are answered 400 / INVALID_ARGUMENT",
     )
+    limits.add_argument(
+        "--request-timeout",
+        type=_seconds,
+        default=DEFAULT_REQUEST_TIMEOUT,
+        help="seconds a request may run before it is answered DEADLINE_EXCEEDED (REST 504) and "
+        "its computation stopped, as TF Serving's --rest_api_timeout_in_ms; a gRPC client's "
+        "earlier deadline wins; 0: no limit",
+    )
     batching = parser.add_argument_group("batching")
     batching.add_argument(
         "--enable-batching", action="store_true", help="merge concurrent predict requests"
@@ -388,6 +426,7 @@ def main(argv=None, prog="kzoo serve"):
             max_request_bytes=args.max_request_bytes,
             max_request_instances=args.max_request_instances,
             max_request_elements=args.max_request_elements,
+            request_timeout=args.request_timeout,
             warmup=not args.no_warmup,
         )
     except (OSError, ValueError) as error:
