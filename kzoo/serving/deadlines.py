@@ -187,9 +187,13 @@ def _closed_by_client(connection):
         return True
     if fileno < 0:
         return True
-    poller = select.poll()
-    poller.register(fileno, select.POLLIN | select.POLLPRI)
-    if not poller.poll(0):
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fileno, select.POLLIN | select.POLLPRI)
+        readable = bool(poller.poll(0))
+    else:  # Windows
+        readable = bool(select.select([fileno], [], [], 0)[0])
+    if not readable:
         return False
     try:
         # Readable: either the next pipelined request (data) or the end of the stream (b"").
