@@ -188,7 +188,13 @@ def _train(argv):
 def _export(args):
     from kzoo.export import export_run
 
-    print(export_run(args.run_dir, export_dir=args.export_dir, name=args.name))
+    path = export_run(
+        args.run_dir,
+        export_dir=args.export_dir,
+        name=args.name,
+        max_new_tokens_limit=args.max_new_tokens_limit,
+    )
+    print(path)
     return 0
 
 
@@ -271,6 +277,12 @@ def build_parser():
         "--name",
         help="model name, as TF Serving takes it: letters, digits, '_', '-', '.' (default: the "
         "run's recipe)",
+    )
+    export.add_argument(
+        "--max-new-tokens-limit",
+        type=int,
+        help="generators: most tokens a request to the sample or token_ids signature may ask "
+        "for; more is a 400 / INVALID_ARGUMENT (default: the GPT's context, or 2048)",
     )
     export.set_defaults(run=_export)
 

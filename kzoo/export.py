@@ -11,6 +11,7 @@ complete and checked: a server watching `saved_models/<name>` never sees a parti
 version, and an existing version is never replaced.
 """
 
+import dataclasses
 import errno
 import json
 import os
@@ -232,16 +233,31 @@ def reference_outputs(bundle, inputs, functions):
 # === Export ===
 
 
-def export_bundle(bundle, export_dir, name):
+def export_bundle(bundle, export_dir, name, max_new_tokens_limit=None):
     """Exports a `kzoo.signatures.ServingBundle` as a new version of `name`; returns its path.
 
     The version gets the raw-input endpoints of `kzoo.signatures`, the vocabularies as assets,
     warm-up requests, and is reloaded and checked against the in-memory pipeline before it is
     renamed into place. `models.config` is refreshed afterwards.
+
+    Args:
+        bundle: `ServingBundle`. The model and what its endpoints need.
+        export_dir: str. Base folder, e.g. `saved_models`.
+        name: str. Model name.
+        max_new_tokens_limit: int, optional. Most tokens a request to a generator's `sample`
+            or `token_ids` endpoint may ask for (replaces the bundle's
+            `max_new_tokens_limit`; default: the GPT's context, or 2048 for RNN generators).
+
+    Returns:
+        The path of the new version folder.
     """
+    from kzoo import validation
     from kzoo.signatures import build_archive, serving_functions
 
     check_model_name(name)
+    if max_new_tokens_limit is not None:
+        validation.positive_int("max_new_tokens_limit", max_new_tokens_limit)
+        bundle = dataclasses.replace(bundle, max_new_tokens_limit=max_new_tokens_limit)
     functions = serving_functions(bundle)
     inputs = warmup_inputs(bundle)
     expected = reference_outputs(bundle, inputs, functions)
@@ -312,9 +328,21 @@ def bundle_from_run(run_dir):
     ), config
 
 
-def export_run(run_dir, export_dir="saved_models", name=None):
-    """Exports a finished run folder (`runs/<recipe>`) as a new TF Serving version."""
+def export_run(run_dir, export_dir="saved_models", name=None, max_new_tokens_limit=None):
+    """Exports a finished run folder (`runs/<recipe>`) as a new TF Serving version.
+
+    Args:
+        run_dir: str. A finished run folder.
+        export_dir: str. Base folder. Defaults to `saved_models`.
+        name: str, optional. Model name; defaults to the run's recipe.
+        max_new_tokens_limit: int, optional. See `export_bundle`.
+
+    Returns:
+        The path of the new version folder.
+    """
     if name is not None:
         check_model_name(name)  # before anything is read or written
     bundle, config = bundle_from_run(run_dir)
-    return export_bundle(bundle, export_dir, name or config["recipe"])
+    return export_bundle(
+        bundle, export_dir, name or config["recipe"], max_new_tokens_limit=max_new_tokens_limit
+    )

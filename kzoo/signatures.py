@@ -9,7 +9,8 @@ raw strings; a second, token-id endpoint serves clients that tokenize themselves
 - translation: `serving_default`: `text` [-1] string → `translation` [-1] string (and
   `attention` [-1, out, in] with attention); `token_ids`.
 - language model: `serving_default`: `prompt` [-1] string → `text` [-1] string, greedy;
-  `sample` (prompt, max_new_tokens, temperature, top_k, seed); `token_ids`.
+  `sample` (prompt, max_new_tokens, temperature, top_k, seed); `token_ids`. `max_new_tokens`
+  must be from 1 to `ServingBundle.max_new_tokens_limit`, set at export.
 - gan: `serving_default`: `seed` [-1] int64 → `images` [-1, h, w, c] in [0, 1], one image per
   seed; `sample` (num_images, seed); `noise`.
 - word2vec: `serving_default`: `words` [-1] string → `vectors` [-1, dim], `in_vocabulary`
@@ -20,6 +21,12 @@ raw strings; a second, token-id endpoint serves clients that tokenize themselves
 Decoding runs inside the SavedModel: seq2seq decodes greedily in a `tf.while_loop`, batched,
 until every sentence has produced `[end]` or `max_decode_length` tokens; generators carry the
 RNN state or the GPT key/value cache from token to token.
+
+Request values are checked inside the graph, before any work: a token id outside
+`[0, vocabulary size)` in a `token_ids` endpoint, or a `max_new_tokens` outside
+`[1, max_new_tokens_limit]`, fails the call with `InvalidArgumentError` naming the input, what
+was expected and the value received (a server answers 400 / INVALID_ARGUMENT), instead of a
+vector of zeros, a wrapped-around id or hours of generation.
 """
 
 import dataclasses
@@ -29,7 +36,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kzoo import validation
 from kzoo.data import pipeline as text_pipeline
+
+# Most tokens an RNN generator's `sample` and `token_ids` endpoints add per request, unless the
+# export sets `max_new_tokens_limit` (a GPT's limit is its context).
+DEFAULT_MAX_NEW_TOKENS_LIMIT = 2048
 
 
 @dataclasses.dataclass
@@ -46,6 +58,10 @@ class ServingBundle:
         max_length: int or None. Longest input kept, in tokens.
         max_decode_length: int. Longest translation.
         max_new_tokens: int. Tokens a generator adds by default.
+        max_new_tokens_limit: int or None. Most tokens a request to a generator's `sample` or
+            `token_ids` endpoint may ask for; more fails in the graph with
+            `InvalidArgumentError`. None: the GPT's context (it never generates past it), or
+            `DEFAULT_MAX_NEW_TOKENS_LIMIT` for RNN generators.
         examples: a few raw inputs for warm-up requests and the post-export check.
     """
 
@@ -57,6 +73,7 @@ class ServingBundle:
     max_length: int = None
     max_decode_length: int = 64
     max_new_tokens: int = 100
+    max_new_tokens_limit: int = None
     examples: list = dataclasses.field(default_factory=list)
 
 
@@ -90,6 +107,28 @@ def _ids_from_text(vectorizer, texts, max_length=None):
     return tf.concat([first[:, None], ids[:, 1:]], axis=1)
 
 
+def _checked(value, condition, message):
+    """`value`, computed only once `condition` holds; otherwise the call fails with
+    `InvalidArgumentError: assertion failed: [message]`."""
+    check = tf.debugging.Assert(condition, [message])
+    with tf.control_dependencies([check]):
+        return tf.identity(value)
+
+
+def _checked_token_ids(ids, vocabulary_size, name):
+    """`ids`, once every id is in `[0, vocabulary_size)`; the message names the first bad
+    kind of id (the lowest when one is negative, else the highest)."""
+    flat = tf.reshape(ids, [-1])
+    # An empty tensor gives the int32 extremes, which pass.
+    low, high = tf.reduce_min(flat), tf.reduce_max(flat)
+    message = tf.strings.format(
+        f"Invalid value for input {name}. Expected token ids in [0, {vocabulary_size}): the "
+        f"vocabulary has {vocabulary_size} tokens. Received: a token id of {{}}",
+        [tf.where(low < 0, low, high)],
+    )
+    return _checked(ids, (low >= 0) & (high < vocabulary_size), message)
+
+
 def _join(tokens, keep, separator):
     """Joins the kept tokens of each row into one string."""
     return tf.strings.reduce_join(tf.ragged.boolean_mask(tokens, keep), axis=1, separator=separator)
@@ -105,6 +144,7 @@ def _separator(split):
 def _classification_endpoints(bundle):
     model, vectorizer = bundle.model, bundle.vectorizers["text"]
     class_names = tf.constant(bundle.class_names)
+    vocabulary_size = len(text_pipeline.vocabulary(vectorizer))
     max_length = bundle.max_length
     sequence_limit = getattr(_layer_or_none(model, "embedding"), "sequence_length", None)
     if sequence_limit:
@@ -127,6 +167,7 @@ def _classification_endpoints(bundle):
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="token_ids")])
     def serve_token_ids(token_ids):
+        token_ids = _checked_token_ids(token_ids, vocabulary_size, "token_ids")
         if max_length:
             token_ids = token_ids[:, :max_length]
         return classify(token_ids)
@@ -146,6 +187,7 @@ def _translation_endpoints(bundle):
 
     encoder, decoder = seq2seq_inference_models(bundle.model)
     source, target = bundle.vectorizers["source"], bundle.vectorizers["target"]
+    source_vocabulary_size = len(text_pipeline.vocabulary(source))
     start_id = text_pipeline.token_id(target, text_pipeline.START)
     end_id = text_pipeline.token_id(target, text_pipeline.END)
     tokens = _vocabulary_tensor(target)
@@ -210,7 +252,7 @@ def _translation_endpoints(bundle):
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="token_ids")])
     def serve_token_ids(token_ids):
-        result = decode(token_ids)
+        result = decode(_checked_token_ids(token_ids, source_vocabulary_size, "token_ids"))
         outputs = {"translation_ids": result["ids"]}
         if has_attention:
             outputs["attention"] = result["attention"]
@@ -256,6 +298,19 @@ def _language_model_endpoints(bundle):
     else:
         step_model = rnn_generator_step_model(model)
         state_sizes = [int(s.shape[-1]) for s in step_model.inputs[1:]]
+    limit = bundle.max_new_tokens_limit
+    if limit is None:
+        limit = max_context if is_gpt else DEFAULT_MAX_NEW_TOKENS_LIMIT
+    limit = validation.positive_int("max_new_tokens_limit", limit)
+
+    def checked_max_new_tokens(max_new_tokens):
+        message = tf.strings.format(
+            "Invalid value for input max_new_tokens. Expected an integer from 1 to "
+            f"{limit}, the limit this model was exported with. "
+            "Received: max_new_tokens={}",
+            [max_new_tokens],
+        )
+        return _checked(max_new_tokens, (max_new_tokens >= 1) & (max_new_tokens <= limit), message)
 
     def generate(prompt_ids, max_new_tokens, temperature, top_k, seed):
         """Continues each post-padded prompt by `max_new_tokens` tokens; returns them."""
@@ -315,6 +370,7 @@ def _language_model_endpoints(bundle):
         ]
     )
     def serve_sample(prompt, max_new_tokens, temperature, top_k, seed):
+        max_new_tokens = checked_max_new_tokens(max_new_tokens)
         ids = generate(_ids_from_text(vectorizer, prompt), max_new_tokens, temperature, top_k, seed)
         return {"text": as_text(ids)}
 
@@ -325,6 +381,8 @@ def _language_model_endpoints(bundle):
         ]
     )
     def serve_token_ids(prompt_ids, max_new_tokens):
+        prompt_ids = _checked_token_ids(prompt_ids, len(vocabulary), "prompt_ids")
+        max_new_tokens = checked_max_new_tokens(max_new_tokens)
         ids = generate(
             prompt_ids, max_new_tokens, tf.constant(0.0), tf.constant(0), tf.constant(0, tf.int64)
         )
@@ -380,6 +438,7 @@ def _gan_endpoints(bundle):
 def _word2vec_endpoints(bundle):
     embedding = bundle.model.get_layer("target_embedding")
     vectorizer = bundle.vectorizers["text"]
+    vocabulary_size = len(text_pipeline.vocabulary(vectorizer))
 
     def vectors_of(ids):
         return tf.cast(tf.gather(embedding.embeddings, ids), tf.float32)
@@ -391,7 +450,7 @@ def _word2vec_endpoints(bundle):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.int32, name="token_ids")])
     def serve_token_ids(token_ids):
-        return {"vectors": vectors_of(token_ids)}
+        return {"vectors": vectors_of(_checked_token_ids(token_ids, vocabulary_size, "token_ids"))}
 
     return {"serving_default": serve_words, "token_ids": serve_token_ids}
 

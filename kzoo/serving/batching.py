@@ -14,6 +14,10 @@ each request gets its own answer or error. Results are those of unbatched calls 
 rows do not interact (ops like matmul can round differently in the last bit at another batch
 size, in TF Serving too).
 
+Deadlines (`kzoo.serving.deadlines`): a merged call runs until the last deadline of its
+requests; a request whose own deadline passes first stops waiting and is answered
+DEADLINE_EXCEEDED, and a request run on its own runs under its own deadline.
+
 Example:
 
 >>> import numpy as np
@@ -27,15 +31,20 @@ import time
 
 import numpy as np
 
+from kzoo.serving.deadlines import Deadline
 from kzoo.serving.errors import ServingError
+
+# How often a request waiting for its batch looks at its own deadline.
+_WAIT_SLICE_SECONDS = 0.05
 
 
 class _Task:
-    __slots__ = ("inputs", "rows", "outputs", "error", "done")
+    __slots__ = ("inputs", "rows", "deadline", "outputs", "error", "done")
 
-    def __init__(self, inputs, rows):
+    def __init__(self, inputs, rows, deadline):
         self.inputs = inputs
         self.rows = rows
+        self.deadline = deadline
         self.outputs = None
         self.error = None
         self.done = threading.Event()
@@ -98,7 +107,7 @@ class Batcher:
         self._open = {}
         self._condition = threading.Condition()
 
-    def run(self, key, inputs, function):
+    def run(self, key, inputs, function, deadline=None):
         """Runs `function(inputs)`, merged with concurrent calls of the same `key`.
 
         Args:
@@ -106,20 +115,23 @@ class Batcher:
                 signature); input names, dtypes and trailing shapes are added to it here.
             inputs: dict. Input name → NumPy array with the batch as first dimension.
             function: callable. Dict of arrays → dict of arrays.
+            deadline: `Deadline`, optional. This request's deadline.
 
         Returns:
             The outputs for these inputs only.
         """
+        deadline = deadline or Deadline()
         rows = batch_rows(inputs)
         if rows is None or rows > self.max_batch_size:
-            return self._call(function, inputs)
+            with deadline.running():
+                return self._call(function, inputs)
         key = (
             key,
             tuple(
                 (name, value.dtype.str, value.shape[1:]) for name, value in sorted(inputs.items())
             ),
         )
-        task = _Task(inputs, rows)
+        task = _Task(inputs, rows, deadline)
         with self._condition:
             batch = self._open.get(key)
             if batch is not None and batch.rows + rows > self.max_batch_size:
@@ -133,19 +145,21 @@ class Batcher:
             if batch.rows >= self.max_batch_size:
                 self._close(key, batch)
         if leader:
-            deadline = time.monotonic() + self.batch_timeout
+            closes_at = time.monotonic() + self.batch_timeout
             with self._condition:
                 while not batch.closed:
-                    remaining = deadline - time.monotonic()
+                    remaining = closes_at - time.monotonic()
                     if remaining <= 0:
                         self._close(key, batch)
                         break
                     self._condition.wait(remaining)
             self._execute(batch, function)
         else:
-            task.done.wait()
+            while not task.done.wait(_WAIT_SLICE_SECONDS):
+                deadline.check()  # stops waiting; the batch goes on for the others
         if task.error is not None:
             raise task.error
+        deadline.check()
         return task.outputs
 
     def _close(self, key, batch):
@@ -169,7 +183,8 @@ class Batcher:
             names = list(tasks[0].inputs)
             merged = {name: np.concatenate([task.inputs[name] for task in tasks]) for name in names}
             try:
-                outputs = self._call(function, merged)
+                with Deadline.latest(task.deadline for task in tasks).running():
+                    outputs = self._call(function, merged)
             except ServingError:
                 outputs = None
             if outputs is None or any(
@@ -196,6 +211,7 @@ class Batcher:
 
     def _run_alone(self, task, function):
         try:
-            task.outputs = self._call(function, task.inputs)
+            with task.deadline.running():
+                task.outputs = self._call(function, task.inputs)
         except ServingError as error:
             task.error = error

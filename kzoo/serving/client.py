@@ -10,8 +10,10 @@
 `predict` returns a dict of NumPy arrays for both transports, strings as object arrays of
 bytes (as TensorFlow returns them). Inputs are converted to the data types the signature
 declares (read once from the model's metadata), so a list of Python ints reaches a float input
-as floats over gRPC too. Failures raise `ServingError` with TF Serving's code and message. The
-client is thread-safe: REST requests reuse one keep-alive connection per thread.
+as floats over gRPC too; floats for an integer input are sent as they are, and refused by the
+server as TF Serving refuses them, never truncated. Failures raise `ServingError` with TF
+Serving's code and message. The client is thread-safe: REST requests reuse one keep-alive
+connection per thread.
 
 Example (a running server, here kzoo's):
 
@@ -397,13 +399,21 @@ class Client:
 
 
 def _as_array(value, dtype):
-    """An input as an array of the signature's type; as given when it does not convert, so
-    the server answers with its own error."""
+    """An input as an array of the signature's type; as given when it does not convert, or
+    would lose its value (floats for an integer input), so the server answers with its own
+    error instead of running on truncated numbers."""
     if dtype == DT_STRING or (dtype is None and _is_text(value)):
         return as_string_array(value)
     if dtype is not None:
+        target = numpy_dtype(dtype)
         try:
-            return np.asarray(value, dtype=numpy_dtype(dtype))
+            given = np.asarray(value)
+        except (TypeError, ValueError, OverflowError):
+            given = None
+        if given is not None and target.kind in "iub" and given.dtype.kind in "fc":
+            return given
+        try:
+            return np.asarray(value, dtype=target)
         except (TypeError, ValueError, OverflowError):
             pass
     if _is_text(value):

@@ -43,7 +43,10 @@ from tensorflow_serving.apis import (
 )
 
 from kzoo.export import WARMUP_FILE
+from kzoo.serving.deadlines import Deadline
 from kzoo.serving.errors import ServingError, invalid_argument
+from kzoo.serving.limits import RequestLimits
+from kzoo.serving.memory import LARGE_REQUEST_BYTES
 from kzoo.serving.models import (
     CLASSIFY_METHOD,
     DEFAULT_SIGNATURE,
@@ -54,11 +57,14 @@ from kzoo.serving.tensors import (
     dtype_name,
     from_tensor_proto,
     is_compatible,
+    shape_from_proto,
     shape_string,
     to_tensor_proto,
 )
 
 SIGNATURE_DEF_FIELD = "signature_def"
+# A client deadline further away than this is no deadline (gRPC's "infinite future").
+_NO_DEADLINE_SECONDS = 10**7
 # TF Serving reads at most this many warm-up records (WarmupConsts::kMaxNumRecords).
 MAX_WARMUP_RECORDS = 1000
 
@@ -95,11 +101,42 @@ class ServingCore:
     Args:
         manager: `ModelManager`. Where servables come from.
         batcher: `Batcher`, optional. Merges concurrent predict calls when given.
+        limits: `RequestLimits`, optional. Instances and tensor elements a request may declare.
+            Defaults to `RequestLimits()`.
+        request_timeout: float, optional. Seconds a request may take before it is answered
+            DEADLINE_EXCEEDED and its computation stopped; None: no limit but the client's.
+        watch: `DeadlineWatch`, optional. Expires deadlines while computations run, cancels
+            those of clients that went away and releases memory after large requests; without
+            one, deadlines are only checked before and after a computation.
     """
 
-    def __init__(self, manager, batcher=None):
+    def __init__(self, manager, batcher=None, limits=None, request_timeout=None, watch=None):
         self.manager = manager
         self.batcher = batcher
+        self.limits = limits or RequestLimits()
+        self.request_timeout = request_timeout
+        self.watch = watch
+
+    # === Requests ===
+
+    def request_deadline(self, client_timeout=None, connection=None):
+        """A new request's `Deadline`: `request_timeout` or the client's own (a gRPC call's
+        time remaining), whichever ends first.
+
+        Args:
+            client_timeout: float, optional. Seconds the client still waits.
+            connection: socket, optional. A REST client's connection; closing it cancels.
+        """
+        if client_timeout is not None and client_timeout > _NO_DEADLINE_SECONDS:
+            client_timeout = None
+        timeouts = [t for t in (self.request_timeout, client_timeout) if t is not None]
+        return Deadline(min(timeouts) if timeouts else None, connection, self.watch)
+
+    def request_done(self, size):
+        """Called after each request with the bytes it carried and produced: after a large one,
+        freed memory goes back to the system (in the background, `DeadlineWatch`)."""
+        if size >= LARGE_REQUEST_BYTES and self.watch is not None:
+            self.watch.release_memory_soon()
 
     # === Status and metadata ===
 
@@ -209,7 +246,9 @@ class ServingCore:
                 raise invalid_argument(f"duplicate output tensor alias: {name}")
             seen.add(name)
 
-    def predict(self, servable, signature_name, inputs, output_filter=(), input_dtypes=None):
+    def predict(
+        self, servable, signature_name, inputs, output_filter=(), input_dtypes=None, deadline=None
+    ):
         """Runs a signature of a servable on named input arrays.
 
         Args:
@@ -220,6 +259,7 @@ class ServingCore:
             input_dtypes: dict, optional. Input name → the `DataType` the client sent, checked
                 against the signature (gRPC requests; REST inputs are parsed to the signature's
                 types already).
+            deadline: `Deadline`, optional. Stops the computation when it passes.
 
         Returns:
             A tuple `(signature key, {output name: array})`.
@@ -242,26 +282,36 @@ class ServingCore:
                 )
         if not signature.callable:
             raise invalid_argument(f"Signature {key} has no function to run.")
+        deadline = deadline or Deadline()
         if self.batcher is not None:
-            outputs = self.batcher.run((servable, key), inputs, signature)
+            outputs = self.batcher.run((servable, key), inputs, signature, deadline)
         else:
-            outputs = signature(inputs)
+            with deadline.running():
+                outputs = signature(inputs)
         if output_filter:
             outputs = {name: outputs[name] for name in output_filter}
         return key, outputs
 
-    def predict_proto(self, request, servable=None):
+    def predict_proto(self, request, servable=None, deadline=None):
         """Answers a gRPC `PredictRequest` with a `PredictResponse`.
 
         Args:
             request: `PredictRequest`.
             servable: `Servable`, optional. Run on this version instead of the one the request
                 names (warm-up, where the request needs no model_spec).
+            deadline: `Deadline`, optional. Stops the computation when it passes.
         """
         servable = self._servable_for(request, servable)
         key, signature = self.prediction_signature(servable, request.model_spec.signature_name)
         self.check_input_names(signature, request.inputs)
         self.check_output_filter(signature, request.output_filter)
+        # From the declared shapes: a proto may send far fewer values than it declares.
+        self.limits.check_shapes(
+            {
+                name: shape_from_proto(proto.tensor_shape) or ()
+                for name, proto in request.inputs.items()
+            }
+        )
         inputs = {}
         for name, proto in request.inputs.items():
             try:
@@ -274,6 +324,7 @@ class ServingCore:
             inputs,
             list(request.output_filter),
             {name: proto.dtype for name, proto in request.inputs.items()},
+            deadline,
         )
         response = predict_pb2.PredictResponse()
         response.model_spec.name = servable.name
@@ -305,10 +356,10 @@ class ServingCore:
             )
         return key, signature
 
-    @staticmethod
-    def _serialized(examples, context):
+    def _serialized(self, examples, context):
         if not examples:
             raise invalid_argument("Input is empty.")
+        self.limits.check_instances(len(examples))
         serialized = []
         for example in examples:
             if context is not None:
@@ -321,7 +372,7 @@ class ServingCore:
         array[:] = serialized
         return array
 
-    def classify(self, servable, signature_name, examples, context=None):
+    def classify(self, servable, signature_name, examples, context=None, deadline=None):
         """Runs a classification signature on `tf.train.Example`s.
 
         Returns:
@@ -340,7 +391,8 @@ class ServingCore:
                 f'or "scores". Signature was: {signature.signature_def}',
             )
         serialized = self._serialized(examples, context)
-        outputs = signature({"inputs": serialized})
+        with (deadline or Deadline()).running():
+            outputs = signature({"inputs": serialized})
         count = len(serialized)
         classes, scores = outputs.get("classes"), outputs.get("scores")
         for name, value in (("classes", classes), ("scores", scores)):
@@ -363,7 +415,7 @@ class ServingCore:
             results.append([(bytes(label), float(score)) for label, score in zip(labels, values)])
         return key, results
 
-    def regress(self, servable, signature_name, examples, context=None):
+    def regress(self, servable, signature_name, examples, context=None, deadline=None):
         """Runs a regression signature on `tf.train.Example`s.
 
         Returns:
@@ -376,7 +428,8 @@ class ServingCore:
                 f"No regression outputs found in SignatureDef: {signature.signature_def}",
             )
         serialized = self._serialized(examples, context)
-        value = signature({"inputs": serialized})["outputs"]
+        with (deadline or Deadline()).running():
+            value = signature({"inputs": serialized})["outputs"]
         if not (value.ndim == 1 or (value.ndim == 2 and value.shape[1] == 1)):
             raise invalid_argument(
                 "Expected output Tensor shape to be either [batch_size] or [batch_size, 1] but "
@@ -407,11 +460,13 @@ class ServingCore:
         version, label = model_spec_version(request.model_spec)
         return self.manager.get(request.model_spec.name, version, label)
 
-    def classify_proto(self, request, servable=None):
+    def classify_proto(self, request, servable=None, deadline=None):
         """Answers a gRPC `ClassificationRequest`."""
         servable = self._servable_for(request, servable)
         examples, context = self._examples_from_input(request.input)
-        key, results = self.classify(servable, request.model_spec.signature_name, examples, context)
+        key, results = self.classify(
+            servable, request.model_spec.signature_name, examples, context, deadline
+        )
         response = classification_pb2.ClassificationResponse()
         response.model_spec.name = servable.name
         response.model_spec.version.value = servable.version
@@ -422,11 +477,13 @@ class ServingCore:
                 classifications.classes.add(label=label.decode("utf-8", "replace"), score=score)
         return response
 
-    def regress_proto(self, request, servable=None):
+    def regress_proto(self, request, servable=None, deadline=None):
         """Answers a gRPC `RegressionRequest`."""
         servable = self._servable_for(request, servable)
         examples, context = self._examples_from_input(request.input)
-        key, values = self.regress(servable, request.model_spec.signature_name, examples, context)
+        key, values = self.regress(
+            servable, request.model_spec.signature_name, examples, context, deadline
+        )
         response = regression_pb2.RegressionResponse()
         response.model_spec.name = servable.name
         response.model_spec.version.value = servable.version

@@ -14,6 +14,8 @@ Example:
 (404, 'NOT_FOUND: Servable not found for request: Latest(nope)')
 """
 
+import re
+
 # TF Serving's canonical code → HTTP status (http_server.cc, ToHTTPStatusCode).
 HTTP_STATUS = {
     "OK": 200,
@@ -126,16 +128,51 @@ def internal(message):
     return ServingError("INTERNAL", message)
 
 
+_EAGER_PREFIX = "Graph execution error:\n\n"
+_OP_SUFFIX = re.compile(r"\s*\[Op:[^\]]*\](?: name: [^\n]*)?\s*$")
+
+
+def session_message(message):
+    r"""A TensorFlow 2 function's error message as a TF1 session (TF Serving) words it: without
+    the `Graph execution error:` preamble, the `Detected at node` trace and the `[Op:...]` tail.
+
+    Example:
+
+    >>> session_message(
+    ...     "Graph execution error:\n\nDetected at node Assert defined at (most recent call "
+    ...     "last):\n<stack traces unavailable>\nassertion failed: [x < 3]\n\t [[{{node Assert}}]] "
+    ...     "[Op:__inference_serve_42]"
+    ... )
+    'assertion failed: [x < 3]\n\t [[{{node Assert}}]]'
+    """
+    message = _OP_SUFFIX.sub("", message)
+    if message.startswith(_EAGER_PREFIX):
+        lines = message[len(_EAGER_PREFIX) :].split("\n")
+        if lines[0].startswith("Detected at node"):
+            # The trace: indented `File ...` lines, blank lines, or a placeholder.
+            start = 1
+            while start < len(lines) and (
+                not lines[start]
+                or lines[start].startswith(("  ", "Node: "))
+                or lines[start] == "<stack traces unavailable>"
+            ):
+                start += 1
+            lines = lines[start:]
+        message = "\n".join(lines)
+    return message
+
+
 def from_tensorflow(error):
     """Converts an exception raised while running a signature into a `ServingError`.
 
-    TensorFlow's `OpError`s keep their code and message (as TF Serving passes a session's error
-    on); Python errors from binding arguments are the caller's fault (INVALID_ARGUMENT); anything
-    else is INTERNAL.
+    TensorFlow's `OpError`s keep their code and message, worded as TF Serving passes a
+    session's error on (`session_message`); Python errors from binding arguments are the
+    caller's fault (INVALID_ARGUMENT); anything else is INTERNAL.
     """
     code = getattr(error, "error_code", None)
     if isinstance(code, int) and code in CODE_NAMES and code != 0:
-        return ServingError(CODE_NAMES[code], getattr(error, "message", str(error)))
+        message = getattr(error, "message", None) or str(error)
+        return ServingError(CODE_NAMES[code], session_message(message))
     if isinstance(error, (TypeError, ValueError)):
         return invalid_argument(str(error))
     return internal(f"{type(error).__name__}: {error}")

@@ -9,7 +9,10 @@ The servicers subclass the ones generated in `tensorflow-serving-api`, so any TF
 
 Failures abort the call with TF Serving's status code and message (NOT_FOUND for an unknown model
 or version, INVALID_ARGUMENT for a bad request...). A message over the size limit is refused by
-gRPC itself with RESOURCE_EXHAUSTED.
+gRPC itself with RESOURCE_EXHAUSTED. A call's deadline is the client's or the server's
+`request_timeout`, whichever ends first: past it the computation is stopped and the call fails
+with DEADLINE_EXCEEDED; a call the client cancels (or whose deadline passes on the client's
+side) has its computation stopped too (`kzoo.serving.deadlines`).
 
 Example:
 
@@ -36,15 +39,29 @@ from kzoo.serving.models import StaticSource, configs_from_proto
 logger = logging.getLogger("kzoo.serving")
 
 
-def _answer(context, operation, request):
-    """Runs `operation(request)`, aborting the call with the error's status code on failure."""
+def _answer(context, operation, request, core=None):
+    """Runs `operation(request)`, aborting the call with the error's status code on failure.
+
+    With a `core`, the operation is called as `operation(request, deadline=...)` under the
+    call's deadline, cancelled when the call ends early (the client cancelled or gave up).
+    """
+    response = None
     try:
-        return operation(request)
+        if core is None:
+            return operation(request)
+        deadline = core.request_deadline(client_timeout=context.time_remaining())
+        if not context.add_callback(deadline.cancel):
+            deadline.cancel()  # the call has already ended
+        response = operation(request, deadline=deadline)
+        return response
     except ServingError as error:
         failure = error
     except Exception as error:  # noqa: BLE001 - the server keeps serving
         logger.exception("Error processing a gRPC request")
         failure = ServingError("INTERNAL", f"{type(error).__name__}: {error}")
+    finally:
+        if core is not None:
+            core.request_done(request.ByteSize() + (response.ByteSize() if response else 0))
     context.abort(getattr(grpc.StatusCode, failure.code), failure.message)
 
 
@@ -55,16 +72,16 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
         self.core = core
 
     def Predict(self, request, context):  # noqa: N802 - gRPC's naming
-        return _answer(context, self.core.predict_proto, request)
+        return _answer(context, self.core.predict_proto, request, self.core)
 
     def GetModelMetadata(self, request, context):  # noqa: N802
         return _answer(context, self.core.metadata_proto, request)
 
     def Classify(self, request, context):  # noqa: N802
-        return _answer(context, self.core.classify_proto, request)
+        return _answer(context, self.core.classify_proto, request, self.core)
 
     def Regress(self, request, context):  # noqa: N802
-        return _answer(context, self.core.regress_proto, request)
+        return _answer(context, self.core.regress_proto, request, self.core)
 
 
 class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):

@@ -554,7 +554,7 @@ def _inputs_from_instances(instances, dtypes):
     return {name: tensor.array(len(instances)) for name, tensor in tensors.items()}
 
 
-def _inputs_from_columns(value, dtypes):
+def _inputs_from_columns(value, dtypes, limits):
     """Columnar format: one tensor, or an object of named tensors."""
     if type(value) is not dict or _is_base64_object(value):
         if len(dtypes) > 1:
@@ -563,13 +563,23 @@ def _inputs_from_columns(value, dtypes):
                 "required as per tensorinfo_map"
             )
         name, dtype = next(iter(dtypes.items()))
-        return {name: _tensor_from_value(value, dtype)}
-    inputs = {}
-    for name in sorted(dtypes):
-        if name not in value:
-            raise invalid_argument(f"Missing named input: {name} in 'inputs' object.")
-        inputs[name] = _tensor_from_value(value[name], dtypes[name])
-    return inputs
+        values = {name: value}
+    else:
+        values = {}
+        for name in sorted(dtypes):
+            if name not in value:
+                raise invalid_argument(f"Missing named input: {name} in 'inputs' object.")
+            values[name] = value[name]
+    if limits is not None:
+        limits.check_shapes({name: _dense_shape(item) for name, item in values.items()})
+    return {name: _tensor_from_value(item, dtypes[name]) for name, item in values.items()}
+
+
+def _instance_elements(instance):
+    """The tensor elements one item of `instances` holds (all its named inputs)."""
+    if type(instance) is dict and not _is_base64_object(instance):
+        return sum(math.prod(_dense_shape(item)) for item in instance.values())
+    return math.prod(_dense_shape(instance))
 
 
 def _signature_name(document):
@@ -581,7 +591,7 @@ def _signature_name(document):
     return name
 
 
-def parse_predict_request(body, input_dtypes):
+def parse_predict_request(body, input_dtypes, limits=None):
     """Parses a REST predict body into named input arrays (TF Serving's FillPredictRequestFromJson).
 
     Args:
@@ -589,6 +599,8 @@ def parse_predict_request(body, input_dtypes):
         input_dtypes: callable. `input_dtypes(signature_name)` returns the signature's inputs as
             a dict name → `DataType` enum value (it raises the model's or signature's lookup
             errors, which happen after the body is parsed, as in TF Serving).
+        limits: `RequestLimits`, optional. Instances and elements allowed, checked before the
+            arrays are built.
 
     Returns:
         A `PredictJsonRequest`.
@@ -615,10 +627,14 @@ def parse_predict_request(body, input_dtypes):
             raise _format_error(document, "Excepting 'instances' to be an list/array")
         if not instances:
             raise _format_error(document, "No values in 'instances' array")
+        if limits is not None:
+            limits.check_instances(len(instances))
+            # Every instance must have the first one's size, so this is the request's count.
+            limits.check_elements(len(instances) * _instance_elements(instances[0]))
         return PredictJsonRequest(signature_name, _inputs_from_instances(instances, dtypes), ROW)
     if "inputs" in document:
         return PredictJsonRequest(
-            signature_name, _inputs_from_columns(document["inputs"], dtypes), COLUMNAR
+            signature_name, _inputs_from_columns(document["inputs"], dtypes, limits), COLUMNAR
         )
     raise invalid_argument("Missing 'inputs' or 'instances' key")
 
@@ -827,11 +843,13 @@ def example_from_json(value):
     return example
 
 
-def parse_examples_request(body):
+def parse_examples_request(body, limits=None):
     """Parses a REST classify or regress body (FillClassifyRegressRequestFromJson).
 
     Args:
         body: bytes. `{"signature_name": ..., "context": {...}, "examples": [{...}, ...]}`.
+        limits: `RequestLimits`, optional. The number of examples allowed, checked before they
+            are built.
 
     Returns:
         A tuple `(signature_name, examples, context)`: the examples as `tf.train.Example`s and
@@ -852,6 +870,8 @@ def parse_examples_request(body):
         raise _format_error(document, "Expecting 'examples' value to be an list/array")
     if not examples:
         raise _format_error(document, "'examples' value is an empty array")
+    if limits is not None:
+        limits.check_instances(len(examples))
     return signature_name, [example_from_json(item) for item in examples], context
 
 

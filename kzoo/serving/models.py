@@ -209,6 +209,7 @@ class BasePathSource:
     def __init__(self, base_path, model_name=None):
         self.base_path = os.path.abspath(base_path)
         self.model_name = model_name
+        self._reported_missing = False
 
     def __call__(self):
         if self.model_name:
@@ -218,9 +219,13 @@ class BasePathSource:
         configs = []
         try:
             entries = sorted(os.listdir(self.base_path))
-        except FileNotFoundError:
-            logger.warning("Model base path %s does not exist yet.", self.base_path)
+        except (FileNotFoundError, NotADirectoryError):
+            # Said once, not at every poll, until the folder is back.
+            if not self._reported_missing:
+                logger.warning("Model base path %s does not exist.", self.base_path)
+                self._reported_missing = True
             return configs
+        self._reported_missing = False
         for entry in entries:
             path = os.path.join(self.base_path, entry)
             if not entry.startswith(".") and os.path.isdir(path) and _version_folders(path):

@@ -13,7 +13,10 @@ outside `/v1/` is 404, TRACE and CONNECT (methods TF Serving's libevent server k
 accept) are 501, an unknown method is 400, and a body over the size limit is 413. Errors are
 `{"error": "<message>"}` with the HTTP status TF Serving gives their code
 (`errors.HTTP_STATUS`). Each connection has its own thread, with keep-alive; a bad request never
-stops the server.
+stops the server. A request past the server's `request_timeout` is answered 504
+`{"error": "Timed out waiting for notification"}` (TF Serving's `--rest_api_timeout_in_ms`) and
+its computation stopped; a client that closes its connection before the answer has its
+computation stopped too (`kzoo.serving.deadlines`).
 
 Example:
 
@@ -35,7 +38,7 @@ from urllib.parse import unquote
 
 from google.protobuf import json_format
 
-from kzoo.serving.errors import ServingError, invalid_argument
+from kzoo.serving.errors import HTTP_STATUS, ServingError, invalid_argument
 from kzoo.serving.json_tensor import (
     error_body,
     make_classify_response,
@@ -80,13 +83,14 @@ class RestApi:
     def __init__(self, core):
         self.core = core
 
-    def handle(self, method, path, body):
+    def handle(self, method, path, body, deadline=None):
         """Answers one request.
 
         Args:
             method: str. The HTTP method.
             path: str. The request path (a query string is ignored).
             body: bytes. The request body.
+            deadline: `Deadline`, optional. When the answer is due; the computation stops then.
 
         Returns:
             A tuple `(http_status, response_body)`; the body is JSON.
@@ -95,14 +99,14 @@ class RestApi:
         if not _API_PATH.fullmatch(path):
             return 404, error_body(f"Not found: {method} {path}. The API is under /v1/.")
         try:
-            return 200, self._route(method, path, body)
+            return 200, self._route(method, path, body, deadline)
         except ServingError as error:
             return error.http_status, error_body(error.message)
         except Exception as error:  # noqa: BLE001 - the server keeps serving
             logger.exception("Error processing %s %s", method, path)
             return 500, error_body(f"Internal error: {type(error).__name__}: {error}")
 
-    def _route(self, method, path, body):
+    def _route(self, method, path, body, deadline):
         malformed = invalid_argument(f"Malformed request: {method} {path}")
         if method == "POST":
             match = _PREDICTION_PATH.fullmatch(path)
@@ -113,11 +117,11 @@ class RestApi:
             version = _parse_version(version)
             label = unquote(label) if label else None
             if verb == "predict":
-                return self._predict(name, version, label, body)
+                return self._predict(name, version, label, body, deadline)
             if verb == "classify":
-                return self._examples(name, version, label, body, classify=True)
+                return self._examples(name, version, label, body, deadline, classify=True)
             if verb == "regress":
-                return self._examples(name, version, label, body, classify=False)
+                return self._examples(name, version, label, body, deadline, classify=False)
             raise malformed
         if method == "GET":
             match = _MODEL_PATH.fullmatch(path)
@@ -138,7 +142,7 @@ class RestApi:
             return text.encode("utf-8")
         raise malformed
 
-    def _predict(self, name, version, label, body):
+    def _predict(self, name, version, label, body, deadline):
         resolved = []
 
         def input_dtypes(signature_name):
@@ -154,20 +158,22 @@ class RestApi:
                 alias: info.dtype for alias, info in servable.signature_defs[key].inputs.items()
             }
 
-        request = parse_predict_request(body, input_dtypes)
-        _, outputs = self.core.predict(resolved[0], request.signature_name, request.inputs)
+        request = parse_predict_request(body, input_dtypes, self.core.limits)
+        _, outputs = self.core.predict(
+            resolved[0], request.signature_name, request.inputs, deadline=deadline
+        )
         return make_predict_response(outputs, request.format)
 
-    def _examples(self, name, version, label, body, classify):
-        signature_name, examples, context = parse_examples_request(body)
+    def _examples(self, name, version, label, body, deadline, classify):
+        signature_name, examples, context = parse_examples_request(body, self.core.limits)
         servable = self.core.manager.get(name, version, label)
         if classify:
-            _, results = self.core.classify(servable, signature_name, examples, context)
+            _, results = self.core.classify(servable, signature_name, examples, context, deadline)
             return make_classify_response(
                 [[label for label, _ in row] for row in results],
                 [[score for _, score in row] for row in results],
             )
-        _, values = self.core.regress(servable, signature_name, examples, context)
+        _, values = self.core.regress(servable, signature_name, examples, context, deadline)
         return make_regress_response(values)
 
 
@@ -256,6 +262,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return body
 
     def _dispatch(self):
+        core = self.server.api.core
+        # Started once the headers are in: reading the body counts, as the client waits for it.
+        deadline = core.request_deadline(connection=self.connection) if core else None
         try:
             body = self._read_body()
         except (ValueError, zlib.error) as error:
@@ -269,8 +278,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 close=True,
             )
             return
-        status, payload = self.server.api.handle(self.command, self.path, body)
-        self._reply(status, payload, close=self.server.stopping)
+        status, payload = self.server.api.handle(self.command, self.path, body, deadline)
+        if status == HTTP_STATUS["CANCELLED"] and deadline is not None and deadline.cancelled:
+            # The client closed the connection: nobody reads an answer.
+            self.close_connection = True
+        else:
+            self._reply(status, payload, close=self.server.stopping)
+        if core:
+            core.request_done(len(body) + len(payload))
 
 
 class RestServer(ThreadingHTTPServer):

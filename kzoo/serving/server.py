@@ -5,12 +5,27 @@
                [--host 127.0.0.1] [--rest-port 8501] [--grpc-port 8500]
                [--enable-batching --max-batch-size N --batch-timeout-micros N]
                [--file-system-poll-wait-seconds N] [--max-request-bytes N]
+               [--max-request-instances N] [--max-request-elements N]
+               [--request-timeout SECONDS]
 
 It serves every model under `--model-base-path` (each subfolder with integer version folders,
 the layout `kzoo train` exports), or the models a TF Serving `--model-config-file` lists, and
 runs until SIGINT or SIGTERM. The flags mean what TF Serving's flags of the same names mean;
 `--rest-port 0` (and, unlike TF Serving, `--grpc-port 0`) turns that API off. It binds
 127.0.0.1 unless `--host` says otherwise.
+
+Unlike TF Serving, one request may not take the server's memory: besides `--max-request-bytes`
+(the body or message as sent), a request may have at most `--max-request-instances` instances
+(the first, batch dimension of each input; default 1024) and `--max-request-elements` tensor
+elements in all (default 2**24), counted from the shapes it declares before any tensor is built:
+a gRPC `TensorProto` that sends fewer values than its shape declares (TensorFlow repeats the last
+one) counts as the dense tensor it declares. A request over a limit is answered INVALID_ARGUMENT
+(REST 400) with TF Serving's error body (`kzoo.serving.limits`). A request still running after
+`--request-timeout` seconds (default 30, TF Serving's `--rest_api_timeout_in_ms`; for gRPC, the
+client's deadline when it is earlier) is answered DEADLINE_EXCEEDED (REST 504) and its
+computation stopped; so is the computation of a client that goes away (`kzoo.serving.deadlines`).
+After a request of 1 MiB or more in or out, freed memory goes back to the system
+(`kzoo.serving.memory`).
 
 In Python, `ModelServer` starts the same server in background threads, e.g. in tests:
 
@@ -32,19 +47,37 @@ array([b'HI'], dtype=object)
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 
 from kzoo.serving.batching import Batcher
 from kzoo.serving.core import ServingCore
+from kzoo.serving.deadlines import DeadlineWatch
 from kzoo.serving.grpc_service import create_grpc_server
+from kzoo.serving.limits import (
+    DEFAULT_MAX_REQUEST_ELEMENTS,
+    DEFAULT_MAX_REQUEST_INSTANCES,
+    RequestLimits,
+)
 from kzoo.serving.models import BasePathSource, ConfigFileSource, ModelManager
 from kzoo.serving.rest import RestApi, RestServer
 
 logger = logging.getLogger("kzoo.serving")
 
 DEFAULT_MAX_REQUEST_BYTES = 64 * 2**20
+# TF Serving's --rest_api_timeout_in_ms default.
+DEFAULT_REQUEST_TIMEOUT = 30.0
+
+
+def _folder_problem(path):
+    """Why `path` cannot be a model base path ("does not exist"...), or None."""
+    if not os.path.exists(path):
+        return "does not exist"
+    if not os.path.isdir(path):
+        return "is not a folder"
+    return None
 
 
 def _client_host(host):
@@ -79,6 +112,13 @@ class ModelServer:
         model_config_file_poll_wait_seconds: float. Seconds between looks at the config file;
             0 reads it once. Defaults to 0, as TF Serving.
         max_request_bytes: int. Largest REST body or gRPC message accepted. Defaults to 64 MiB.
+        max_request_instances: int. Most instances (first-dimension rows of each input, or
+            examples) in one request. Defaults to 1024.
+        max_request_elements: int. Most tensor elements one request may declare, all inputs
+            together, counted from their shapes. Defaults to 2**24.
+        request_timeout: float or None. Seconds a request may run before it is answered
+            DEADLINE_EXCEEDED and its computation stopped (a gRPC client's earlier deadline
+            wins); None or 0: no limit but the client's. Defaults to 30, as TF Serving's REST API.
         warmup: bool. Replay each version's `assets.extra/tf_serving_warmup_requests` before it
             serves. Defaults to True.
         grpc_workers: int. Threads answering gRPC calls. Defaults to 32.
@@ -99,17 +139,31 @@ class ModelServer:
         file_system_poll_wait_seconds=1.0,
         model_config_file_poll_wait_seconds=0.0,
         max_request_bytes=DEFAULT_MAX_REQUEST_BYTES,
+        max_request_instances=DEFAULT_MAX_REQUEST_INSTANCES,
+        max_request_elements=DEFAULT_MAX_REQUEST_ELEMENTS,
+        request_timeout=DEFAULT_REQUEST_TIMEOUT,
         warmup=True,
         grpc_workers=32,
     ):
         if model_config_file:
             self.source = ConfigFileSource(model_config_file, model_config_file_poll_wait_seconds)
         else:
+            problem = _folder_problem(model_base_path)
+            if problem:
+                raise ValueError(
+                    "Invalid value for argument model_base_path. Expected an existing folder of "
+                    f"models. Received: model_base_path={model_base_path}, which {problem}"
+                )
             self.source = BasePathSource(model_base_path, model_name)
         if max_request_bytes < 1:
             raise ValueError(
                 "Invalid value for argument max_request_bytes. Expected a positive integer. "
                 f"Received: max_request_bytes={max_request_bytes}"
+            )
+        if request_timeout is not None and not request_timeout >= 0:
+            raise ValueError(
+                "Invalid value for argument request_timeout. Expected a number of seconds >= 0 "
+                f"or None. Received: request_timeout={request_timeout}"
             )
         self.host = host
         self.rest_port = rest_port
@@ -118,7 +172,13 @@ class ModelServer:
         self.grpc_workers = grpc_workers
         batcher = Batcher(max_batch_size, batch_timeout_micros) if enable_batching else None
         self.manager = ModelManager(self.source, file_system_poll_wait_seconds)
-        self.core = ServingCore(self.manager, batcher)
+        limits = RequestLimits(
+            max_instances=max_request_instances, max_elements=max_request_elements
+        )
+        self.watch = DeadlineWatch()
+        self.core = ServingCore(
+            self.manager, batcher, limits, request_timeout or None, watch=self.watch
+        )
         if warmup:
             self.manager.warmup = self.core.warmup
         self._rest = None
@@ -148,6 +208,7 @@ class ModelServer:
     def start(self):
         """Loads the models, then starts the APIs and the version polling. Returns self."""
         self.manager.start()
+        self.watch.start()
         try:
             if self.grpc_port is not None:
                 self._grpc = create_grpc_server(
@@ -183,6 +244,7 @@ class ModelServer:
             self._rest_thread.join()
         if self._grpc is not None:
             self._grpc.stop(grace).wait()
+        self.watch.stop()
         self.manager.stop()
         logger.info("Server stopped.")
 
@@ -238,6 +300,13 @@ def _positive(text):
     return value
 
 
+def _seconds(text):
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"Expected a number of seconds >= 0. Received: {text}")
+    return value
+
+
 def build_parser(prog="kzoo serve"):
     """The `kzoo serve` argument parser."""
     parser = argparse.ArgumentParser(
@@ -278,6 +347,31 @@ def build_parser(prog="kzoo serve"):
         default=DEFAULT_MAX_REQUEST_BYTES,
         help="largest REST body or gRPC message accepted",
     )
+    limits = parser.add_argument_group("request limits")
+    limits.add_argument(
+        "--max-request-instances",
+        type=_positive,
+        default=DEFAULT_MAX_REQUEST_INSTANCES,
+        help="most instances in one request: the first (batch) dimension of each input, or the "
+        "examples of classify and regress; larger requests are answered 400 / INVALID_ARGUMENT",
+    )
+    limits.add_argument(
+        "--max-request-elements",
+        type=_positive,
+        default=DEFAULT_MAX_REQUEST_ELEMENTS,
+        help="most tensor elements in one request, all inputs together, counted from the shapes "
+        "it declares before any tensor is built (a TensorProto sending fewer values than its "
+        "shape, which TensorFlow fills by repeating the last one, counts as the dense tensor); "
+        "larger requests are answered 400 / INVALID_ARGUMENT",
+    )
+    limits.add_argument(
+        "--request-timeout",
+        type=_seconds,
+        default=DEFAULT_REQUEST_TIMEOUT,
+        help="seconds a request may run before it is answered DEADLINE_EXCEEDED (REST 504) and "
+        "its computation stopped, as TF Serving's --rest_api_timeout_in_ms; a gRPC client's "
+        "earlier deadline wins; 0: no limit",
+    )
     batching = parser.add_argument_group("batching")
     batching.add_argument(
         "--enable-batching", action="store_true", help="merge concurrent predict requests"
@@ -302,6 +396,16 @@ def build_parser(prog="kzoo serve"):
 def main(argv=None, prog="kzoo serve"):
     """Runs `kzoo serve` with command-line arguments; returns the exit status."""
     args = build_parser(prog).parse_args(argv)
+    if not args.model_config_file:
+        # A wrong path is a usage error: one line and status 2 now, not a warning every poll.
+        problem = _folder_problem(args.model_base_path)
+        if problem:
+            print(
+                f"{prog}: Invalid value for setting --model-base-path. Expected an existing folder "
+                f"of models. Received: --model-base-path={args.model_base_path}, which {problem}",
+                file=sys.stderr,
+            )
+            return 2
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -320,6 +424,9 @@ def main(argv=None, prog="kzoo serve"):
             file_system_poll_wait_seconds=args.file_system_poll_wait_seconds,
             model_config_file_poll_wait_seconds=args.model_config_file_poll_wait_seconds,
             max_request_bytes=args.max_request_bytes,
+            max_request_instances=args.max_request_instances,
+            max_request_elements=args.max_request_elements,
+            request_timeout=args.request_timeout,
             warmup=not args.no_warmup,
         )
     except (OSError, ValueError) as error:

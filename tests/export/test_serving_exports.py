@@ -8,7 +8,7 @@ import pytest
 import kzoo
 from kzoo.data import pipeline
 from kzoo.export import export_bundle
-from kzoo.serving import Client, ModelServer
+from kzoo.serving import Client, ModelServer, ServingError
 from kzoo.signatures import ServingBundle
 
 TEXTS = ["the film was good", "not good at all", "a dull movie"]
@@ -126,3 +126,47 @@ def test_curl_style_row_request_and_metadata(server):
     status, metadata = Client(server.rest_url).request("GET", "/v1/models/reviews/metadata")
     inputs = metadata["metadata"]["signature_def"]["signature_def"]["serving_default"]["inputs"]
     assert inputs["text"]["dtype"] == "DT_STRING"
+
+
+def test_out_of_range_request_values_are_400_with_the_graph_check_message(server):
+    client = Client(server.rest_url)
+    cap = (
+        "assertion failed: [Invalid value for input max_new_tokens. Expected an integer from 1 to "
+        "24, the limit this model was exported with. Received: max_new_tokens={}]\n\t [[{{{{node "
+    )
+    for value in (100_000_000, 0):
+        status, body = client.request(
+            "POST",
+            "/v1/models/writer:predict",
+            {
+                "signature_name": "sample",
+                "inputs": {
+                    "prompt": ["hel"],
+                    "max_new_tokens": value,
+                    "temperature": 0.0,
+                    "top_k": 0,
+                    "seed": 1,
+                },
+            },
+        )
+        assert status == 400 and body["error"].startswith(cap.format(value)), body
+    size = len(pipeline.vocabulary(_bundles()["reviews"].vectorizers["text"]))
+    for bad in (size, -1):
+        status, body = client.request(
+            "POST",
+            "/v1/models/reviews:predict",
+            {"signature_name": "token_ids", "inputs": {"token_ids": [[2, bad]]}},
+        )
+        assert status == 400
+        assert body["error"].startswith(
+            "assertion failed: [Invalid value for input token_ids. Expected token ids in "
+            f"[0, {size}): the vocabulary has {size} tokens. Received: a token id of {bad}]"
+        ), body
+    with pytest.raises(ServingError, match=r"Received: max_new_tokens=25\]") as caught:
+        Client(server.grpc_target, grpc=True).predict(
+            "writer",
+            {"prompt_ids": [[3, 4]], "max_new_tokens": 25},
+            signature_name="token_ids",
+        )
+    assert caught.value.code == "INVALID_ARGUMENT"
+    assert client.predict("writer", {"prompt": ["hel"]})["text"].shape == (1,)  # still serving

@@ -360,3 +360,138 @@ def test_kzoo_export_refuses_a_bad_name_in_one_line(tmp_path, capsys):
     assert status == 2 and error.count("\n") == 1
     assert "Received: name=../../x" in error
     assert os.listdir(tmp_path) == []  # not even the run folder was looked for
+
+
+# === Request values checked in the graph ===
+
+
+def _token_id_error(name, size, bad):
+    return (
+        rf"assertion failed: \[Invalid value for input {name}\. Expected token ids in "
+        rf"\[0, {size}\): the vocabulary has {size} tokens\. Received: a token id of {bad}\]"
+    )
+
+
+def _token_id_case(kind):
+    """(bundle, input name, other inputs, vocabulary role, rank) of a token-id endpoint."""
+    keras.utils.set_random_seed(4)
+    words = pipeline.make_vectorizer(TEXTS)
+    size = words.vocabulary_size()
+    if kind == "classification":
+        model = kzoo.build_lstm_classifier(vocabulary_size=size, num_classes=2, units=4)
+        bundle = ServingBundle(model, kind, {"text": words}, ["a", "b"], examples=TEXTS)
+        return bundle, "token_ids", {}, "text", 2
+    if kind == "word2vec":
+        model = kzoo.build_word2vec(vocabulary_size=size, embedding_dim=4)
+        bundle = ServingBundle(model, kind, {"text": words}, examples=["good"])
+        return bundle, "token_ids", {}, "text", 1
+    if kind == "translation":
+        return _translation_bundle(False), "token_ids", {}, "source", 2
+    return _generator_bundle("gpt"), "prompt_ids", {"max_new_tokens": tf.constant(2)}, "text", 2
+
+
+@pytest.mark.parametrize("kind", ["classification", "translation", "language_model", "word2vec"])
+def test_token_id_endpoints_refuse_ids_outside_the_vocabulary(kind, tmp_path):
+    bundle, name, others, role, rank = _token_id_case(kind)
+    size = len(pipeline.vocabulary(bundle.vectorizers[role]))
+    _, reloaded = _export(bundle, tmp_path)
+    endpoint = reloaded.signatures["token_ids"]
+
+    def ids(values):
+        return tf.constant([values] if rank == 2 else values, tf.int32)
+
+    endpoint(**{name: ids([2, 3]), **others})  # in range: answers
+    for bad, expected in (([2, size], size), ([2, -1], -1), ([-7, 10**6], -7)):
+        with pytest.raises(
+            tf.errors.InvalidArgumentError, match=_token_id_error(name, size, expected)
+        ):
+            endpoint(**{name: ids(bad), **others})
+
+
+def _max_new_tokens_error(limit, received):
+    return (
+        r"assertion failed: \[Invalid value for input max_new_tokens\. Expected an integer from "
+        rf"1 to {limit}, the limit this model was exported with\. Received: "
+        rf"max_new_tokens={received}\]"
+    )
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gpt"])
+def test_max_new_tokens_is_capped_by_the_limit_set_at_export(kind, tmp_path):
+    bundle = _generator_bundle(kind)
+    if kind == "gpt":  # by default, the GPT's context: it never generates past it
+        path = export_bundle(bundle, str(tmp_path / "saved_models"), "model")
+        limit = 32
+    else:
+        limit = 10
+        path = export_bundle(
+            bundle, str(tmp_path / "saved_models"), "model", max_new_tokens_limit=limit
+        )
+    reloaded = tf.saved_model.load(path)
+
+    def sample(max_new_tokens):
+        return reloaded.signatures["sample"](
+            prompt=tf.constant(["hel"]),
+            max_new_tokens=tf.constant(max_new_tokens),
+            temperature=tf.constant(0.0),
+            top_k=tf.constant(0),
+            seed=tf.constant(0, tf.int64),
+        )
+
+    def token_ids(max_new_tokens):
+        return reloaded.signatures["token_ids"](
+            prompt_ids=tf.constant([[3, 4]]), max_new_tokens=tf.constant(max_new_tokens)
+        )
+
+    assert sample(limit)["text"].shape == (1,)
+    assert token_ids(limit)["token_ids"].shape == (1, limit)
+    for endpoint in (sample, token_ids):
+        for value in (limit + 1, 100_000_000, 0, -5):
+            with pytest.raises(
+                tf.errors.InvalidArgumentError, match=_max_new_tokens_error(limit, value)
+            ):
+                endpoint(value)
+
+
+def test_an_rnn_generator_defaults_to_the_default_limit(tmp_path):
+    from kzoo.signatures import DEFAULT_MAX_NEW_TOKENS_LIMIT
+
+    _, reloaded = _export(_generator_bundle("rnn"), tmp_path)
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=_max_new_tokens_error(DEFAULT_MAX_NEW_TOKENS_LIMIT, DEFAULT_MAX_NEW_TOKENS_LIMIT + 1),
+    ):
+        reloaded.signatures["token_ids"](
+            prompt_ids=tf.constant([[3]]),
+            max_new_tokens=tf.constant(DEFAULT_MAX_NEW_TOKENS_LIMIT + 1),
+        )
+
+
+def test_max_new_tokens_limit_must_be_positive(tmp_path):
+    with pytest.raises(
+        ValueError,
+        match="Invalid value for argument max_new_tokens_limit. Expected a positive integer. "
+        "Received: max_new_tokens_limit=0",
+    ):
+        export_bundle(_generator_bundle("rnn"), str(tmp_path), "model", max_new_tokens_limit=0)
+
+
+def test_kzoo_export_passes_the_max_new_tokens_limit(monkeypatch, capsys):
+    from kzoo.cli import main
+
+    import kzoo.export
+
+    calls = []
+
+    def fake_export_run(run_dir, **options):
+        calls.append((run_dir, options))
+        return "saved_models/gpt/1"
+
+    monkeypatch.setattr(kzoo.export, "export_run", fake_export_run)
+    assert main(["export", "runs/gpt", "--max-new-tokens-limit", "64"]) == 0
+    assert calls == [
+        (
+            "runs/gpt",
+            {"export_dir": "saved_models", "name": None, "max_new_tokens_limit": 64},
+        )
+    ]

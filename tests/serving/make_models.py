@@ -21,6 +21,9 @@ writes, under the folder:
     models.config  model_config_list with absolute paths; versioned serves versions 1 and 2,
                    labelled stable (1) and canary (2)
 
+`save_slow_model` writes one more, for the deadline tests (not in models.config): `count`
+counts to `n` one loop step at a time, long enough to be cancelled.
+
 and prints how to serve them with TensorFlow Serving and run the conformance suite against it.
 """
 
@@ -84,6 +87,36 @@ class VersionedModel(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
     def serve(self, x):
         return {"y": x * self.version}
+
+
+class SlowModel(tf.Module):
+    """Counts to `n` in a loop, one step at a time; a variable records every step taken, so a
+    test can see whether a cancelled computation stopped."""
+
+    def __init__(self):
+        super().__init__()
+        self.steps = tf.Variable(0, dtype=tf.int64, name="steps")
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int64, name="n")])
+    def count(self, n):
+        i = tf.constant(0, tf.int64)
+        while i < n:
+            self.steps.assign_add(1)
+            i += 1
+        return {"counted": i}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+    def steps_taken(self, x):
+        return {"steps": tf.fill(tf.shape(x), self.steps.read_value())}
+
+
+def save_slow_model(path):
+    """Saves the slow model to `path` (a version folder): `serving_default` is `count` (n, a
+    scalar int64 → counted), `steps` is `steps_taken` (x [-1] float → the steps so far)."""
+    module = SlowModel()
+    tf.saved_model.save(
+        module, path, signatures={"serving_default": module.count, "steps": module.steps_taken}
+    )
 
 
 def save_half_plus_two(path):

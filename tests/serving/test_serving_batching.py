@@ -113,3 +113,25 @@ def test_batched_answers_equal_single_answers(serving_models, local_server):
         )
         assert server.batcher.merged_requests >= 2
     assert results == expected
+
+
+def test_a_request_past_its_deadline_leaves_its_batch_to_the_others():
+    from kzoo.serving.deadlines import Deadline
+
+    batcher = Batcher(max_batch_size=8, batch_timeout_micros=100_000)
+    finish = threading.Event()
+
+    def slow_double(inputs):
+        finish.wait(10)
+        return {"y": inputs["x"] * 2}
+
+    threading.Timer(0.5, finish.set).start()
+    short, long = Deadline(timeout=0.2), Deadline(timeout=30)
+    results = _concurrently(
+        [
+            lambda: batcher.run("double", {"x": np.ones(1)}, slow_double, short),
+            lambda: batcher.run("double", {"x": np.full(2, 3.0)}, slow_double, long),
+        ]
+    )
+    assert isinstance(results[0], ServingError) and results[0].code == "DEADLINE_EXCEEDED"
+    np.testing.assert_array_equal(results[1]["y"], [6.0, 6.0])

@@ -139,3 +139,17 @@ def test_a_failed_request_does_not_break_the_next_one():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_floats_for_an_integer_input_are_refused_not_truncated(client):
+    with pytest.raises(ServingError) as caught:
+        client.predict("arith", {"ids": [[1.7, 0.2]]}, signature_name="count")
+    assert caught.value.code == "INVALID_ARGUMENT"
+    if client.transport == "rest":
+        assert caught.value.message == (
+            "JSON Value: 1.7 Type: Number is not of expected type: int64"
+        )
+    else:
+        assert caught.value.message == "Expects arg[0] to be int64 but double is provided"
+    counts = client.predict("arith", {"ids": [[1, 0]]}, signature_name="count")
+    assert counts["nonzero"].tolist() == [1]

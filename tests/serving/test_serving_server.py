@@ -4,6 +4,7 @@ import gzip
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -205,3 +206,48 @@ def test_kzoo_serve_reports_a_bad_config(tmp_path, capsys):
     config.write_text("model_config_list { config { name: 'x' } ")
     assert main(["serve", "--model-config-file", str(config)]) == 1
     assert "Invalid model config file" in capsys.readouterr().err
+
+
+def _own_lines(stderr):
+    """stderr without TensorFlow's import-time log lines (absl's format), which it prints
+    whatever TF_CPP_MIN_LOG_LEVEL says."""
+    return [
+        line
+        for line in stderr.splitlines()
+        if not re.match(r"[IWEF]\d{4} |WARNING: All log messages before absl", line)
+        and not line.startswith("To enable the following instructions")
+    ]
+
+
+@pytest.mark.parametrize("kind", ["missing", "file"])
+def test_kzoo_serve_refuses_a_bad_base_path_in_one_line(tmp_path, capsys, kind):
+    path = tmp_path / "nope"
+    if kind == "file":
+        path.write_text("not a folder")
+    status = main(["serve", "--model-base-path", str(path), "--rest-port", "0"])
+    assert status == 2
+    problem = "does not exist" if kind == "missing" else "is not a folder"
+    assert capsys.readouterr().err == (
+        "kzoo serve: Invalid value for setting --model-base-path. Expected an existing folder "
+        f"of models. Received: --model-base-path={path}, which {problem}\n"
+    )
+
+
+def test_kzoo_serve_process_exits_at_once_on_a_missing_base_path(tmp_path):
+    missing = tmp_path / "nope"
+    result = subprocess.run(
+        [sys.executable, "-m", "kzoo", "serve", "--model-base-path", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert result.returncode == 2
+    lines = _own_lines(result.stderr)
+    assert len(lines) == 1 and str(missing) in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_model_server_refuses_a_missing_base_path(tmp_path):
+    with pytest.raises(ValueError, match="Expected an existing folder of models.*does not exist"):
+        ModelServer(str(tmp_path / "nope"), rest_port=0, grpc_port=None)
