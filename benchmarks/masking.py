@@ -23,14 +23,14 @@ EPOCHS, BATCH = 5, 32
 
 
 def _data(args):
-    from kzoo.data import embedded, readers
+    from kzoo.data import classification_files, embedded
 
     if args.quick:
         texts, labels, _ = embedded.sentiment_corpus(num_examples=4000, seed=0)
         return texts, np.asarray(labels), "kzoo embedded sentiment corpus, 4,000 sentences"
     folder = os.path.join(args.data_dir, "sentence")
     files = [os.path.join(folder, "rt-polarity.pos"), os.path.join(folder, "rt-polarity.neg")]
-    texts, labels = readers.read_label_files(files, encoding="latin-1")
+    texts, labels = classification_files.read_label_files(files, encoding="latin-1")
     return (
         texts,
         np.asarray([int(label == "pos") for label in labels]),

@@ -14,7 +14,15 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from kzoo.data import embedded, readers, skipgram, tfds_sources
+from kzoo.data import (
+    classification_files,
+    embedded,
+    image_files,
+    parallel_text,
+    skipgram,
+    text_files,
+    tfds_sources,
+)
 from kzoo.data import pipeline as text
 from kzoo.training import callbacks as kzoo_callbacks
 from kzoo.training import strategy
@@ -281,8 +289,8 @@ class ClassificationTask(Task):
         c = self.config
         declared = _declared_labels(c)
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", readers.BadLinesWarning)
-            texts, labels = result = readers.load_classification_files(
+            warnings.simplefilter("always", classification_files.BadLinesWarning)
+            texts, labels = result = classification_files.load_classification_files(
                 paths,
                 encoding=c["encoding"],
                 text_column=c["text_column"],
@@ -292,7 +300,7 @@ class ClassificationTask(Task):
                 check_rare_labels=split == "train",
             )
         for warning in caught:  # the bad-line warnings go to the run log, others as usual
-            if issubclass(warning.category, readers.BadLinesWarning):
+            if issubclass(warning.category, classification_files.BadLinesWarning):
                 self.bad_line_warnings.append(str(warning.message))
             else:
                 warnings.showwarning(
@@ -392,9 +400,9 @@ class LanguageModelTask(Task):
     def _text(self):
         c = self.config
         if c["train_file"]:
-            train = "\n".join(readers.read_text(p, c["encoding"]) for p in c["train_file"])
+            train = "\n".join(text_files.read_text(p, c["encoding"]) for p in c["train_file"])
             if c["valid_file"]:
-                valid = "\n".join(readers.read_text(p, c["encoding"]) for p in c["valid_file"])
+                valid = "\n".join(text_files.read_text(p, c["encoding"]) for p in c["valid_file"])
                 return train, valid
             whole = train
         elif c["dataset"].startswith("embedded"):
@@ -485,9 +493,9 @@ class TranslationTask(Task):
     def _read_pairs(self, paths):
         c = self.config
         if len(paths) == 2:
-            return readers.read_parallel(paths[0], paths[1], encoding=c["encoding"])
+            return parallel_text.read_parallel(paths[0], paths[1], encoding=c["encoding"])
         if len(paths) == 1:
-            return readers.read_parallel_tsv(paths[0], encoding=c["encoding"])
+            return parallel_text.read_parallel_tsv(paths[0], encoding=c["encoding"])
         raise ValueError(
             "Invalid value for setting train_file. Expected a source and a target file, or one "
             f"two-column TSV file. Received: {len(paths)} files"
@@ -691,7 +699,9 @@ class GANTask(Task):
         c = self.config
         labels = None
         if c["train_file"]:
-            images = np.concatenate([readers.read_images(p) for p in c["train_file"]]) * 2.0 - 1.0
+            images = (
+                np.concatenate([image_files.read_images(p) for p in c["train_file"]]) * 2.0 - 1.0
+            )
         elif c["dataset"].startswith("embedded"):
             images, labels = embedded.digit_images()
         else:
@@ -769,7 +779,9 @@ class Word2VecTask(Task):
     def load(self, global_batch_size):
         c = self.config
         if c["train_file"]:
-            lines = [line for p in c["train_file"] for line in readers.read_lines(p, c["encoding"])]
+            lines = [
+                line for p in c["train_file"] for line in text_files.read_lines(p, c["encoding"])
+            ]
         elif c["dataset"].startswith("embedded"):
             lines = embedded.prose_text().splitlines()
         else:
