@@ -105,7 +105,7 @@ def _recipe_settings(name):
 
 def _kzoo_way(name, train_file, valid_file, folder, epochs, xla, vectors=None):
     """Trains the recipe's model through `kzoo.training.Run`; returns its figures."""
-    from kzoo.data import pipeline
+    from kzoo.data import vectorization
     from kzoo.training import Run, parse_settings
 
     settings = _recipe_settings(name)
@@ -149,7 +149,7 @@ def _kzoo_way(name, train_file, valid_file, folder, epochs, xla, vectors=None):
         examples=len(data.raw["train"][0]),
         shapes=f"buckets padded to {lengths}",
         xla=bool(model.jit_compile),
-        vocabulary=pipeline.vocabulary(data.vectorizers["text"]),
+        vocabulary=vectorization.vocabulary(data.vectorizers["text"]),
         pretraining=pretraining,
         vectors=vectors,
     )
