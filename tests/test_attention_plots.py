@@ -229,7 +229,7 @@ def test_a_classifier_without_attention_is_refused(mha_run, tmp_path, capsys):
         attention_for(str(fake), "a fine film")
     # The command says so on stderr and writes nothing.
     assert kzoo_main(["attention", str(fake), "a fine film"]) == 2
-    assert "kzoo attention: Invalid value for argument run_dir" in capsys.readouterr().err
+    assert "kzoo attention: error: Invalid value for argument run_dir" in capsys.readouterr().err
     assert not (fake / "attention.png").exists()
 
 

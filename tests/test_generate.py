@@ -349,10 +349,9 @@ def test_seq2seq_beam_search_hand_computed():
 def date_run(tmp_path_factory):
     """A tiny attention seq2seq trained briefly on kzoo's embedded dates, as a run folder
     (`kzoo train`), and its embedded test split."""
-    from kzoo.cli import main as kzoo_main
-
     from kzoo.export import bundle_from_run
     from kzoo.training.tasks import TranslationTask
+    from kzoo_cli import main as kzoo_main
 
     run_dir = tmp_path_factory.mktemp("dates")
     argv = ["train", "attention_seq2seq", "--output-dir", str(run_dir), "--no-export"]
@@ -505,6 +504,6 @@ def test_generate_command(tmp_path, language_models, vectorizer, capsys):
     # Bad arguments: the library's message on stderr, exit status 2.
     assert kzoo_main(["generate", str(tmp_path), "a", "--max-new-tokens", "0"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("kzoo generate: Invalid value for argument max_new_tokens.")
+    assert err.startswith("kzoo generate: error: Invalid value for argument max_new_tokens.")
     assert kzoo_main(["generate", str(tmp_path / "missing"), "a"]) == 2
     assert capsys.readouterr().err.startswith("kzoo generate: ")
