@@ -121,10 +121,10 @@ def _padded_batches(data, size):
     """The test sources as padded token-id batches of `size` (whole batches only)."""
     import tensorflow as tf
 
-    from kzoo.data import pipeline
+    from kzoo.data import vectorization
 
     sources = [str(s) for s in data.raw["test"][0]]
-    ids = pipeline.vectorize(data.vectorizers["source"], sources, data.max_length)
+    ids = vectorization.vectorize(data.vectorizers["source"], sources, data.max_length)
     batches = []
     for begin in range(0, len(ids) - size + 1, size):
         rows = ids[begin : begin + size]

@@ -277,11 +277,73 @@ def _changed_settings_case(work):
 
 
 def _server_cases(work):
+    """Rows of the hostile requests, and a note on the server's memory."""
     from tests.faults import hostile
 
-    base = os.path.join(work, "served")
-    hostile.make_fault_models(base)
-    return hostile.benchmark_rows(base)
+    base = hostile.make_fault_models(os.path.join(work, "served"))
+    rows, mib = [], 2**20
+    with hostile.ServerProcess(base, "--request-timeout", "1") as server:
+        for model, inputs in (
+            ("reviews", {"text": ["a good film"]}),
+            ("writer", {"prompt": ["he"]}),
+        ):
+            hostile.normal_request(server, model, inputs)
+        idle = server.memory()
+        cases = [
+            ("two million REST instances (55 MB body)", hostile.huge_instance_count, ("reviews",)),
+            (
+                "40-byte gRPC request declaring 1,000,000 ids",
+                hostile.grpc_shape_bomb,
+                ("reviews", "token_ids", "token_ids"),
+            ),
+            ("`max_new_tokens=100000000`", hostile.huge_max_new_tokens, ("writer",)),
+            (
+                "token id = vocabulary size",
+                hostile.token_ids_request,
+                ("reviews", "token_ids", [[2, 12]], "token id 12"),
+            ),
+            (
+                "negative token id",
+                hostile.token_ids_request,
+                ("reviews", "token_ids", [[2, -1]], "token id -1"),
+            ),
+            (
+                "float token ids",
+                hostile.token_ids_request,
+                ("reviews", "token_ids", [[2.5, 1.0]], "float ids"),
+            ),
+            ("request past the 1 s deadline", hostile.past_the_deadline, ()),
+            ("REST client that disconnects", hostile.disconnecting_client, ()),
+            ("gRPC call cancelled by its client", hostile.cancelled_grpc_call, ()),
+        ]
+        peak = idle.peak_bytes
+        for case, send, arguments in cases:
+            outcome = send(server, *arguments)
+            still = hostile.normal_request(server, "reviews", {"text": ["still there?"]})
+            peak = max(peak, outcome.peak_bytes)
+            status = outcome.http_status or outcome.code
+            message = outcome.message or outcome.code
+            if outcome.stopped is not None:
+                message += "; computation " + ("stopped" if outcome.stopped else "still running")
+            kept = (outcome.rss_bytes - idle.rss_bytes) / mib
+            lost = "nothing" if still.code == "OK" else "the server stopped answering"
+            rows.append(
+                [
+                    case,
+                    f"`{message[:150]}`".replace("|", "\\|"),
+                    status,
+                    f"{outcome.seconds:.1f}",
+                    f"{lost} (RSS {kept:+.0f} MiB after it)",
+                ]
+            )
+        final = server.memory()
+    note = (
+        f"Server memory: idle RSS {idle.rss_bytes / mib:.0f} MiB; after all the hostile requests "
+        f"{final.rss_bytes / mib:.0f} MiB; peak (VmHWM) {peak / mib:.0f} MiB, "
+        f"{(peak - idle.rss_bytes) / mib:.0f} MiB above idle. Before these limits, two million "
+        "instances took it from 1 GB to 10 GB and a 40-byte gRPC request added 2.9 GB, both kept."
+    )
+    return rows, [note]
 
 
 def run(args):

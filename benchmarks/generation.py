@@ -74,7 +74,7 @@ def _full_prefix_compiled(forward, prompt_ids, new_tokens):
 
 def _language_model_rows(kind, model, vectorizer, settings, rng):
     import kzoo
-    from kzoo.data import pipeline
+    from kzoo.data import vectorization
 
     forward = tf.function(
         lambda ids: model(ids, training=False),
@@ -84,7 +84,7 @@ def _language_model_rows(kind, model, vectorizer, settings, rng):
     new_tokens = settings["new_tokens"]
     for batch in settings["batches"]:
         prompts = _random_texts(rng, string.ascii_lowercase + " ", batch, PROMPT_LENGTH)
-        prompt_ids = np.stack(pipeline.vectorize(vectorizer, prompts))
+        prompt_ids = np.stack(vectorization.vectorize(vectorizer, prompts))
 
         def generate(prompts=prompts):
             return kzoo.generate(model, prompts, new_tokens, vectorizer=vectorizer)
@@ -170,10 +170,10 @@ def _batched_python_loop(encoder_step, decoder_step, source_ids, start_id, decod
 
 def _seq2seq_rows(model, source_vectorizer, target_vectorizer, settings, rng):
     import kzoo
-    from kzoo.data import pipeline
+    from kzoo.data import vectorization
 
-    tokens = pipeline.vocabulary(target_vectorizer)
-    start_id, end_id = tokens.index(pipeline.START), tokens.index(pipeline.END)
+    tokens = vectorization.vocabulary(target_vectorizer)
+    start_id, end_id = tokens.index(vectorization.START), tokens.index(vectorization.END)
     # Random weights would stop at [end] at random; forbidding it makes every method decode
     # exactly `decode_length` tokens per sentence.
     bias = model.get_layer("logits").bias
@@ -188,7 +188,7 @@ def _seq2seq_rows(model, source_vectorizer, target_vectorizer, settings, rng):
     rows = []
     for batch in settings["batches"]:
         sources = _random_texts(rng, string.ascii_lowercase + " 0123456789", batch, SOURCE_LENGTH)
-        source_ids = np.stack(pipeline.vectorize(source_vectorizer, sources))
+        source_ids = np.stack(vectorization.vectorize(source_vectorizer, sources))
 
         def generate(sources=sources):
             return kzoo.generate(
@@ -234,7 +234,7 @@ def run(args):
     import keras
 
     import kzoo
-    from kzoo.data import pipeline
+    from kzoo.data import vectorization
 
     settings = _settings(args)
     # Timings on a shared machine move with its load: the results file records it.
@@ -243,7 +243,9 @@ def run(args):
     rng = np.random.default_rng(0)
     keras.utils.set_random_seed(0)
     # A 100-character vocabulary, about the size of the embedded prose's or Shakespeare's.
-    characters = pipeline.make_vectorizer([string.printable], split="character", standardize=None)
+    characters = vectorization.make_vectorizer(
+        [string.printable], split="character", standardize=None
+    )
     size = characters.vocabulary_size()
     rows = []
     if "rnn" in cases:
@@ -266,9 +268,11 @@ def run(args):
         rows += _language_model_rows("gpt", model, characters, settings, rng)
     if "seq2seq" in cases:
         # recipes/attention_seq2seq.py, date-sized vocabularies.
-        source = pipeline.make_vectorizer([string.ascii_lowercase + " 0123456789,"], "character")
-        target = pipeline.make_vectorizer(
-            ["0123456789-"], "character", reserved_tokens=[pipeline.START, pipeline.END]
+        source = vectorization.make_vectorizer(
+            [string.ascii_lowercase + " 0123456789,"], "character"
+        )
+        target = vectorization.make_vectorizer(
+            ["0123456789-"], "character", reserved_tokens=[vectorization.START, vectorization.END]
         )
         model = kzoo.build_attention_seq2seq(
             source_vocabulary_size=source.vocabulary_size(),

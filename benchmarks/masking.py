@@ -23,14 +23,14 @@ EPOCHS, BATCH = 5, 32
 
 
 def _data(args):
-    from kzoo.data import embedded, readers
+    from kzoo.data import classification_files, embedded
 
     if args.quick:
         texts, labels, _ = embedded.sentiment_corpus(num_examples=4000, seed=0)
         return texts, np.asarray(labels), "kzoo embedded sentiment corpus, 4,000 sentences"
     folder = os.path.join(args.data_dir, "sentence")
     files = [os.path.join(folder, "rt-polarity.pos"), os.path.join(folder, "rt-polarity.neg")]
-    texts, labels = readers.read_label_files(files, encoding="latin-1")
+    texts, labels = classification_files.read_label_files(files, encoding="latin-1")
     return (
         texts,
         np.asarray([int(label == "pos") for label in labels]),
@@ -52,14 +52,14 @@ def _notebook_model(vocabulary_size):
 
 def run(args):
     import kzoo
-    from kzoo.data import pipeline
+    from kzoo.data import batching, vectorization
 
     texts, labels, source = _data(args)
     order = np.random.default_rng(0).permutation(len(texts))
     cut = int(len(texts) * 0.9)
     train, test = order[:cut], order[cut:]
-    vectorizer = pipeline.make_vectorizer([texts[i] for i in train], max_tokens=20_000)
-    ids = pipeline.vectorize(vectorizer, texts)
+    vectorizer = vectorization.make_vectorizer([texts[i] for i in train], max_tokens=20_000)
+    ids = vectorization.vectorize(vectorizer, texts)
     longest = max(len(x) for x in ids)
     padded = np.stack([np.pad(x, (0, longest - len(x))) for x in ids])  # post-padding
     rows = []
@@ -74,11 +74,11 @@ def run(args):
             accuracy = model.evaluate(padded[test], labels[test], verbose=0)[1]
         else:
             model = kzoo.build_lstm_classifier(vocabulary_size=vectorizer.vocabulary_size())
-            boundaries = pipeline.bucket_boundaries([len(ids[i]) for i in train])
-            train_ds = pipeline.classification_dataset(
+            boundaries = batching.bucket_boundaries([len(ids[i]) for i in train])
+            train_ds = batching.classification_dataset(
                 [ids[i] for i in train], labels[train], BATCH, boundaries, shuffle=True
             )
-            test_ds = pipeline.classification_dataset(
+            test_ds = batching.classification_dataset(
                 [ids[i] for i in test], labels[test], BATCH, boundaries
             )
             started = time.time()

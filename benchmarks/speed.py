@@ -60,7 +60,7 @@ WORD2VEC_EPOCHS = 1
 
 def _data(args):
     """(texts, labels, class names, description)."""
-    from kzoo.data import embedded, readers
+    from kzoo.data import classification_files, embedded
 
     if args.quick:
         texts, labels, class_names = embedded.sentiment_corpus(num_examples=3000, seed=0)
@@ -68,7 +68,7 @@ def _data(args):
     folder = os.path.join(args.data_dir, "sentence")
     # The order and split of benchmarks/masking.py.
     files = [os.path.join(folder, "rt-polarity.pos"), os.path.join(folder, "rt-polarity.neg")]
-    texts, labels = readers.read_label_files(files, encoding="latin-1")
+    texts, labels = classification_files.read_label_files(files, encoding="latin-1")
     return texts, [int(label == "pos") for label in labels], ["neg", "pos"], "MR, 10,662 sentences"
 
 
@@ -105,7 +105,7 @@ def _recipe_settings(name):
 
 def _kzoo_way(name, train_file, valid_file, folder, epochs, xla, vectors=None):
     """Trains the recipe's model through `kzoo.training.Run`; returns its figures."""
-    from kzoo.data import pipeline
+    from kzoo.data import vectorization
     from kzoo.training import Run, parse_settings
 
     settings = _recipe_settings(name)
@@ -149,7 +149,7 @@ def _kzoo_way(name, train_file, valid_file, folder, epochs, xla, vectors=None):
         examples=len(data.raw["train"][0]),
         shapes=f"buckets padded to {lengths}",
         xla=bool(model.jit_compile),
-        vocabulary=pipeline.vocabulary(data.vectorizers["text"]),
+        vocabulary=vectorization.vocabulary(data.vectorizers["text"]),
         pretraining=pretraining,
         vectors=vectors,
     )

@@ -159,10 +159,10 @@ def _beam_bleu(run_dir, data_dir):
     import sacrebleu
 
     import kzoo
-    from kzoo.data import readers
+    from kzoo.data import parallel_text
 
     folder = os.path.join(data_dir, "translation")
-    sources, references = readers.read_parallel(
+    sources, references = parallel_text.read_parallel(
         *(os.path.join(folder, f"multi30k.test_2016_flickr.{lang}.gz") for lang in ("de", "en"))
     )
     translations = []

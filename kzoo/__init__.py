@@ -36,7 +36,7 @@ from kzoo.registry import (  # noqa: E402
 
 # Every Keras object a run can save is registered by `import kzoo`, so that
 # `keras.models.load_model` finds it (safe_mode included): the layers and models above, the text
-# standardizations of kzoo.data.pipeline (through kzoo.generate), and the optimizers.
+# standardizations of kzoo.data.vectorization (through kzoo.generate), and the optimizers.
 from kzoo.training import optimizers as _optimizers  # noqa: E402,F401
 
 __version__ = "0.1.0"

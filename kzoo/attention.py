@@ -52,22 +52,22 @@ def _not_an_attention_run(run_dir, config, why):
 def _seq2seq_attention(bundle, sentence):
     import tensorflow as tf
 
-    from kzoo.data import pipeline
+    from kzoo.data import vectorization
     from kzoo.signatures import serving_functions
 
     source, target = bundle.vectorizers["source"], bundle.vectorizers["target"]
-    source_ids = pipeline.vectorize(source, [sentence], bundle.max_length)[0]
+    source_ids = vectorization.vectorize(source, [sentence], bundle.max_length)[0]
     # The served decoder itself: the picture shows what the SavedModel would answer.
     decode = serving_functions(bundle)["token_ids"]
     result = decode(tf.constant(source_ids[None], dtype=tf.int32))
     ids = result["translation_ids"].numpy()[0]
     weights = result["attention"].numpy()[0]
-    end_id = pipeline.token_id(target, pipeline.END)
+    end_id = vectorization.token_id(target, vectorization.END)
     # Decoding stops after [end] (then emits padding) or after max_decode_length tokens.
     ends = np.flatnonzero(ids == end_id)
     steps = int(ends[0]) + 1 if len(ends) else int(np.count_nonzero(ids))
-    source_vocabulary = pipeline.vocabulary(source)
-    target_vocabulary = pipeline.vocabulary(target)
+    source_vocabulary = vectorization.vocabulary(source)
+    target_vocabulary = vectorization.vocabulary(target)
     return Attention(
         [source_vocabulary[i] for i in source_ids],
         [target_vocabulary[i] for i in ids[:steps]],
@@ -79,7 +79,7 @@ def _seq2seq_attention(bundle, sentence):
 def _self_attention(bundle, sentence):
     import keras
 
-    from kzoo.data import pipeline
+    from kzoo.data import vectorization
 
     model = bundle.model
     max_length = bundle.max_length
@@ -87,10 +87,10 @@ def _self_attention(bundle, sentence):
     limit = getattr(model.get_layer("embedding"), "sequence_length", None)
     if limit:
         max_length = min(max_length or limit, limit)
-    ids = pipeline.vectorize(bundle.vectorizers["text"], [sentence], max_length)[0]
+    ids = vectorization.vectorize(bundle.vectorizers["text"], [sentence], max_length)[0]
     scores = keras.Model(model.input, model.get_layer("self_attention").output[1])
     weights = keras.ops.convert_to_numpy(scores(ids[None], training=False))[0]
-    vocabulary = pipeline.vocabulary(bundle.vectorizers["text"])
+    vocabulary = vectorization.vocabulary(bundle.vectorizers["text"])
     tokens = [vocabulary[i] for i in ids]
     return Attention(tokens, list(tokens), weights.astype("float32"), "self_attention")
 

@@ -192,7 +192,7 @@ class WordVectors:
 
         Args:
             model: a `keras.Model`, e.g. from `kzoo.build_word2vec`.
-            vocabulary: list of str, indexed by token id (`kzoo.data.pipeline.vocabulary`).
+            vocabulary: list of str, indexed by token id (`kzoo.data.vectorization.vocabulary`).
             layer_name: str. The embedding layer whose weights are the vectors. Defaults to
                 `"target_embedding"`, word2vec's; `"embedding"` for a word2vec classifier.
             **kwargs: passed to `WordVectors`.
@@ -229,7 +229,7 @@ class WordVectors:
         import keras
 
         import kzoo  # noqa: F401  (registers kzoo's serializable layers)
-        from kzoo.data import pipeline
+        from kzoo.data import vectorization
 
         paths = {name: os.path.join(run_dir, name) for name in ("model.keras", "vocabulary.txt")}
         if not all(os.path.exists(path) for path in paths.values()):
@@ -243,7 +243,7 @@ class WordVectors:
                 kwargs["lowercase"] = "lower" in json.load(f).get("standardize", "")
         model = keras.models.load_model(paths["model.keras"], compile=False)
         return cls.from_model(
-            model, pipeline.load_vocabulary(paths["vocabulary.txt"]), layer_name, **kwargs
+            model, vectorization.load_vocabulary(paths["vocabulary.txt"]), layer_name, **kwargs
         )
 
     # === Lookups ===

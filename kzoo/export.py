@@ -209,10 +209,10 @@ def reference_outputs(bundle, inputs, functions):
     import tensorflow as tf
 
     if bundle.task == "classification":
-        from kzoo.data import pipeline
+        from kzoo.data import vectorization
 
         texts = [str(t) for t in inputs["text"]]
-        ids = pipeline.vectorize(bundle.vectorizers["text"], texts, bundle.max_length)
+        ids = vectorization.vectorize(bundle.vectorizers["text"], texts, bundle.max_length)
         width = max(len(x) for x in ids)
         batch = np.stack([np.pad(x, (0, width - len(x))) for x in ids])
         probabilities = bundle.model.predict(batch, verbose=0)
@@ -278,7 +278,7 @@ def bundle_from_run(run_dir):
     import keras
 
     import kzoo  # noqa: F401  (registers kzoo's serializable layers and models)
-    from kzoo.data import pipeline
+    from kzoo.data import vectorization
     from kzoo.signatures import ServingBundle
 
     def path(*parts):
@@ -291,7 +291,7 @@ def bundle_from_run(run_dir):
         )
     with open(path("config.json"), encoding="utf-8") as f:
         config = json.load(f)
-    standardize = pipeline.standardizer(config["standardize"])
+    standardize = vectorization.standardizer(config["standardize"])
     layer_split = "character" if config["split"] == "character" else "whitespace"
     vectorizers = {}
     for role, filename in (
@@ -300,7 +300,7 @@ def bundle_from_run(run_dir):
         ("target", "target_vocabulary.txt"),
     ):
         if os.path.exists(path(filename)):
-            tokens = pipeline.load_vocabulary(path(filename))
+            tokens = vectorization.load_vocabulary(path(filename))
             vectorizers[role] = keras.layers.TextVectorization(
                 standardize=standardize,
                 split=layer_split,

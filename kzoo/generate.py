@@ -24,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from kzoo import validation
-from kzoo.data import pipeline
+from kzoo.data import vectorization
 
 SAMPLERS = ("greedy", "temperature", "top_k", "top_p", "beam")
 
@@ -101,13 +101,13 @@ def generate(
     Returns:
         A list of str, one per prompt; a str when `prompts` is one str. Characters are joined
         as they are, words with spaces, and words and punctuation marks (the
-        `split_punctuation` standardizations) by `kzoo.data.pipeline.join_words`.
+        `split_punctuation` standardizations) by `kzoo.data.vectorization.join_words`.
 
     Example:
 
     >>> import kzoo
-    >>> from kzoo.data import pipeline
-    >>> vectorizer = pipeline.make_vectorizer(["hello world"], split="character",
+    >>> from kzoo.data import vectorization
+    >>> vectorizer = vectorization.make_vectorizer(["hello world"], split="character",
     ...                                       standardize=None)
     >>> model = kzoo.build_gpt(vocabulary_size=vectorizer.vocabulary_size(),
     ...                        max_sequence_length=16, num_layers=1, hidden_dim=8, num_heads=2)
@@ -193,8 +193,8 @@ def perplexity(model, texts, vectorizer=None):
     Example:
 
     >>> import kzoo
-    >>> from kzoo.data import pipeline
-    >>> vectorizer = pipeline.make_vectorizer(["abcabc"], split="character")
+    >>> from kzoo.data import vectorization
+    >>> vectorizer = vectorization.make_vectorizer(["abcabc"], split="character")
     >>> model = kzoo.build_rnn_generator(vocabulary_size=vectorizer.vocabulary_size(), units=4)
     >>> 1.0 < kzoo.perplexity(model, ["abcab"], vectorizer=vectorizer) < 10.0
     True
@@ -205,7 +205,7 @@ def perplexity(model, texts, vectorizer=None):
     texts = _check_prompts(texts, name="texts")
     window = run["context"] + 1 if run["kind"] == "gpt" else None
     pieces = []
-    for ids in pipeline.vectorize(run["vectorizer"], texts):
+    for ids in vectorization.vectorize(run["vectorizer"], texts):
         if window is None or len(ids) <= window:
             pieces.append(ids)
         else:  # consecutive windows overlap by one token, so every token is predicted once
@@ -291,11 +291,11 @@ def _resolve(model, vectorizer, source_vectorizer, target_vectorizer):
     if kind == "seq2seq":
         _check_vectorizer("source_vectorizer", source_vectorizer)
         _check_vectorizer("target_vectorizer", target_vectorizer)
-        tokens = pipeline.vocabulary(target_vectorizer)
-        if pipeline.START not in tokens or pipeline.END not in tokens:
+        tokens = vectorization.vocabulary(target_vectorizer)
+        if vectorization.START not in tokens or vectorization.END not in tokens:
             raise ValueError(
                 "Invalid value for argument target_vectorizer. Expected a vocabulary with the "
-                f"reserved tokens {pipeline.START} and {pipeline.END}. "
+                f"reserved tokens {vectorization.START} and {vectorization.END}. "
                 f"Received: target_vectorizer={target_vectorizer.name}"
             )
         run.update(
@@ -304,13 +304,13 @@ def _resolve(model, vectorizer, source_vectorizer, target_vectorizer):
             join=_joiner(target_vectorizer),
             max_length=defaults["max_length"],
             max_new_tokens=defaults["max_decode_length"],
-            never=(0, 1, tokens.index(pipeline.START)),
-            start_id=tokens.index(pipeline.START),
-            end_id=tokens.index(pipeline.END),
+            never=(0, 1, tokens.index(vectorization.START)),
+            start_id=tokens.index(vectorization.START),
+            end_id=tokens.index(vectorization.END),
         )
     else:
         _check_vectorizer("vectorizer", vectorizer)
-        tokens = pipeline.vocabulary(vectorizer)
+        tokens = vectorization.vocabulary(vectorizer)
         run.update(
             vectorizer=vectorizer,
             tokens=tokens,
@@ -344,8 +344,8 @@ def _joiner(vectorizer):
     `join_words` (words and punctuation marks as tokens) or with spaces (words)."""
     if vectorizer.get_config().get("split") == "character":
         return "".join
-    if pipeline.splits_punctuation(vectorizer):
-        return pipeline.join_words
+    if vectorization.splits_punctuation(vectorizer):
+        return vectorization.join_words
     return " ".join
 
 
@@ -581,7 +581,7 @@ def _continue(run, decode, prompts, max_new_tokens, by_length):
 
 
 def _translate(run, decode, sources, max_new_tokens):
-    source = _pad(pipeline.vectorize(run["vectorizer"], sources, run["max_length"]))
+    source = _pad(vectorization.vectorize(run["vectorizer"], sources, run["max_length"]))
     prompt = np.zeros((len(sources), max_new_tokens + 1), dtype="int32")
     prompt[:, 0] = run["start_id"]
     ids = decode(source, prompt).numpy()

@@ -37,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from kzoo import validation
-from kzoo.data import pipeline as text_pipeline
+from kzoo.data import vectorization
 
 # Most tokens an RNN generator's `sample` and `token_ids` endpoints add per request, unless the
 # export sets `max_new_tokens_limit` (a GPT's limit is its context).
@@ -92,12 +92,12 @@ def serving_bundle(model, data, config):
 
 
 def _vocabulary_tensor(vectorizer):
-    return tf.constant(text_pipeline.vocabulary(vectorizer))
+    return tf.constant(vectorization.vocabulary(vectorizer))
 
 
 def _ids_from_text(vectorizer, texts, max_length=None):
     """Token ids `[batch, steps]` (post-padded with 0, at least one step) of raw strings, as
-    `kzoo.data.pipeline.vectorize` computes them: a text with no token becomes `[UNK]`."""
+    `kzoo.data.vectorization.vectorize` computes them: a text with no token becomes `[UNK]`."""
     ragged = vectorizer(texts)
     if max_length:
         ragged = ragged[:, :max_length]
@@ -144,7 +144,7 @@ def _separator(split):
 def _classification_endpoints(bundle):
     model, vectorizer = bundle.model, bundle.vectorizers["text"]
     class_names = tf.constant(bundle.class_names)
-    vocabulary_size = len(text_pipeline.vocabulary(vectorizer))
+    vocabulary_size = len(vectorization.vocabulary(vectorizer))
     max_length = bundle.max_length
     sequence_limit = getattr(_layer_or_none(model, "embedding"), "sequence_length", None)
     if sequence_limit:
@@ -187,21 +187,21 @@ def _translation_endpoints(bundle):
 
     encoder, decoder = seq2seq_inference_models(bundle.model)
     source, target = bundle.vectorizers["source"], bundle.vectorizers["target"]
-    source_vocabulary_size = len(text_pipeline.vocabulary(source))
-    start_id = text_pipeline.token_id(target, text_pipeline.START)
-    end_id = text_pipeline.token_id(target, text_pipeline.END)
+    source_vocabulary_size = len(vectorization.vocabulary(source))
+    start_id = vectorization.token_id(target, vectorization.START)
+    end_id = vectorization.token_id(target, vectorization.END)
     tokens = _vocabulary_tensor(target)
     separator = _separator(bundle.split)
     # Punctuation marks as tokens: join them back as text ("man ." → "man.").
-    join_marks = bundle.split != "character" and text_pipeline.splits_punctuation(target)
+    join_marks = bundle.split != "character" and vectorization.splits_punctuation(target)
     has_attention = "attention" in decoder.output
     max_steps = bundle.max_decode_length
     # Padding, [UNK] and [start] are never the next token (as in `kzoo.generate`): padding
     # marks finished sentences, and [UNK] is no word of the translation.
-    vocabulary = text_pipeline.vocabulary(target)
+    vocabulary = vectorization.vocabulary(target)
     never_next = tf.constant(
         [
-            i == 0 or token in (text_pipeline.OOV, text_pipeline.START)
+            i == 0 or token in (vectorization.OOV, vectorization.START)
             for i, token in enumerate(vocabulary)
         ]
     )
@@ -234,7 +234,7 @@ def _translation_endpoints(bundle):
         keep = (ids > 0) & (tf.cumsum(tf.cast(tf.equal(ids, end_id), tf.int32), axis=1) == 0)
         if join_marks:
             words = tf.ragged.boolean_mask(tf.gather(tokens, ids), keep)
-            translation = text_pipeline.join_words_tensor(words)
+            translation = vectorization.join_words_tensor(words)
         else:
             translation = _join(tf.gather(tokens, ids), keep, separator)
         result = {"translation": translation, "ids": ids}
@@ -288,7 +288,7 @@ def _language_model_endpoints(bundle):
 
     model, vectorizer = bundle.model, bundle.vectorizers["text"]
     tokens = _vocabulary_tensor(vectorizer)
-    vocabulary = text_pipeline.vocabulary(vectorizer)
+    vocabulary = vectorization.vocabulary(vectorizer)
     # An empty prompt starts from a newline when the vocabulary has one (character models).
     empty_prompt_id = vocabulary.index("\n") if "\n" in vocabulary else 1
     separator = _separator(bundle.split)
@@ -438,7 +438,7 @@ def _gan_endpoints(bundle):
 def _word2vec_endpoints(bundle):
     embedding = bundle.model.get_layer("target_embedding")
     vectorizer = bundle.vectorizers["text"]
-    vocabulary_size = len(text_pipeline.vocabulary(vectorizer))
+    vocabulary_size = len(vectorization.vocabulary(vectorizer))
 
     def vectors_of(ids):
         return tf.cast(tf.gather(embedding.embeddings, ids), tf.float32)

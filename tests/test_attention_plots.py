@@ -13,7 +13,7 @@ import pytest
 import kzoo
 from kzoo import plot
 from kzoo.attention import attention_for
-from kzoo.data import pipeline
+from kzoo.data import vectorization
 from kzoo_cli import main as kzoo_main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -135,7 +135,7 @@ def mha_run(tmp_path_factory):
 
 
 def _vocabulary(run_dir, filename):
-    return pipeline.load_vocabulary(os.path.join(run_dir, filename))
+    return vectorization.load_vocabulary(os.path.join(run_dir, filename))
 
 
 def test_seq2seq_attention_is_the_teacher_forced_attention_of_its_translation(seq2seq_run):
@@ -229,7 +229,7 @@ def test_a_classifier_without_attention_is_refused(mha_run, tmp_path, capsys):
         attention_for(str(fake), "a fine film")
     # The command says so on stderr and writes nothing.
     assert kzoo_main(["attention", str(fake), "a fine film"]) == 2
-    assert "kzoo attention: Invalid value for argument run_dir" in capsys.readouterr().err
+    assert "kzoo attention: error: Invalid value for argument run_dir" in capsys.readouterr().err
     assert not (fake / "attention.png").exists()
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import kzoo
-from kzoo.data import pipeline
+from kzoo.data import vectorization
 
 PROMPTS = ["the c", "a", "", "sat the cat"]
 SOURCES = ["march 2", "2020", "3 march 2020"]
@@ -24,7 +24,7 @@ def _sharpen(model):
 
 @pytest.fixture(scope="module")
 def vectorizer():
-    return pipeline.make_vectorizer(["the cat sat"], split="character", standardize=None)
+    return vectorization.make_vectorizer(["the cat sat"], split="character", standardize=None)
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +52,9 @@ def language_models(vectorizer):
 
 @pytest.fixture(scope="module")
 def translation():
-    source = pipeline.make_vectorizer(["march 2 2020"], split="character")
-    target = pipeline.make_vectorizer(
-        ["2020-03-02"], split="character", reserved_tokens=[pipeline.START, pipeline.END]
+    source = vectorization.make_vectorizer(["march 2 2020"], split="character")
+    target = vectorization.make_vectorizer(
+        ["2020-03-02"], split="character", reserved_tokens=[vectorization.START, vectorization.END]
     )
     keras.utils.set_random_seed(1)
     model = kzoo.build_attention_seq2seq(
@@ -76,7 +76,7 @@ def _allowed_log_probs(logits, never):
 
 
 def _prompt_ids(vectorizer, prompt):
-    ids = pipeline.vectorize(vectorizer, [prompt])[0].tolist()
+    ids = vectorization.vectorize(vectorizer, [prompt])[0].tolist()
     return ids if prompt else [1]  # empty prompts start from [UNK] without a newline token
 
 
@@ -86,20 +86,20 @@ def _full_prefix_greedy(model, vectorizer, prompt, steps):
     for _ in range(steps):
         logits = model(np.array([ids]), training=False)[0, -1]
         ids.append(int(np.argmax(_allowed_log_probs(logits, (0, 1)))))
-    tokens = pipeline.vocabulary(vectorizer)
+    tokens = vectorization.vocabulary(vectorizer)
     return "".join(tokens[i] for i in ids[-steps:])
 
 
 def _full_prefix_translation(model, source, target, sentence, steps):
-    tokens = pipeline.vocabulary(target)
-    start, end = tokens.index(pipeline.START), tokens.index(pipeline.END)
-    source_ids = pipeline.vectorize(source, [sentence])[0][None]
+    tokens = vectorization.vocabulary(target)
+    start, end = tokens.index(vectorization.START), tokens.index(vectorization.END)
+    source_ids = vectorization.vectorize(source, [sentence])[0][None]
     ids = [start]
     while len(ids) <= steps and ids[-1] != end:
         batch = {"encoder_token_ids": source_ids, "decoder_token_ids": np.array([ids])}
         logits = model(batch, training=False)[0, -1]
         ids.append(int(np.argmax(_allowed_log_probs(logits, (0, 1, start)))))
-    return pipeline.detokenize(tokens, ids, "character")
+    return vectorization.detokenize(tokens, ids, "character")
 
 
 # === Greedy decoding equals the full-prefix computation ===
@@ -122,7 +122,7 @@ def test_seq2seq_greedy_equals_full_prefix_argmax(translation):
     # A little more weight on [end]: some translations stop early, one does not.
     bias = model.get_layer("logits").bias
     saved = bias.numpy()
-    tokens = pipeline.vocabulary(target)
+    tokens = vectorization.vocabulary(target)
     try:
         bias.assign(saved + 0.05 * np.eye(len(tokens), dtype="float32")[tokens.index("[end]")])
         texts = kzoo.generate(model, SOURCES, **args)
@@ -148,8 +148,10 @@ def test_plain_seq2seq_greedy_and_stop_at_end(translation):
     assert texts == [_full_prefix_translation(model, source, target, s, 6) for s in SOURCES]
     assert all(len(text) == 6 for text in texts)
     # With [end] always the most likely token, decoding stops at once and drops it.
-    tokens = pipeline.vocabulary(target)
-    model.get_layer("logits").bias.assign(30.0 * np.eye(len(tokens))[tokens.index(pipeline.END)])
+    tokens = vectorization.vocabulary(target)
+    model.get_layer("logits").bias.assign(
+        30.0 * np.eye(len(tokens))[tokens.index(vectorization.END)]
+    )
     assert kzoo.generate(model, SOURCES, **args) == [""] * len(SOURCES)
 
 
@@ -184,7 +186,7 @@ def test_top_k_draws_only_among_the_k_most_likely(language_models, vectorizer):
     # even at a temperature that makes every token likely.
     logits = model(np.array([_prompt_ids(vectorizer, "the c")]), training=False)[0, -1]
     best_two = np.argsort(_allowed_log_probs(logits, (0, 1)))[-2:]
-    tokens = pipeline.vocabulary(vectorizer)
+    tokens = vectorization.vocabulary(vectorizer)
     firsts = kzoo.generate(
         model,
         ["the c"] * 40,
@@ -217,7 +219,7 @@ def _best_sequence(log_probs_of, allowed, steps, end=None):
 
 @pytest.mark.parametrize("kind", ["rnn", "gpt"])
 def test_beam_search_is_exhaustive_with_enough_beams(kind, language_models, vectorizer):
-    model, tokens = language_models[kind], pipeline.vocabulary(vectorizer)
+    model, tokens = language_models[kind], vectorization.vocabulary(vectorizer)
     allowed, steps, prompts = list(range(2, len(tokens))), 3, ["the c", "a", "sat"]
     # With allowed ** (steps - 1) beams, beam search keeps every prefix: it is exhaustive.
     found = kzoo.generate(
@@ -241,8 +243,8 @@ def test_beam_search_is_exhaustive_with_enough_beams(kind, language_models, vect
 
 def test_seq2seq_beam_search(translation):
     model, source, target = translation
-    tokens = pipeline.vocabulary(target)
-    start, end = tokens.index(pipeline.START), tokens.index(pipeline.END)
+    tokens = vectorization.vocabulary(target)
+    start, end = tokens.index(vectorization.START), tokens.index(vectorization.END)
     args = dict(source_vectorizer=source, target_vectorizer=target)
     greedy = kzoo.generate(model, SOURCES, max_new_tokens=9, **args)
     assert kzoo.generate(model, SOURCES, 9, sampler="beam", num_beams=1, **args) == greedy
@@ -255,7 +257,7 @@ def test_seq2seq_beam_search(translation):
     )
     assert any(len(text) < steps for text in found)
     for sentence, text in zip(SOURCES, found):
-        source_ids = pipeline.vectorize(source, [sentence])[0]
+        source_ids = vectorization.vectorize(source, [sentence])[0]
 
         def log_probs_of(candidates, source_ids=source_ids):
             batch = {
@@ -267,7 +269,7 @@ def test_seq2seq_beam_search(translation):
             return _allowed_log_probs(model(batch, training=False), (0, 1, start))
 
         best = _best_sequence(log_probs_of, allowed, steps, end)
-        assert text == pipeline.detokenize(tokens, best, "character")
+        assert text == vectorization.detokenize(tokens, best, "character")
 
 
 def _markov_translator(source, target, next_probabilities):
@@ -278,7 +280,7 @@ def _markov_translator(source, target, next_probabilities):
     (forget gate shut, no recurrent weights), so its output is `tanh(1)` times that vector
     (gates saturated), and the output projection holds each row's log-probabilities.
     """
-    tokens = pipeline.vocabulary(target)
+    tokens = vectorization.vocabulary(target)
     size = len(tokens)
     model = kzoo.build_seq2seq(
         source_vocabulary_size=source.vocabulary_size(),
@@ -305,16 +307,16 @@ def _markov_translator(source, target, next_probabilities):
 
 def test_seq2seq_beam_search_hand_computed():
     """The classic case greedy decoding misses, with one translation ending early."""
-    source = pipeline.make_vectorizer(["x"], split="character")
-    target = pipeline.make_vectorizer(
-        ["ab"], split="character", reserved_tokens=[pipeline.START, pipeline.END]
+    source = vectorization.make_vectorizer(["x"], split="character")
+    target = vectorization.make_vectorizer(
+        ["ab"], split="character", reserved_tokens=[vectorization.START, vectorization.END]
     )
-    end = pipeline.END
+    end = vectorization.END
     model = _markov_translator(
         source,
         target,
         {
-            pipeline.START: {"a": 0.5, "b": 0.4, end: 0.1},
+            vectorization.START: {"a": 0.5, "b": 0.4, end: 0.1},
             "a": {"a": 0.7, "b": 0.2, end: 0.1},
             "b": {end: 0.95, "a": 0.025, "b": 0.025},
             # What the model says after [end] (where training never reads it) must not count.
@@ -329,10 +331,10 @@ def test_seq2seq_beam_search_hand_computed():
     # past its [end] (0.38 / 3 = 0.127 at the third step) it would lose to "aaa".
     assert kzoo.generate(model, "x", sampler="beam", num_beams=3, **args) == "b"
     # The model holds the table: "b" then [end], teacher-forced.
-    tokens = pipeline.vocabulary(target)
-    start = tokens.index(pipeline.START)
+    tokens = vectorization.vocabulary(target)
+    start = tokens.index(vectorization.START)
     batch = {
-        "encoder_token_ids": pipeline.vectorize(source, ["x"])[0][None],
+        "encoder_token_ids": vectorization.vectorize(source, ["x"])[0][None],
         "decoder_token_ids": np.array([[start, tokens.index("b")]]),
     }
     log_probs = _allowed_log_probs(model(batch, training=False)[0], (0, 1, start))
@@ -347,10 +349,9 @@ def test_seq2seq_beam_search_hand_computed():
 def date_run(tmp_path_factory):
     """A tiny attention seq2seq trained briefly on kzoo's embedded dates, as a run folder
     (`kzoo train`), and its embedded test split."""
-    from kzoo.cli import main as kzoo_main
-
     from kzoo.export import bundle_from_run
     from kzoo.training.tasks import TranslationTask
+    from kzoo_cli import main as kzoo_main
 
     run_dir = tmp_path_factory.mktemp("dates")
     argv = ["train", "attention_seq2seq", "--output-dir", str(run_dir), "--no-export"]
@@ -365,15 +366,15 @@ def date_run(tmp_path_factory):
 def _translation_log_probs(bundle, sentences, texts, max_new_tokens):
     """The model's log-probability of each translation, teacher-forced, over the tokens
     generation may choose; `[end]` included unless the translation ran to `max_new_tokens`."""
-    tokens = pipeline.vocabulary(bundle.vectorizers["target"])
-    start, end = tokens.index(pipeline.START), tokens.index(pipeline.END)
+    tokens = vectorization.vocabulary(bundle.vectorizers["target"])
+    start, end = tokens.index(vectorization.START), tokens.index(vectorization.END)
     outputs = [[tokens.index(c) for c in text] for text in texts]
     outputs = [ids + [end] if len(ids) < max_new_tokens else ids for ids in outputs]
     width = max(len(ids) for ids in outputs)
     decoder = np.zeros((len(texts), width), dtype="int32")
     for row, ids in zip(decoder, outputs):
         row[: len(ids)] = [start] + ids[:-1]
-    source_ids = pipeline.vectorize(bundle.vectorizers["source"], sentences)
+    source_ids = vectorization.vectorize(bundle.vectorizers["source"], sentences)
     encoder = np.zeros((len(texts), max(len(ids) for ids in source_ids)), dtype="int32")
     for row, ids in zip(encoder, source_ids):
         row[: len(ids)] = ids
@@ -410,7 +411,7 @@ def test_beam_search_gives_each_sentence_its_own_translation_in_a_batch(date_run
 def test_generate_from_a_run_folder(tmp_path, language_models, vectorizer):
     model = language_models["rnn"]
     model.save(tmp_path / "model.keras")
-    pipeline.save_vocabulary(vectorizer, tmp_path / "vocabulary.txt")
+    vectorization.save_vocabulary(vectorizer, tmp_path / "vocabulary.txt")
     config = {"task": "language_model", "split": "character", "standardize": "none"}
     (tmp_path / "config.json").write_text(json.dumps(config))
     expected = kzoo.generate(model, PROMPTS, max_new_tokens=5, vectorizer=vectorizer)
@@ -420,9 +421,9 @@ def test_generate_from_a_run_folder(tmp_path, language_models, vectorizer):
 def test_tokens_join_as_their_vectorizer_split_them():
     from kzoo.generate import _joiner
 
-    characters = pipeline.make_vectorizer(["ab"], split="character")
-    words = pipeline.make_vectorizer(["a man"])
-    marks = pipeline.make_vectorizer(["a man."], standardize=pipeline.split_punctuation)
+    characters = vectorization.make_vectorizer(["ab"], split="character")
+    words = vectorization.make_vectorizer(["a man"])
+    marks = vectorization.make_vectorizer(["a man."], standardize=vectorization.split_punctuation)
     joined = [_joiner(v)(["a", "man", "."]) for v in (characters, words, marks)]
     assert joined == ["aman.", "a man .", "a man."]
 
@@ -444,7 +445,7 @@ def test_perplexity_equals_hand_computation(kind, language_models, vectorizer):
     model = language_models[kind]
     # 30 tokens: more than the GPT's 24-token context, so it is read in windows.
     texts = ["the cat sat", "a cat", "sat the cat the cat sat the c", "t"]
-    ids = [x.tolist() for x in pipeline.vectorize(vectorizer, texts)]
+    ids = [x.tolist() for x in vectorization.vectorize(vectorizer, texts)]
     if kind == "gpt":
         windows = [ids[0], ids[1], ids[2][:25], ids[2][24:]]
     else:
@@ -489,7 +490,7 @@ def test_generate_command(tmp_path, language_models, vectorizer, capsys):
 
     model = language_models["rnn"]
     model.save(tmp_path / "model.keras")
-    pipeline.save_vocabulary(vectorizer, tmp_path / "vocabulary.txt")
+    vectorization.save_vocabulary(vectorizer, tmp_path / "vocabulary.txt")
     config = {"task": "language_model", "split": "character", "standardize": "none"}
     (tmp_path / "config.json").write_text(json.dumps(config))
     argv = ["generate", str(tmp_path), "the c", "a", "--max-new-tokens", "4"]
@@ -503,6 +504,6 @@ def test_generate_command(tmp_path, language_models, vectorizer, capsys):
     # Bad arguments: the library's message on stderr, exit status 2.
     assert kzoo_main(["generate", str(tmp_path), "a", "--max-new-tokens", "0"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("kzoo generate: Invalid value for argument max_new_tokens.")
+    assert err.startswith("kzoo generate: error: Invalid value for argument max_new_tokens.")
     assert kzoo_main(["generate", str(tmp_path / "missing"), "a"]) == 2
     assert capsys.readouterr().err.startswith("kzoo generate: ")

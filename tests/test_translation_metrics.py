@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import kzoo
-from kzoo.data import pipeline
+from kzoo.data import vectorization
 from kzoo.signatures import ServingBundle, serving_functions
 from kzoo.training.tasks import TranslationTask
 
@@ -58,9 +58,9 @@ def _punctuation_bundle():
     keras.utils.set_random_seed(3)
     sentences = ["A man (tall) sits.", 'Dogs don\'t run, "cats" do!', "A man's hat -- red."]
     options = dict(standardize="split_punctuation")
-    source = pipeline.make_vectorizer(sentences, **options)
-    target = pipeline.make_vectorizer(
-        sentences, reserved_tokens=(pipeline.START, pipeline.END), **options
+    source = vectorization.make_vectorizer(sentences, **options)
+    target = vectorization.make_vectorizer(
+        sentences, reserved_tokens=(vectorization.START, vectorization.END), **options
     )
     model = kzoo.build_attention_seq2seq(
         source_vocabulary_size=source.vocabulary_size(),
@@ -83,14 +83,16 @@ def test_serving_joins_punctuation_tokens_like_detokenize():
     functions = serving_functions(bundle)
     queries = tf.constant([*sentences, "", "unseen words ."])
     texts = [t.decode() for t in functions["serving_default"](text=queries)["translation"].numpy()]
-    source_ids = pipeline.vectorize(
+    source_ids = vectorization.vectorize(
         bundle.vectorizers["source"], [q.decode() for q in queries.numpy()]
     )
     width = max(len(x) for x in source_ids)
     padded = np.stack([np.pad(x, (0, width - len(x))) for x in source_ids])
     ids = functions["token_ids"](token_ids=tf.constant(padded))["translation_ids"].numpy()
-    tokens = pipeline.vocabulary(bundle.vectorizers["target"])
-    expected = [pipeline.detokenize(tokens, row, "whitespace", "split_punctuation") for row in ids]
+    tokens = vectorization.vocabulary(bundle.vectorizers["target"])
+    expected = [
+        vectorization.detokenize(tokens, row, "whitespace", "split_punctuation") for row in ids
+    ]
     assert texts == expected
     # The untrained model's outputs hold marks, which are joined, not spaced.
     words = [[tokens[i] for i in row if i > 3] for row in ids]

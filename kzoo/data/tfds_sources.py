@@ -1,9 +1,9 @@
 """TensorFlow Datasets as a data source: classification, text, translation and images.
 
 Each loader calls `tfds.load(name, split=..., with_info=True)`, reads the split into memory and
-returns plain Python lists or NumPy arrays, the same types as `kzoo.data.readers` returns for
-local files, so recipes treat both alike. `tensorflow_datasets` is imported inside the
-functions, so importing kzoo stays fast.
+returns plain Python lists or NumPy arrays, the same types as kzoo's readers of local files
+(`kzoo.data.classification_files`, ...) return, so recipes treat both alike.
+`tensorflow_datasets` is imported inside the functions, so importing kzoo stays fast.
 
 TFDS downloads and prepares a dataset on first use, into `data_dir` (`~/tensorflow_datasets`
 by default), which needs a network. Any failure (an unknown name, no network, an unfinished
@@ -25,7 +25,7 @@ def _failure(name, split, reason):
     return ValueError(
         f"Cannot load the TensorFlow Datasets dataset {name!r} (split {split!r}). {reason}. "
         "TFDS downloads a dataset on first use, which needs a network; without one, pass local "
-        "files with --train-file (see kzoo.data.readers), or leave the dataset out to use "
+        "files with --train-file (see kzoo.data), or leave the dataset out to use "
         "kzoo's embedded default data (kzoo.data.embedded)."
     )
 

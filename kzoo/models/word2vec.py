@@ -98,7 +98,7 @@ def _embedding_matrix(embeddings):
     return matrix
 
 
-OOV_TOKEN_ID = 1  # `[UNK]` in kzoo's vectorizers (`kzoo.data.pipeline.make_vectorizer`)
+OOV_TOKEN_ID = 1  # `[UNK]` in kzoo's vectorizers (`kzoo.data.vectorization.make_vectorizer`)
 OOV_MODES = ("ignore", "trainable")
 
 

@@ -8,6 +8,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kzoo.data import vectorization
+
 
 def image_grid(images, columns=None):
     """Tiles images `(n, height, width, channels)` in [-1, 1] into one image in [0, 1]."""
@@ -61,13 +63,11 @@ class AttentionImages(keras.callbacks.Callback):
 
     def __init__(self, log_dir, source_vectorizer, target_vectorizer, source, target):
         super().__init__()
-        from kzoo.data import pipeline
-
-        start = pipeline.token_id(target_vectorizer, pipeline.START)
+        start = vectorization.token_id(target_vectorizer, vectorization.START)
         self.inputs = {
-            "encoder_token_ids": pipeline.vectorize(source_vectorizer, [source])[0][None],
+            "encoder_token_ids": vectorization.vectorize(source_vectorizer, [source])[0][None],
             "decoder_token_ids": np.concatenate(
-                [[start], pipeline.vectorize(target_vectorizer, [target])[0]]
+                [[start], vectorization.vectorize(target_vectorizer, [target])[0]]
             )[None].astype("int32"),
         }
         self.log_dir = log_dir

@@ -9,7 +9,7 @@ yield batches of `(raw text, label id)`. The model arguments it decides are the 
 
 import numpy as np
 
-from kzoo.data import pipeline as text
+from kzoo.data import batching
 from kzoo.training.tasks import ClassificationTask, Data
 
 
@@ -23,7 +23,7 @@ class PretrainedClassificationTask(ClassificationTask):
         c = self.config
         splits, class_names, label_ids = self._labeled_splits()
         datasets = {
-            split: text.array_dataset(
+            split: batching.array_dataset(
                 np.array(list(texts), dtype=object),
                 np.array([label_ids[label] for label in labels], dtype="int32"),
                 batch_size=global_batch_size,

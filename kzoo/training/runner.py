@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 import kzoo
-from kzoo.data import pipeline as text
+from kzoo.data import vectorization
 from kzoo.export import export_bundle
 from kzoo.files import write_atomically, write_text_atomically
 from kzoo.signatures import serving_bundle
@@ -200,7 +200,7 @@ class Run:
         data = self.task.load(self.global_batch_size)
         for role, vectorizer in data.vectorizers.items() if self.chief else ():
             name = "vocabulary.txt" if role == "text" else f"{role}_vocabulary.txt"
-            text.save_vocabulary(vectorizer, self.path(name))
+            vectorization.save_vocabulary(vectorizer, self.path(name))
         if data.class_names and self.chief:
             names = "".join(name + "\n" for name in data.class_names)
             write_text_atomically(self.path("class_names.txt"), names)

@@ -14,8 +14,17 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from kzoo.data import embedded, readers, skipgram, tfds_sources
-from kzoo.data import pipeline as text
+from kzoo.data import (
+    batching,
+    classification_files,
+    embedded,
+    image_files,
+    parallel_text,
+    skipgram,
+    text_files,
+    tfds_sources,
+    vectorization,
+)
 from kzoo.training import callbacks as kzoo_callbacks
 from kzoo.training import multi_worker
 
@@ -281,8 +290,8 @@ class ClassificationTask(Task):
         c = self.config
         declared = _declared_labels(c)
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", readers.BadLinesWarning)
-            texts, labels = result = readers.load_classification_files(
+            warnings.simplefilter("always", classification_files.BadLinesWarning)
+            texts, labels = result = classification_files.load_classification_files(
                 paths,
                 encoding=c["encoding"],
                 text_column=c["text_column"],
@@ -292,7 +301,7 @@ class ClassificationTask(Task):
                 check_rare_labels=split == "train",
             )
         for warning in caught:  # the bad-line warnings go to the run log, others as usual
-            if issubclass(warning.category, readers.BadLinesWarning):
+            if issubclass(warning.category, classification_files.BadLinesWarning):
                 self.bad_line_warnings.append(str(warning.message))
             else:
                 warnings.showwarning(
@@ -327,26 +336,28 @@ class ClassificationTask(Task):
     def load(self, global_batch_size):
         c = self.config
         splits, class_names, label_ids = self._labeled_splits()
-        vectorizer = text.make_vectorizer(
+        vectorizer = vectorization.make_vectorizer(
             splits["train"][0],
             split=c["split"],
             max_tokens=c["max_tokens"],
             standardize=_standardize(c),
         )
         ids = {
-            s: text.vectorize(vectorizer, texts, c["max_length"])
+            s: vectorization.vectorize(vectorizer, texts, c["max_length"])
             for s, (texts, _) in splits.items()
         }
         boundaries = None
         if c["num_buckets"]:
-            boundaries = text.bucket_boundaries([len(x) for x in ids["train"]], c["num_buckets"])
+            boundaries = batching.bucket_boundaries(
+                [len(x) for x in ids["train"]], c["num_buckets"]
+            )
         longest = max(len(x) for x in ids["train"])
         limit = boundaries[-1] - 1 if boundaries else longest
         datasets = {}
         for split, sequences in ids.items():
             sequences = [x[:limit] for x in sequences]
             labels = [label_ids[label] for label in splits[split][1]]
-            datasets[split] = text.classification_dataset(
+            datasets[split] = batching.classification_dataset(
                 sequences,
                 labels,
                 global_batch_size,
@@ -392,9 +403,9 @@ class LanguageModelTask(Task):
     def _text(self):
         c = self.config
         if c["train_file"]:
-            train = "\n".join(readers.read_text(p, c["encoding"]) for p in c["train_file"])
+            train = "\n".join(text_files.read_text(p, c["encoding"]) for p in c["train_file"])
             if c["valid_file"]:
-                valid = "\n".join(readers.read_text(p, c["encoding"]) for p in c["valid_file"])
+                valid = "\n".join(text_files.read_text(p, c["encoding"]) for p in c["valid_file"])
                 return train, valid
             whole = train
         elif c["dataset"].startswith("embedded"):
@@ -407,13 +418,13 @@ class LanguageModelTask(Task):
     def _stream(self, vectorizer, whole):
         # Vectorize line by line so word tokens never straddle a chunk boundary.
         lines = whole.splitlines(keepends=True)
-        ids = text.vectorize(vectorizer, lines) if lines else []
+        ids = vectorization.vectorize(vectorizer, lines) if lines else []
         return np.concatenate(ids) if ids else np.zeros((0,), "int32")
 
     def load(self, global_batch_size):
         c = self.config
         train_text, valid_text = self._text()
-        vectorizer = text.make_vectorizer(
+        vectorizer = vectorization.make_vectorizer(
             train_text.splitlines(keepends=True),
             split=c["split"],
             max_tokens=c["max_tokens"],
@@ -431,7 +442,7 @@ class LanguageModelTask(Task):
                     "text or a smaller --sequence-length."
                 )
         datasets = {
-            split: text.language_model_dataset(
+            split: batching.language_model_dataset(
                 stream,
                 c["sequence_length"],
                 global_batch_size,
@@ -485,9 +496,9 @@ class TranslationTask(Task):
     def _read_pairs(self, paths):
         c = self.config
         if len(paths) == 2:
-            return readers.read_parallel(paths[0], paths[1], encoding=c["encoding"])
+            return parallel_text.read_parallel(paths[0], paths[1], encoding=c["encoding"])
         if len(paths) == 1:
-            return readers.read_parallel_tsv(paths[0], encoding=c["encoding"])
+            return parallel_text.read_parallel_tsv(paths[0], encoding=c["encoding"])
         raise ValueError(
             "Invalid value for setting train_file. Expected a source and a target file, or one "
             f"two-column TSV file. Received: {len(paths)} files"
@@ -534,35 +545,35 @@ class TranslationTask(Task):
         c = self.config
         splits = self._raw_splits()
         options = dict(split=c["split"], max_tokens=c["max_tokens"], standardize=_standardize(c))
-        source_vectorizer = text.make_vectorizer(
+        source_vectorizer = vectorization.make_vectorizer(
             splits["train"][0], name="source_vectorizer", **options
         )
-        target_vectorizer = text.make_vectorizer(
+        target_vectorizer = vectorization.make_vectorizer(
             splits["train"][1],
-            reserved_tokens=(text.START, text.END),
+            reserved_tokens=(vectorization.START, vectorization.END),
             name="target_vectorizer",
             **options,
         )
-        start_id = text.token_id(target_vectorizer, text.START)
-        end_id = text.token_id(target_vectorizer, text.END)
+        start_id = vectorization.token_id(target_vectorizer, vectorization.START)
+        end_id = vectorization.token_id(target_vectorizer, vectorization.END)
         ids = {
             split: (
-                text.vectorize(source_vectorizer, sources, c["max_length"]),
-                text.vectorize(target_vectorizer, targets, c["max_length"]),
+                vectorization.vectorize(source_vectorizer, sources, c["max_length"]),
+                vectorization.vectorize(target_vectorizer, targets, c["max_length"]),
             )
             for split, (sources, targets) in splits.items()
         }
         boundaries = None
         if c["num_buckets"]:
             lengths = [max(len(s), len(t) + 1) for s, t in zip(*ids["train"])]
-            boundaries = text.bucket_boundaries(lengths, c["num_buckets"])
+            boundaries = batching.bucket_boundaries(lengths, c["num_buckets"])
         limit = boundaries[-1] - 2 if boundaries else None  # room for [start]/[end]
         datasets = {}
         for split, (sources, targets) in ids.items():
             if limit:
                 sources = [s[: limit + 1] for s in sources]
                 targets = [t[:limit] for t in targets]
-            datasets[split] = text.translation_dataset(
+            datasets[split] = batching.translation_dataset(
                 sources,
                 targets,
                 start_id,
@@ -660,10 +671,10 @@ class TranslationTask(Task):
         sources, targets = (list(column) for column in data.raw[split])
         predictions = self.translate(model, data, sources)
         c, target = self.config, data.vectorizers["target"]
-        tokens = text.vocabulary(target)
+        tokens = vectorization.vocabulary(target)
         readable = [
-            text.detokenize(tokens, ids, c["split"], c["standardize"])
-            for ids in text.vectorize(target, targets)
+            vectorization.detokenize(tokens, ids, c["split"], c["standardize"])
+            for ids in vectorization.vectorize(target, targets)
         ]
         figures = results.setdefault(split, {})
         figures.update(self.scores(predictions, targets))
@@ -691,14 +702,16 @@ class GANTask(Task):
         c = self.config
         labels = None
         if c["train_file"]:
-            images = np.concatenate([readers.read_images(p) for p in c["train_file"]]) * 2.0 - 1.0
+            images = (
+                np.concatenate([image_files.read_images(p) for p in c["train_file"]]) * 2.0 - 1.0
+            )
         elif c["dataset"].startswith("embedded"):
             images, labels = embedded.digit_images()
         else:
             images, labels = tfds_sources.load_tfds_images(_tfds_name(c), data_dir=c["data_dir"])
             images = images * 2.0 - 1.0
         images = images.astype("float32")
-        train = text.array_dataset(
+        train = batching.array_dataset(
             images, batch_size=global_batch_size, shuffle=True, seed=c["seed"], drop_remainder=True
         )
         return Data(
@@ -753,7 +766,7 @@ def skipgram_dataset(sequences, vocabulary_size, config, global_batch_size, shuf
         seed=config["seed"],
     )
     inputs = {"target": examples["target"], "context": examples["context"]}
-    return text.array_dataset(
+    return batching.array_dataset(
         inputs,
         examples["label"].astype("float32"),
         batch_size=global_batch_size,
@@ -769,20 +782,22 @@ class Word2VecTask(Task):
     def load(self, global_batch_size):
         c = self.config
         if c["train_file"]:
-            lines = [line for p in c["train_file"] for line in readers.read_lines(p, c["encoding"])]
+            lines = [
+                line for p in c["train_file"] for line in text_files.read_lines(p, c["encoding"])
+            ]
         elif c["dataset"].startswith("embedded"):
             lines = embedded.prose_text().splitlines()
         else:
             lines = tfds_sources.load_tfds_text(_tfds_name(c), data_dir=c["data_dir"]).splitlines()
         lines = [line for line in lines if line.strip()]
         cut = int(len(lines) * (1 - c["valid_fraction"]))
-        vectorizer = text.make_vectorizer(
+        vectorizer = vectorization.make_vectorizer(
             lines[:cut], split="whitespace", max_tokens=c["max_tokens"], standardize=_standardize(c)
         )
         vocabulary_size = vectorizer.vocabulary_size()
         datasets, sizes = {}, {}
         for split, part in (("train", lines[:cut]), ("valid", lines[cut:])):
-            sequences = [x for x in text.vectorize(vectorizer, part) if len(x) > 1]
+            sequences = [x for x in vectorization.vectorize(vectorizer, part) if len(x) > 1]
             datasets[split], sizes[split] = skipgram_dataset(
                 sequences, vocabulary_size, c, global_batch_size, shuffle=split == "train"
             )
@@ -791,7 +806,7 @@ class Word2VecTask(Task):
             valid=datasets["valid"],
             model_args={"vocabulary_size": vocabulary_size},
             vectorizers={"text": vectorizer},
-            examples=text.vocabulary(vectorizer)[2:5],
+            examples=vectorization.vocabulary(vectorizer)[2:5],
             summary=[
                 f"train: {cut} lines, {sizes['train']} skip-gram pairs",
                 f"valid: {len(lines) - cut} lines, {sizes['valid']} skip-gram pairs",
@@ -801,14 +816,16 @@ class Word2VecTask(Task):
 
     def callbacks(self, model, data, log_dir):
         return [
-            kzoo_callbacks.EmbeddingProjector(log_dir, text.vocabulary(data.vectorizers["text"]))
+            kzoo_callbacks.EmbeddingProjector(
+                log_dir, vectorization.vocabulary(data.vectorizers["text"])
+            )
         ]
 
     def evaluate(self, model, data):
         results = super().evaluate(model, data)
         from kzoo.models.word2vec import word2vec_vectors
 
-        tokens = text.vocabulary(data.vectorizers["text"])
+        tokens = vectorization.vocabulary(data.vectorizers["text"])
         vectors = word2vec_vectors(model)
         unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
         neighbours = []

@@ -20,7 +20,7 @@ def _script():
 
 
 def test_validation_windows_are_the_recipes_evaluation_windows():
-    from kzoo.data.pipeline import language_model_dataset
+    from kzoo.data.batching import language_model_dataset
 
     stream = np.arange(1, 24, dtype="int32")
     windows = _script().validation_windows(stream, 5)

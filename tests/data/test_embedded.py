@@ -13,17 +13,18 @@ from kzoo.data import (
     question_corpus,
     sentiment_corpus,
 )
+from kzoo.data.embedded import dates, sentiment
 
 # === Sentiment ===
 
 NEGATIONS = {"not", "never", "hardly", "isn't", "wasn't", "doesn't", "didn't"}
 POSITIVE = {
-    *embedded._POSITIVE_ADJECTIVES,
-    *(form for forms in embedded._POSITIVE_VERBS + embedded._POSITIVE_ACTIONS for form in forms),
+    *sentiment._POSITIVE_ADJECTIVES,
+    *(form for forms in sentiment._POSITIVE_VERBS + sentiment._POSITIVE_ACTIONS for form in forms),
 }
 NEGATIVE = {
-    *embedded._NEGATIVE_ADJECTIVES,
-    *(form for forms in embedded._NEGATIVE_VERBS + embedded._NEGATIVE_ACTIONS for form in forms),
+    *sentiment._NEGATIVE_ADJECTIVES,
+    *(form for forms in sentiment._NEGATIVE_VERBS + sentiment._NEGATIVE_ACTIONS for form in forms),
 }
 
 
@@ -150,8 +151,8 @@ def test_prose_text_is_long_clean_and_stable():
 
 # === Dates ===
 
-MONTHS = [m.lower() for m in embedded._MONTHS]
-WEEKDAYS = [w.lower() for w in embedded._WEEKDAYS]
+MONTHS = [m.lower() for m in dates._MONTHS]
+WEEKDAYS = [w.lower() for w in dates._WEEKDAYS]
 
 
 def test_date_pairs_targets_are_the_dates_the_sources_spell():
@@ -176,7 +177,7 @@ def test_date_pairs_targets_are_the_dates_the_sources_spell():
 
 def test_date_pairs_hand_checked_formats():
     date = datetime.date(2026, 11, 21)
-    written = {f(date, "November", "Nov", "Saturday", "Sat") for f in embedded._DATE_FORMATS}
+    written = {f(date, "November", "Nov", "Saturday", "Sat") for f in dates._DATE_FORMATS}
     assert {
         "21 November 2026",
         "Nov 21, 2026",
@@ -186,7 +187,7 @@ def test_date_pairs_hand_checked_formats():
         "2026/11/21",
         "21-NOV-2026",
     } <= written
-    assert [embedded._ordinal(d) for d in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 31)] == [
+    assert [dates._ordinal(d) for d in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 31)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "31st",
     ]  # fmt: skip
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import kzoo
-from kzoo.data import pipeline
+from kzoo.data import vectorization
 from kzoo.export import export_bundle
 from kzoo.serving import Client, ModelServer, ServingError
 from kzoo.signatures import ServingBundle
@@ -16,14 +16,14 @@ TEXTS = ["the film was good", "not good at all", "a dull movie"]
 
 def _bundles():
     keras.utils.set_random_seed(0)
-    words = pipeline.make_vectorizer(TEXTS)
-    chars = pipeline.make_vectorizer(["hello world\n"], split="character", standardize=None)
-    source = pipeline.make_vectorizer(["21 nov 2026"], split="character", standardize=None)
-    target = pipeline.make_vectorizer(
+    words = vectorization.make_vectorizer(TEXTS)
+    chars = vectorization.make_vectorizer(["hello world\n"], split="character", standardize=None)
+    source = vectorization.make_vectorizer(["21 nov 2026"], split="character", standardize=None)
+    target = vectorization.make_vectorizer(
         ["2026-11-21"],
         split="character",
         standardize=None,
-        reserved_tokens=(pipeline.START, pipeline.END),
+        reserved_tokens=(vectorization.START, vectorization.END),
     )
     size = words.vocabulary_size()
     return {

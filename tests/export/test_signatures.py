@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 import kzoo
-from kzoo.data import pipeline
+from kzoo.data import vectorization
 from kzoo.export import WARMUP_FILE, export_bundle, export_versioned, versions
 from kzoo.signatures import ServingBundle
 
@@ -32,7 +32,7 @@ def _strings(tensor):
 @pytest.mark.parametrize("builder", ["lstm_classifier", "mha_classifier", "kim_cnn"])
 def test_classifier_answers_raw_text_like_the_training_pipeline(builder, tmp_path):
     keras.utils.set_random_seed(0)
-    vectorizer = pipeline.make_vectorizer(TEXTS)
+    vectorizer = vectorization.make_vectorizer(TEXTS)
     kwargs = {"vocabulary_size": vectorizer.vocabulary_size(), "num_classes": 3}
     if builder == "mha_classifier":
         kwargs.update(max_sequence_length=16, embedding_dim=8, num_heads=2)
@@ -43,7 +43,7 @@ def test_classifier_answers_raw_text_like_the_training_pipeline(builder, tmp_pat
     _, reloaded = _export(bundle, tmp_path)
     queries = ["A GOOD film!", "", "words never seen", "not good"]
     out = reloaded.signatures["serving_default"](text=tf.constant(queries))
-    ids = pipeline.vectorize(vectorizer, queries)
+    ids = vectorization.vectorize(vectorizer, queries)
     width = max(len(x) for x in ids)
     expected = model.predict(np.stack([np.pad(x, (0, width - len(x))) for x in ids]), verbose=0)
     np.testing.assert_allclose(out["scores"].numpy(), expected, atol=1e-5)
@@ -56,7 +56,7 @@ def test_classifier_answers_raw_text_like_the_training_pipeline(builder, tmp_pat
 
 
 def test_binary_classifier_scores_both_classes(tmp_path):
-    vectorizer = pipeline.make_vectorizer(TEXTS)
+    vectorizer = vectorization.make_vectorizer(TEXTS)
     model = kzoo.build_cnn_sentiment(vocabulary_size=vectorizer.vocabulary_size(), filters=4)
     bundle = ServingBundle(
         model, "classification", {"text": vectorizer}, ["neg", "pos"], examples=TEXTS
@@ -76,9 +76,12 @@ def _translation_bundle(attention):
         ["21 nov 2026", "1 jan 1999", "3 may 2001"],
         ["2026-11-21", "1999-01-01", "2001-05-03"],
     )
-    source = pipeline.make_vectorizer(sources, split="character", standardize=None)
-    target = pipeline.make_vectorizer(
-        targets, split="character", standardize=None, reserved_tokens=(pipeline.START, pipeline.END)
+    source = vectorization.make_vectorizer(sources, split="character", standardize=None)
+    target = vectorization.make_vectorizer(
+        targets,
+        split="character",
+        standardize=None,
+        reserved_tokens=(vectorization.START, vectorization.END),
     )
     args = dict(
         source_vocabulary_size=source.vocabulary_size(),
@@ -100,22 +103,26 @@ def _translation_bundle(attention):
 def _python_greedy(bundle, text):
     """The plain computation: the encoder, then the one-step decoder called once per token."""
     encoder, decoder = kzoo.seq2seq_inference_models(bundle.model)
-    target_tokens = pipeline.vocabulary(bundle.vectorizers["target"])
-    start, end = target_tokens.index(pipeline.START), target_tokens.index(pipeline.END)
+    target_tokens = vectorization.vocabulary(bundle.vectorizers["target"])
+    start, end = target_tokens.index(vectorization.START), target_tokens.index(vectorization.END)
     state = encoder(
-        {"encoder_token_ids": tf.constant(pipeline.vectorize(bundle.vectorizers["source"], [text]))}
+        {
+            "encoder_token_ids": tf.constant(
+                vectorization.vectorize(bundle.vectorizers["source"], [text])
+            )
+        }
     )
     current, out = start, []
     for _ in range(bundle.max_decode_length):
         step = decoder({**state, "decoder_token_ids": tf.constant([[current]])})
         state = {**state, "state_h": step["state_h"], "state_c": step["state_c"]}
         logits = step["logits"].numpy()[0, -1]
-        logits[[0, target_tokens.index(pipeline.OOV), start]] = -np.inf
+        logits[[0, target_tokens.index(vectorization.OOV), start]] = -np.inf
         current = int(logits.argmax())
         if current == end:
             break
         out.append(current)
-    return pipeline.detokenize(target_tokens, out, "character")
+    return vectorization.detokenize(target_tokens, out, "character")
 
 
 @pytest.mark.parametrize("attention", [False, True])
@@ -136,14 +143,14 @@ def test_in_graph_greedy_decoding_matches_step_by_step_decoding(attention, tmp_p
 def test_greedy_decoding_never_emits_unknown_tokens(tmp_path):
     bundle = _translation_bundle(attention=True)
     # A model that prefers [UNK] above everything at every step.
-    target_tokens = pipeline.vocabulary(bundle.vectorizers["target"])
+    target_tokens = vectorization.vocabulary(bundle.vectorizers["target"])
     kernel, bias = bundle.model.get_layer("logits").get_weights()
-    bias[target_tokens.index(pipeline.OOV)] = 100.0
+    bias[target_tokens.index(vectorization.OOV)] = 100.0
     bundle.model.get_layer("logits").set_weights([kernel, bias])
     _, reloaded = _export(bundle, tmp_path)
     out = reloaded.signatures["serving_default"](text=tf.constant(["21 nov 2026"]))
     translation = _strings(out["translation"])[0]
-    assert translation and pipeline.OOV not in translation
+    assert translation and vectorization.OOV not in translation
     assert translation == _python_greedy(bundle, "21 nov 2026")
 
 
@@ -152,7 +159,7 @@ def test_greedy_decoding_never_emits_unknown_tokens(tmp_path):
 
 def _generator_bundle(kind):
     keras.utils.set_random_seed(2)
-    vectorizer = pipeline.make_vectorizer(
+    vectorizer = vectorization.make_vectorizer(
         ["hello world, how are you?\n"], split="character", standardize=None
     )
     size = vectorizer.vocabulary_size()
@@ -179,14 +186,16 @@ def _generator_bundle(kind):
 
 def _full_prefix_greedy(bundle, prompt, steps):
     """The documents' way: re-run the whole prefix for every new token, take the argmax."""
-    ids = list(pipeline.vectorize(bundle.vectorizers["text"], [prompt])[0])
+    ids = list(vectorization.vectorize(bundle.vectorizers["text"], [prompt])[0])
     out = []
     for _ in range(steps):
         logits = bundle.model.predict(np.array([ids]), verbose=0)[0, -1]
         logits[:2] = -np.inf  # never padding or [UNK]
         ids.append(int(logits.argmax()))
         out.append(ids[-1])
-    return pipeline.detokenize(pipeline.vocabulary(bundle.vectorizers["text"]), out, "character")
+    return vectorization.detokenize(
+        vectorization.vocabulary(bundle.vectorizers["text"]), out, "character"
+    )
 
 
 @pytest.mark.parametrize("kind", ["rnn", "gpt"])
@@ -258,14 +267,14 @@ def test_gan_images_per_seed(tmp_path, ema_momentum):
 
 
 def test_word2vec_vectors_by_word(tmp_path):
-    vectorizer = pipeline.make_vectorizer(TEXTS)
+    vectorizer = vectorization.make_vectorizer(TEXTS)
     model = kzoo.build_word2vec(vocabulary_size=vectorizer.vocabulary_size(), embedding_dim=4)
     _, reloaded = _export(
         ServingBundle(model, "word2vec", {"text": vectorizer}, examples=["good"]), tmp_path
     )
     out = reloaded.signatures["serving_default"](words=tf.constant(["Good", "zebra"]))
     vectors = kzoo.word2vec_vectors(model)
-    tokens = pipeline.vocabulary(vectorizer)
+    tokens = vectorization.vocabulary(vectorizer)
     np.testing.assert_allclose(out["vectors"].numpy()[0], vectors[tokens.index("good")])
     assert out["in_vocabulary"].numpy().tolist() == [True, False]
 
@@ -274,7 +283,7 @@ def test_word2vec_vectors_by_word(tmp_path):
 
 
 def test_layout_versions_warmup_and_models_config(tmp_path):
-    vectorizer = pipeline.make_vectorizer(TEXTS)
+    vectorizer = vectorization.make_vectorizer(TEXTS)
     model = kzoo.build_cnn_sentiment(vocabulary_size=vectorizer.vocabulary_size(), filters=4)
     bundle = ServingBundle(
         model, "classification", {"text": vectorizer}, ["neg", "pos"], examples=TEXTS

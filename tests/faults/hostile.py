@@ -362,15 +362,15 @@ def make_fault_models(base):
     import keras
 
     import kzoo
-    from kzoo.data import pipeline
+    from kzoo.data import vectorization
     from kzoo.export import export_bundle
     from kzoo.signatures import ServingBundle
     from tests.serving.make_models import save_slow_model
 
     keras.utils.set_random_seed(0)
     texts = ["the film was good", "not good at all", "a dull movie"]
-    words = pipeline.make_vectorizer(texts)
-    chars = pipeline.make_vectorizer(["hello world\n"], split="character", standardize=None)
+    words = vectorization.make_vectorizer(texts)
+    chars = vectorization.make_vectorizer(["hello world\n"], split="character", standardize=None)
     classifier = ServingBundle(
         kzoo.build_lstm_classifier(vocabulary_size=words.vocabulary_size(), num_classes=2, units=4),
         "classification",

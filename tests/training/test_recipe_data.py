@@ -363,7 +363,7 @@ def test_a_single_class_is_refused_before_any_vocabulary_is_adapted(tmp_path, rn
     def no_vectorizer(*args, **kwargs):
         raise AssertionError("a vectorizer was adapted")
 
-    monkeypatch.setattr(tasks.text, "make_vectorizer", no_vectorizer)
+    monkeypatch.setattr(tasks.vectorization, "make_vectorizer", no_vectorizer)
     lines = [f"pos {s}" for s in _sentences(rng, 412)]
     (tmp_path / "train.txt").write_text("\n".join(lines) + "\n")
     with pytest.raises(

@@ -1,198 +1,29 @@
-"""Readers for local data files: text lines, labeled sentences, CSV/TSV, parallel text, images.
+"""Reading text-classification files: `<label> <text>` lines, one file per class, CSV/TSV.
 
-Every reader takes a path (gzip'd files, `.gz`, are decompressed transparently) and an
-`encoding`, and raises `DataFileError`, a `ValueError`, for input it cannot read. The message
-names the file and, where it applies, the 1-based line number, and says what to do:
-
-    Cannot decode rt-polarity.pos line 12 as utf-8: byte 0xe9 at column 30. Pass the file's
-    encoding, for example --encoding latin-1 (encoding="latin-1" in Python).
-
-No `UnicodeDecodeError`, `csv.Error` or TensorFlow error escapes from here.
-
-Lines are split on `\\n` only, after `\\r\\n` and a lone `\\r` are read as `\\n`: Python's
-`str.splitlines` would also split on characters such as U+0085, which is what a Windows-1252
-ellipsis (byte 0x85) becomes when the file is read as latin-1.
+`load_classification_files` reads any of these layouts and handles bad lines (a label without
+text, a row with the wrong number of fields, an undeclared label and, for training files, a
+label so rare it is most likely a line's first word) as `on_bad_lines` says: an error naming
+the file and line, a `BadLinesWarning`, or silence. The reader of each single layout
+(`read_labeled_lines`, `read_label_files`, `read_delimited`) is public too.
 """
 
-import codecs
 import csv
-import gzip
 import io
 import os
 import pathlib
 import warnings
-import zlib
 
-import numpy as np
+from kzoo.data.text_files import (
+    DataFileError,
+    _check_encoding,
+    _decode,
+    _path,
+    _read_bytes,
+    _strip_gz,
+    read_lines,
+)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
-NPZ_IMAGE_KEYS = ("images", "x", "x_train")
-_GZIP_MAGIC = b"\x1f\x8b"
-
-
-class DataFileError(ValueError):
-    """A data file is missing or cannot be read; the message names the file and line."""
-
-
-# === Bytes and decoding ===
-
-
-def _path(path):
-    if not isinstance(path, (str, os.PathLike)):
-        raise ValueError(
-            f"Invalid value for argument path. Expected a file path (str or os.PathLike). "
-            f"Received: path={path!r}"
-        )
-    return os.fspath(path)
-
-
-def _check_encoding(encoding):
-    try:
-        codecs.lookup(encoding)
-    except (LookupError, TypeError):
-        raise ValueError(
-            "Invalid value for argument encoding. Expected a codec name known to Python, such "
-            f"as 'utf-8' or 'latin-1'. Received: encoding={encoding!r}"
-        ) from None
-    return encoding
-
-
-def _read_bytes(path):
-    """Returns the file's bytes, gunzipped when the name ends in `.gz` or the data is gzip."""
-    path = _path(path)
-    try:
-        with open(path, "rb") as file:
-            data = file.read()
-    except FileNotFoundError:
-        raise DataFileError(f"Cannot read {path}: no such file.") from None
-    except IsADirectoryError:
-        raise DataFileError(f"Cannot read {path}: it is a directory, expected a file.") from None
-    except PermissionError:
-        raise DataFileError(f"Cannot read {path}: permission denied.") from None
-    except OSError as error:
-        raise DataFileError(f"Cannot read {path}: {error.strerror or error}.") from None
-    if path.endswith(".gz") or data[:2] == _GZIP_MAGIC:
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as error:
-            raise DataFileError(
-                f"Cannot decompress {path} as gzip: {error}. The file is damaged or, despite "
-                "its name, not gzip'd."
-            ) from None
-    return data
-
-
-def _ascii_compatible(encoding):
-    # True for utf-8, latin-1, cp1252 and the like, where byte 0x0a is always a newline, so a
-    # byte offset maps to a line number. False for utf-16/utf-32.
-    return "\n".encode(encoding) == b"\n"
-
-
-def _decode(data, path, encoding):
-    """Decodes a whole file; a decoding error names the line and column it happened on."""
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as error:
-        advice = (
-            "Pass the file's encoding, for example --encoding latin-1 "
-            '(encoding="latin-1" in Python).'
-        )
-        if not _ascii_compatible(encoding):
-            raise DataFileError(
-                f"Cannot decode {path} as {encoding}: {error.reason} at byte {error.start}. "
-                + advice
-            ) from None
-        line = data.count(b"\n", 0, error.start) + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        raise DataFileError(
-            f"Cannot decode {path} line {line} as {encoding}: byte 0x{data[error.start]:02x} "
-            f"at column {column}. " + advice
-        ) from None
-    # A byte-order mark is an encoding artefact, not text (it would end up in the first label
-    # or the first CSV column name).
-    return text.removeprefix("\ufeff")
-
-
-def _normalize_newlines(text):
-    return text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def _strip_gz(path):
-    name = pathlib.Path(path).name
-    return name[: -len(".gz")] if name.endswith(".gz") else name
-
-
-# === Plain text ===
-
-
-def read_text(path, encoding="utf-8"):
-    """Reads a whole text file (`.gz` ok), with `\\r\\n` and `\\r` line ends read as `\\n`.
-
-    Args:
-        path: str or path-like. The file to read.
-        encoding: str. The file's text encoding. Defaults to `"utf-8"`.
-
-    Returns:
-        The file's text as one `str`.
-
-    Raises:
-        DataFileError: the file is missing, damaged or not in `encoding`; the message names
-            the path, the line and the column of the first undecodable byte.
-
-    Example:
-
-    >>> import os, tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "poem.txt")
-    >>> with open(path, "wb") as file:
-    ...     _ = file.write(b"To be,\\r\\nor not to be\\r\\n")
-    >>> read_text(path)
-    'To be,\\nor not to be\\n'
-    """
-    _check_encoding(encoding)
-    path = _path(path)
-    return _normalize_newlines(_decode(_read_bytes(path), path, encoding))
-
-
-def read_lines(path, encoding="utf-8"):
-    """Reads a text file (`.gz` ok) into a list of lines, line ends stripped.
-
-    Every line counts, blank ones included, so that line `i` of one file still matches line
-    `i` of another. A final line without a newline is kept; a final newline adds no empty line.
-
-    Args:
-        path: str or path-like. The file to read.
-        encoding: str. The file's text encoding. Defaults to `"utf-8"`.
-
-    Returns:
-        A list of `str`, one per line, without the trailing `\\n` or `\\r\\n`.
-
-    Raises:
-        DataFileError: the file is missing, damaged or not in `encoding`; the message names
-            the path, the line and the column of the first undecodable byte.
-
-    Example:
-
-    >>> import os, tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "reviews.txt")
-    >>> with open(path, "w", encoding="latin-1") as file:
-    ...     _ = file.write("a fine film\\n\\nun film raté\\n")
-    >>> read_lines(path, encoding="latin-1")
-    ['a fine film', '', 'un film raté']
-    >>> read_lines(path)
-    Traceback (most recent call last):
-    ...
-    kzoo.data.readers.DataFileError: Cannot decode ... line 3 as utf-8: byte 0xe9 at column 12. ...
-    """
-    text = read_text(path, encoding)
-    if not text:
-        return []
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return lines
-
-
-# === Classification ===
+# === `<label> <text>` lines and one file per class ===
 
 
 def read_labeled_lines(path, encoding="utf-8"):
@@ -408,225 +239,6 @@ def _delimited_records(path, columns, delimiter, encoding):
         raise DataFileError(f"Cannot parse {path} line {reader.line_num}: {error}.") from None
 
 
-# === Parallel text ===
-
-
-def _drop_trailing_blank_lines(lines):
-    while lines and not lines[-1].strip():
-        lines.pop()
-    return lines
-
-
-def read_parallel(source_path, target_path, encoding="utf-8"):
-    """Reads line-aligned parallel files: line `i` of the target translates line `i` of the source.
-
-    Blank lines at the very end of either file are ignored; every other line counts, so a
-    missing line anywhere shows up as different line counts. Sentences are stripped.
-
-    Args:
-        source_path: str or path-like. Source-language file (`.gz` ok).
-        target_path: str or path-like. Target-language file (`.gz` ok).
-        encoding: str. Both files' text encoding. Defaults to `"utf-8"`.
-
-    Returns:
-        A tuple `(sources, targets)` of two equally long lists of `str`.
-
-    Raises:
-        DataFileError: a file cannot be read, or the files have different numbers of lines
-            (the message names both files and counts).
-
-    Example:
-
-    >>> import gzip, os, tempfile
-    >>> folder = tempfile.mkdtemp()
-    >>> with gzip.open(os.path.join(folder, "train.de.gz"), "wt") as file:
-    ...     _ = file.write("Ein Hund.\\nZwei Katzen.\\n")
-    >>> with gzip.open(os.path.join(folder, "train.en.gz"), "wt") as file:
-    ...     _ = file.write("A dog.\\nTwo cats.\\n")
-    >>> read_parallel(os.path.join(folder, "train.de.gz"), os.path.join(folder, "train.en.gz"))
-    (['Ein Hund.', 'Zwei Katzen.'], ['A dog.', 'Two cats.'])
-    """
-    sources = _drop_trailing_blank_lines(read_lines(source_path, encoding))
-    targets = _drop_trailing_blank_lines(read_lines(target_path, encoding))
-    if len(sources) != len(targets):
-        raise DataFileError(
-            f"Parallel files must have one line per sentence pair, but {_path(source_path)} has "
-            f"{len(sources)} lines and {_path(target_path)} has {len(targets)}."
-        )
-    return [s.strip() for s in sources], [t.strip() for t in targets]
-
-
-def read_parallel_tsv(path, encoding="utf-8"):
-    """Reads sentence pairs from a TSV file without header: `<source>\\t<target>` a line.
-
-    Columns after the second, such as the attribution column of the manythings.org / Anki
-    files (`fra.txt`, `spa.txt`), are ignored. Blank lines are skipped.
-
-    Args:
-        path: str or path-like. The file to read (`.gz` ok).
-        encoding: str. The file's text encoding. Defaults to `"utf-8"`.
-
-    Returns:
-        A tuple `(sources, targets)` of two equally long lists of `str`.
-
-    Raises:
-        DataFileError: the file cannot be read, or a non-blank line has no tab (the message
-            names the line).
-
-    Example:
-
-    >>> import os, tempfile
-    >>> path = os.path.join(tempfile.mkdtemp(), "fra.txt")
-    >>> with open(path, "w") as file:
-    ...     _ = file.write("Go.\\tVa !\\tCC-BY 2.0\\nHi.\\tSalut !\\n")
-    >>> read_parallel_tsv(path)
-    (['Go.', 'Hi.'], ['Va !', 'Salut !'])
-    """
-    path = _path(path)
-    sources, targets = [], []
-    for number, line in enumerate(read_lines(path, encoding), start=1):
-        if not line.strip():
-            continue
-        fields = line.split("\t")
-        if len(fields) < 2:
-            raise DataFileError(
-                f"{path} line {number} has no tab. Expected '<source>\\t<target>' on every "
-                "non-blank line."
-            )
-        sources.append(fields[0].strip())
-        targets.append(fields[1].strip())
-    return sources, targets
-
-
-# === Images ===
-
-
-def _scale_images(array, where):
-    if array.ndim == 3:
-        array = array[..., np.newaxis]
-    if array.ndim != 4:
-        raise DataFileError(
-            f"{where} has shape {array.shape}. Expected images of shape (N, H, W) or (N, H, W, C)."
-        )
-    if array.size == 0:
-        raise DataFileError(f"{where} holds no images (shape {array.shape}).")
-    if np.issubdtype(array.dtype, np.integer) or array.dtype == bool:
-        low, high = int(array.min()), int(array.max())
-        if low < 0 or high > 255:
-            raise DataFileError(
-                f"{where} holds integers in [{low}, {high}]. Expected pixel values in [0, 255]."
-            )
-        return array.astype("float32") / 255.0
-    if np.issubdtype(array.dtype, np.floating):
-        low, high = float(array.min()), float(array.max())
-        if not (np.isfinite(low) and np.isfinite(high)) or low < 0.0 or high > 1.0:
-            raise DataFileError(
-                f"{where} holds floats in [{low}, {high}]. Expected float pixel values in "
-                "[0, 1] or uint8 values in [0, 255]."
-            )
-        return array.astype("float32")
-    raise DataFileError(f"{where} has dtype {array.dtype}. Expected uint8 or float images.")
-
-
-def _read_npz_images(path):
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataFileError(f"Cannot read {path}: no such file.") from None
-    except (OSError, ValueError, EOFError) as error:
-        raise DataFileError(f"Cannot read {path} as a NumPy .npz/.npy file: {error}") from None
-    if isinstance(loaded, np.ndarray):  # a .npy file holds one array
-        return _scale_images(loaded, path)
-    with loaded as arrays:
-        names = list(arrays.keys())
-        key = next((k for k in NPZ_IMAGE_KEYS if k in names), None)
-        if key is None and len(names) == 1:
-            key = names[0]
-        if key is None:
-            raise DataFileError(
-                f"{path} has no array named {' or '.join(map(repr, NPZ_IMAGE_KEYS))} and "
-                f"{len(names)} arrays: {names}. Save the images under the name 'images'."
-            )
-        try:
-            array = arrays[key]
-        except (OSError, ValueError, EOFError) as error:
-            raise DataFileError(f"Cannot read array {key!r} of {path}: {error}") from None
-        return _scale_images(array, f"Array {key!r} of {path}")
-
-
-def _read_image_folder(path):
-    import tensorflow as tf
-
-    files = sorted(
-        entry.name
-        for entry in os.scandir(path)
-        if entry.is_file() and entry.name.lower().endswith(IMAGE_SUFFIXES)
-    )
-    if not files:
-        raise DataFileError(
-            f"{path} contains no image files. Expected PNG, JPEG, GIF or BMP files "
-            f"({', '.join(IMAGE_SUFFIXES)})."
-        )
-    images, first = [], None
-    for name in files:
-        file_path = os.path.join(path, name)
-        data = _read_bytes(file_path)
-        try:
-            image = tf.io.decode_image(data, expand_animations=False).numpy()
-        except (tf.errors.OpError, ValueError) as error:
-            reason = getattr(error, "message", str(error)).splitlines()[0]
-            raise DataFileError(f"Cannot decode image {file_path}: {reason}") from None
-        if first is None:
-            first = (name, image.shape)
-        elif image.shape != first[1]:
-            raise DataFileError(
-                f"Image {file_path} has shape {image.shape}, but {first[0]} (the first image) has "
-                f"shape {first[1]}. All images in a folder must have the same height, width "
-                "and channels."
-            )
-        images.append(image)
-    return _scale_images(np.stack(images), path)
-
-
-def read_images(path):
-    """Reads images into a float32 array `(N, H, W, C)` scaled to [0, 1].
-
-    From an `.npz` file, the array named `images`, else `x`, else `x_train`, else the only
-    array is used (an `.npy` file holds just one). Integer pixels in [0, 255] are divided by
-    255; float pixels must already lie in [0, 1]. Arrays of shape `(N, H, W)` get a channel
-    axis.
-
-    From a folder, every PNG, JPEG, GIF or BMP file in it (not in subfolders) is decoded with
-    `tf.io.decode_image`, in file-name order. All must share a shape; grayscale files give one
-    channel, colour files three.
-
-    Args:
-        path: str or path-like. An `.npz`/`.npy` file or a folder of images.
-
-    Returns:
-        A float32 `numpy.ndarray` of shape `(N, H, W, C)` with values in [0, 1].
-
-    Raises:
-        DataFileError: the file or folder cannot be read, no array or image is found, values
-            are out of range, or an image's shape differs from the first one's (the message
-            names the odd file).
-
-    Example:
-
-    >>> import os, tempfile
-    >>> import numpy as np
-    >>> path = os.path.join(tempfile.mkdtemp(), "digits.npz")
-    >>> np.savez(path, x_train=np.full((2, 3, 3), 255, dtype="uint8"), y_train=np.array([0, 1]))
-    >>> images = read_images(path)
-    >>> images.shape, images.dtype, float(images.max())
-    ((2, 3, 3, 1), dtype('float32'), 1.0)
-    """
-    path = _path(path)
-    if os.path.isdir(path):
-        return _read_image_folder(path)
-    return _read_npz_images(path)
-
-
 # === Front door for classification files ===
 
 ON_BAD_LINES = ("error", "warn", "skip")
@@ -823,7 +435,7 @@ def load_classification_files(
     >>> texts, labels = load_classification_files(path)
     Traceback (most recent call last):
     ...
-    kzoo.data.readers.DataFileError: ... line 3 has a label ('DESC:def') but no text. ...
+    kzoo.data.text_files.DataFileError: ... line 3 has a label ('DESC:def') but no text. ...
     >>> result = load_classification_files(path, on_bad_lines="skip")
     >>> result.lines_left_out, result[1]
     (1, ['NUM:count', 'HUM:ind'])
@@ -892,15 +504,9 @@ def _load_label_files(paths, encoding, declared):
 
 __all__ = [
     "BadLinesWarning",
-    "DataFileError",
     "LabeledTexts",
     "load_classification_files",
     "read_delimited",
-    "read_images",
     "read_label_files",
     "read_labeled_lines",
-    "read_lines",
-    "read_parallel",
-    "read_parallel_tsv",
-    "read_text",
 ]

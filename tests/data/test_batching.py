@@ -1,0 +1,100 @@
+"""Batched tf.data datasets: length buckets, teacher forcing, language-model windows."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kzoo.data import batching
+
+
+def test_buckets_pad_each_batch_to_its_boundary_only():
+    lengths = [2, 3, 3, 4, 9, 10, 11, 30]
+    ids = [np.arange(1, n + 1, dtype="int32") for n in lengths]
+    boundaries = batching.bucket_boundaries(lengths, num_buckets=2)
+    dataset = batching.classification_dataset(ids, [0] * 8, batch_size=4, boundaries=boundaries)
+    widths = sorted(x.shape[1] for x, _ in dataset)
+    # Short sentences are batched together and padded to their own boundary, not to 30.
+    assert widths[0] < 30 and all(w + 1 in boundaries for w in widths)
+    total = sum(int(np.count_nonzero(x)) for x, _ in dataset)
+    assert total == sum(lengths)
+
+
+def test_bucket_boundaries_cover_the_longest_sequence():
+    boundaries = batching.bucket_boundaries([5, 7, 100], num_buckets=4)
+    assert boundaries == sorted(boundaries) and boundaries[-1] > 100
+    assert all((b - 1) % 8 == 0 for b in boundaries)
+
+
+def test_translation_dataset_shifts_the_target_for_teacher_forcing():
+    dataset = batching.translation_dataset(
+        [np.array([5, 6, 7]), np.array([8])],
+        [np.array([9]), np.array([10, 11])],
+        start_id=2,
+        end_id=3,
+        batch_size=2,
+    )
+    inputs, targets = next(iter(dataset))
+    assert inputs["encoder_token_ids"].numpy().tolist() == [[5, 6, 7], [8, 0, 0]]
+    assert inputs["decoder_token_ids"].numpy().tolist() == [[2, 9, 0], [2, 10, 11]]
+    assert targets.numpy().tolist() == [[9, 3, 0], [10, 11, 3]]
+
+
+def test_language_model_windows_are_shifted_by_one():
+    stream = np.arange(1, 17)  # three windows of 4 + 1
+    dataset = batching.language_model_dataset(stream, sequence_length=4, batch_size=2)
+    (x, y), (last_x, _) = list(dataset)
+    assert x.numpy().tolist() == [[1, 2, 3, 4], [5, 6, 7, 8]]
+    assert y.numpy().tolist() == [[2, 3, 4, 5], [6, 7, 8, 9]]
+    assert last_x.numpy().tolist() == [[9, 10, 11, 12]]  # evaluation keeps every window
+    training = batching.language_model_dataset(stream, 4, batch_size=2, shuffle=True)
+    assert [int(x.shape[0]) for x, _ in training] == [2]  # training batches share one shape
+
+
+def test_language_model_random_offsets_move_the_windows_each_epoch():
+    stream = np.arange(1, 42)  # ten windows of 4 + 1 at offset 0, nine at any other
+    dataset = batching.language_model_dataset(
+        stream, 4, batch_size=2, shuffle=True, seed=3, random_offsets=True
+    )
+    assert int(dataset.cardinality()) == 4  # nine windows, whatever the offset
+    offsets = set()
+    for _ in range(6):
+        batches = list(dataset)
+        assert len(batches) == 4
+        x = np.concatenate([b[0].numpy() for b in batches])
+        y = np.concatenate([b[1].numpy() for b in batches])
+        np.testing.assert_array_equal(y, x + 1)  # targets are the next tokens
+        np.testing.assert_array_equal(x[:, 1:], x[:, :-1] + 1)  # windows are contiguous
+        # Eight of the nine windows (the last batch is incomplete and dropped), all cut at one
+        # offset: non-overlapping.
+        cuts = set(((x[:, 0] - 1) % 4).tolist())
+        assert len(cuts) == 1 and len(set(x[:, 0].tolist())) == 8
+        offsets |= cuts
+    assert len(offsets) > 1 and offsets <= {0, 1, 2, 3}
+    # Evaluation, and training without the option, keep the fixed cut.
+    fixed = batching.language_model_dataset(stream, 4, batch_size=2, shuffle=True, seed=3)
+    starts = {int(x.numpy()[:, 0].min()) for x, _ in fixed}
+    assert min(starts) == 1 and len(list(fixed)) == 5
+
+
+def test_language_model_rejects_a_window_longer_than_the_text():
+    with pytest.raises(
+        ValueError, match="Expected at most 3, the length of the token stream minus one"
+    ):
+        batching.language_model_dataset(np.arange(1, 5), sequence_length=8, batch_size=1)
+
+
+def test_shuffled_pipelines_are_seeded():
+    ids = [np.array([i + 1]) for i in range(20)]
+
+    def order(seed):
+        ds = batching.classification_dataset(ids, list(range(20)), 20, shuffle=True, seed=seed)
+        return next(iter(ds))[1].numpy().tolist()
+
+    assert order(1) == order(1) and order(1) != order(2)
+
+
+def test_array_dataset_batches_dicts():
+    ds = batching.array_dataset(
+        {"x": np.zeros((5, 2))}, np.ones(5), batch_size=2, drop_remainder=True
+    )
+    assert [int(tf.shape(x["x"])[0]) for x, _ in ds] == [2, 2]
