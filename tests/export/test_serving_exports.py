@@ -150,7 +150,7 @@ def test_out_of_range_request_values_are_400_with_the_graph_check_message(server
             },
         )
         assert status == 400 and body["error"].startswith(cap.format(value)), body
-    size = len(pipeline.vocabulary(_bundles()["reviews"].vectorizers["text"]))
+    size = len(vectorization.vocabulary(_bundles()["reviews"].vectorizers["text"]))
     for bad in (size, -1):
         status, body = client.request(
             "POST",

@@ -384,7 +384,7 @@ def _token_id_error(name, size, bad):
 def _token_id_case(kind):
     """(bundle, input name, other inputs, vocabulary role, rank) of a token-id endpoint."""
     keras.utils.set_random_seed(4)
-    words = pipeline.make_vectorizer(TEXTS)
+    words = vectorization.make_vectorizer(TEXTS)
     size = words.vocabulary_size()
     if kind == "classification":
         model = kzoo.build_lstm_classifier(vocabulary_size=size, num_classes=2, units=4)
@@ -402,7 +402,7 @@ def _token_id_case(kind):
 @pytest.mark.parametrize("kind", ["classification", "translation", "language_model", "word2vec"])
 def test_token_id_endpoints_refuse_ids_outside_the_vocabulary(kind, tmp_path):
     bundle, name, others, role, rank = _token_id_case(kind)
-    size = len(pipeline.vocabulary(bundle.vectorizers[role]))
+    size = len(vectorization.vocabulary(bundle.vectorizers[role]))
     _, reloaded = _export(bundle, tmp_path)
     endpoint = reloaded.signatures["token_ids"]
 
