@@ -78,7 +78,8 @@ def _teacher_forced(model, dataset):
 
 def _train(variant, args, base):
     """Trains one variant with the recipe's Run; returns what the measurements need."""
-    from kzoo.signatures import serving_bundle, serving_functions
+    from kzoo.export import serving_functions
+    from kzoo.signatures import serving_bundle
     from kzoo.training import Run, parse_settings
 
     recipe = importlib.import_module("kzoo.recipes.attention_seq2seq")

@@ -79,7 +79,7 @@ def _write_grid(run_dir, path):
     import keras
 
     import kzoo  # noqa: F401  (registers the GAN class)
-    from kzoo.training.callbacks import image_grid, save_png
+    from kzoo.tasks.gan import image_grid, save_png
 
     model = keras.models.load_model(os.path.join(run_dir, "model.keras"))
     save_png(image_grid(model.generate(64, seed=1), columns=8), path)

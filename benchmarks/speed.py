@@ -106,6 +106,7 @@ def _recipe_settings(name):
 def _kzoo_way(name, train_file, valid_file, folder, epochs, xla, vectors=None):
     """Trains the recipe's model through `kzoo.training.Run`; returns its figures."""
     from kzoo.data import vectorization
+    from kzoo.tasks.word2vec import pretrain as pretrain_word2vec
     from kzoo.training import Run, parse_settings
 
     settings = _recipe_settings(name)
@@ -128,7 +129,7 @@ def _kzoo_way(name, train_file, valid_file, folder, epochs, xla, vectors=None):
     if name == "word2vec_classifier":
         if vectors is None:
             started = time.perf_counter()
-            vectors = run.pretrain_word2vec(data)
+            vectors = pretrain_word2vec(run, data)
             pretraining = time.perf_counter() - started
         extra["embeddings"] = vectors
     model = run.build_model(data, **extra)
@@ -160,8 +161,8 @@ def _documents_way(config, train, valid, epochs, shared):
     from tf_keras.preprocessing.text import Tokenizer
 
     import kzoo
+    from kzoo.optimizers import build_optimizer
     from kzoo.training.config import model_arg_kinds
-    from kzoo.training.optimizers import build_optimizer
 
     (train_texts, train_labels), (valid_texts, valid_labels) = train, valid
     started = time.perf_counter()

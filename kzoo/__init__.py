@@ -23,6 +23,11 @@ if keras.backend.backend() != "tensorflow":
     )
 
 from kzoo import embeddings, layers, plot, text  # noqa: E402,F401
+
+# Every Keras object a run can save is registered by `import kzoo`, so that
+# `keras.models.load_model` finds it (safe_mode included): the layers and models above, the text
+# standardizations of kzoo.data.vectorization (through kzoo.generate), and the optimizers.
+from kzoo import optimizers as _optimizers  # noqa: E402,F401
 from kzoo.generate import generate, perplexity  # noqa: E402,F401
 from kzoo.models import *  # noqa: E402,F401,F403
 from kzoo.models import __all__ as _model_factories  # noqa: E402
@@ -33,11 +38,6 @@ from kzoo.registry import (  # noqa: E402
     list_models,
     register_model,
 )
-
-# Every Keras object a run can save is registered by `import kzoo`, so that
-# `keras.models.load_model` finds it (safe_mode included): the layers and models above, the text
-# standardizations of kzoo.data.vectorization (through kzoo.generate), and the optimizers.
-from kzoo.training import optimizers as _optimizers  # noqa: E402,F401
 
 __version__ = "0.1.0"
 

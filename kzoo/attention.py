@@ -3,10 +3,12 @@
 Two kinds of run have attention to look at:
 
 - an attention seq2seq run (`attention_seq2seq`): the sentence is translated greedily by the
-  same in-graph decoder the SavedModel serves (`kzoo.signatures`), and each decoding step's
-  attention over the source tokens is kept: weights `(target_len, source_len)`;
+  same in-graph decoder the SavedModel serves, and each output token's attention over the
+  source tokens is kept: weights `(target_len, source_len)`;
 - a self-attention classifier run (`mha_classifier`): the per-head scores of its
-  `"self_attention"` layer on the sentence: weights `(num_heads, len, len)`.
+  self-attention on the sentence: weights `(num_heads, len, len)`.
+
+Which models have attention, and where, their families declare (`kzoo.registry`).
 
 Tokens are those the model saw: the run's vectorizer's tokens of the standardized sentence,
 `[UNK]` for unknown ones, truncated as in training.
@@ -14,7 +16,14 @@ Tokens are those the model saw: the run's vectorizer's tokens of the standardize
 
 from typing import NamedTuple
 
+import keras
 import numpy as np
+import tensorflow as tf
+
+from kzoo.data import vectorization
+from kzoo.registry import entry_for
+from kzoo.runs import load_run
+from kzoo.tasks.translation import TranslationTask
 
 
 class Attention(NamedTuple):
@@ -36,10 +45,6 @@ class Attention(NamedTuple):
     kind: str
 
 
-def _has_layer(model, name):
-    return any(layer.name == name for layer in model.layers)
-
-
 def _not_an_attention_run(run_dir, config, why):
     raise ValueError(
         "Invalid value for argument run_dir. Expected the run folder of a model with attention "
@@ -50,15 +55,10 @@ def _not_an_attention_run(run_dir, config, why):
 
 
 def _seq2seq_attention(bundle, sentence):
-    import tensorflow as tf
-
-    from kzoo.data import vectorization
-    from kzoo.signatures import serving_functions
-
     source, target = bundle.vectorizers["source"], bundle.vectorizers["target"]
     source_ids = vectorization.vectorize(source, [sentence], bundle.max_length)[0]
     # The served decoder itself: the picture shows what the SavedModel would answer.
-    decode = serving_functions(bundle)["token_ids"]
+    decode = TranslationTask.endpoints(bundle)["token_ids"]
     result = decode(tf.constant(source_ids[None], dtype=tf.int32))
     ids = result["translation_ids"].numpy()[0]
     weights = result["attention"].numpy()[0]
@@ -76,20 +76,16 @@ def _seq2seq_attention(bundle, sentence):
     )
 
 
-def _self_attention(bundle, sentence):
-    import keras
-
-    from kzoo.data import vectorization
-
+def _self_attention(bundle, sentence, entry):
     model = bundle.model
     max_length = bundle.max_length
-    # As the serving signature does: never more tokens than the position embedding covers.
-    limit = getattr(model.get_layer("embedding"), "sequence_length", None)
-    if limit:
+    # As the serving signature does: never more tokens than the model reads.
+    if entry.input_limit is not None:
+        limit = entry.input_limit(model)
         max_length = min(max_length or limit, limit)
     ids = vectorization.vectorize(bundle.vectorizers["text"], [sentence], max_length)[0]
-    scores = keras.Model(model.input, model.get_layer("self_attention").output[1])
-    weights = keras.ops.convert_to_numpy(scores(ids[None], training=False))[0]
+    scores = entry.attention(model)(ids[None], training=False)[-1]
+    weights = keras.ops.convert_to_numpy(scores)[0]
     vocabulary = vectorization.vocabulary(bundle.vectorizers["text"])
     tokens = [vocabulary[i] for i in ids]
     return Attention(tokens, list(tokens), weights.astype("float32"), "self_attention")
@@ -133,16 +129,12 @@ def attention_for(run_dir, sentence):
             "Invalid value for argument sentence. Expected a non-empty string. "
             f"Received: sentence={sentence!r}"
         )
-    from kzoo.export import bundle_from_run
-
-    bundle, config = bundle_from_run(run_dir)
-    model = bundle.model
+    bundle, config = load_run(run_dir)
+    entry = entry_for(bundle.model)
+    if entry.attention is None:
+        _not_an_attention_run(run_dir, config, "which has no attention layer")
     if bundle.task == "translation":
-        if not _has_layer(model, "attention"):
-            _not_an_attention_run(run_dir, config, "which has no attention layer")
         return _seq2seq_attention(bundle, sentence)
     if bundle.task == "classification":
-        if not _has_layer(model, "self_attention"):
-            _not_an_attention_run(run_dir, config, "which has no self_attention layer")
-        return _self_attention(bundle, sentence)
+        return _self_attention(bundle, sentence, entry)
     return _not_an_attention_run(run_dir, config, "a task without attention to show")

@@ -1,9 +1,10 @@
 """SavedModel export for TensorFlow Serving: raw-text signatures, warm-up requests, versions.
 
 `export_bundle` writes `saved_models/<name>/<version>/` with `saved_model.pb`, `variables/`,
-`assets/` (vocabularies) and `assets.extra/tf_serving_warmup_requests`, with the endpoints of
-`kzoo.signatures`, then refreshes `saved_models/models.config` for `tensorflow_model_server
---model_config_file`. `export_run` does the same from a finished run folder (`kzoo export`).
+`assets/` (vocabularies) and `assets.extra/tf_serving_warmup_requests`, with the endpoints its
+task kind serves (`kzoo.tasks`), then refreshes `saved_models/models.config` for
+`tensorflow_model_server --model_config_file`. `export_run` does the same from a finished run
+folder (`kzoo export`).
 
 Versions are integers and the next one is the highest plus one. A version is written and
 checked in a hidden staging folder next to the model folders and renamed into place only when
@@ -13,13 +14,21 @@ version, and an existing version is never replaced.
 
 import dataclasses
 import errno
-import json
 import os
 import re
 import shutil
 import tempfile
 
 import numpy as np
+import tensorflow as tf
+from google.protobuf import text_format
+from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
+from tensorflow_serving.config import model_server_config_pb2
+
+from kzoo import validation
+from kzoo.runs import load_run
+from kzoo.signatures import build_archive
+from kzoo.tasks import get_task
 
 # Where TF Serving looks for warm-up requests inside a version folder.
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
@@ -106,24 +115,12 @@ def export_versioned(write, export_dir, name):
 # === Warm-up requests ===
 
 
-def warmup_inputs(bundle):
-    """The `serving_default` inputs of the warm-up requests and the post-export check."""
-    if bundle.task == "gan":
-        return {"seed": np.array([0, 1, 2], dtype="int64")}
-    key = {"language_model": "prompt", "word2vec": "words"}.get(bundle.task, "text")
-    examples = [str(x) for x in bundle.examples[:3]] or ["hello"]
-    return {key: np.array(examples, dtype=object)}
-
-
 def write_warmup_requests(path, model_name, inputs, signature_name="serving_default"):
     """Writes TF Serving's warm-up file: PredictionLog records of PredictRequests.
 
     TF Serving replays `assets.extra/tf_serving_warmup_requests` when it loads a version, so
     the first real request does not pay for tracing and kernel selection.
     """
-    import tensorflow as tf
-    from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
-
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with tf.io.TFRecordWriter(path) as writer:
         request = predict_pb2.PredictRequest(
@@ -146,9 +143,6 @@ def write_models_config(export_dir, container_base="/models"):
     Base paths are those inside TF Serving's container, where `export_dir` is mounted at
     `container_base` (see the README's `docker run` command).
     """
-    from google.protobuf import text_format
-    from tensorflow_serving.config import model_server_config_pb2
-
     config = model_server_config_pb2.ModelServerConfig()
     for name in sorted(os.listdir(export_dir)):
         if not name.startswith(".") and versions(os.path.join(export_dir, name)):
@@ -189,8 +183,6 @@ def _compare(name, actual, expected):
 def check_export(path, expected, inputs):
     """Reloads the SavedModel at `path`, calls `serving_default` on `inputs` and checks every
     output equals `expected` (strings exactly, numbers to 1e-5)."""
-    import tensorflow as tf
-
     reloaded = tf.saved_model.load(path)
     outputs = reloaded.signatures["serving_default"](
         **{k: tf.constant(v.tolist() if v.dtype == object else v) for k, v in inputs.items()}
@@ -199,38 +191,12 @@ def check_export(path, expected, inputs):
         _compare(key, outputs[key].numpy(), value)
 
 
-def reference_outputs(bundle, inputs, functions):
-    """What `serving_default` must return on `inputs`, computed without the SavedModel.
-
-    Classifiers are checked against the training pipeline itself (vectorize in Python, then
-    `model.predict`), so the in-graph text handling must match it; other tasks against the
-    endpoint function before saving.
-    """
-    import tensorflow as tf
-
-    if bundle.task == "classification":
-        from kzoo.data import vectorization
-
-        texts = [str(t) for t in inputs["text"]]
-        ids = vectorization.vectorize(bundle.vectorizers["text"], texts, bundle.max_length)
-        width = max(len(x) for x in ids)
-        batch = np.stack([np.pad(x, (0, width - len(x))) for x in ids])
-        probabilities = bundle.model.predict(batch, verbose=0)
-        if probabilities.shape[-1] == 1:
-            probabilities = np.concatenate([1 - probabilities, probabilities], axis=-1)
-        label_id = probabilities.argmax(-1)
-        return {
-            "scores": probabilities,
-            "label_id": label_id,
-            "label": np.array([bundle.class_names[i] for i in label_id], dtype=object),
-        }
-    outputs = functions["serving_default"](
-        **{k: tf.constant(v.tolist() if v.dtype == object else v) for k, v in inputs.items()}
-    )
-    return {k: v.numpy() for k, v in outputs.items()}
-
-
 # === Export ===
+
+
+def serving_functions(bundle):
+    """The SavedModel endpoints of a `ServingBundle`, by name: its task kind's."""
+    return get_task(bundle.task).endpoints(bundle)
 
 
 def export_bundle(bundle, export_dir, name, max_new_tokens_limit=None):
@@ -251,16 +217,14 @@ def export_bundle(bundle, export_dir, name, max_new_tokens_limit=None):
     Returns:
         The path of the new version folder.
     """
-    from kzoo import validation
-    from kzoo.signatures import build_archive, serving_functions
-
     check_model_name(name)
     if max_new_tokens_limit is not None:
         validation.positive_int("max_new_tokens_limit", max_new_tokens_limit)
         bundle = dataclasses.replace(bundle, max_new_tokens_limit=max_new_tokens_limit)
+    task = get_task(bundle.task)
     functions = serving_functions(bundle)
-    inputs = warmup_inputs(bundle)
-    expected = reference_outputs(bundle, inputs, functions)
+    inputs = task.warmup_inputs(bundle)
+    expected = task.reference_outputs(bundle, inputs, functions)
 
     def write(path):
         build_archive(bundle, functions).write_out(path, verbose=False)
@@ -270,62 +234,6 @@ def export_bundle(bundle, export_dir, name, max_new_tokens_limit=None):
     final = export_versioned(write, export_dir, name)
     write_models_config(export_dir)
     return final
-
-
-def bundle_from_run(run_dir):
-    """Rebuilds the `ServingBundle` of a finished run from its folder: `model.keras`,
-    `config.json`, the vocabularies and class names."""
-    import keras
-
-    import kzoo  # noqa: F401  (registers kzoo's serializable layers and models)
-    from kzoo.data import vectorization
-    from kzoo.signatures import ServingBundle
-
-    def path(*parts):
-        return os.path.join(run_dir, *parts)
-
-    if not os.path.exists(path("model.keras")):
-        raise ValueError(
-            f"Invalid value for argument run_dir. Expected a finished kzoo run folder with "
-            f"model.keras and config.json. Received: run_dir={run_dir}"
-        )
-    with open(path("config.json"), encoding="utf-8") as f:
-        config = json.load(f)
-    standardize = vectorization.standardizer(config["standardize"])
-    layer_split = "character" if config["split"] == "character" else "whitespace"
-    vectorizers = {}
-    for role, filename in (
-        ("text", "vocabulary.txt"),
-        ("source", "source_vocabulary.txt"),
-        ("target", "target_vocabulary.txt"),
-    ):
-        if os.path.exists(path(filename)):
-            tokens = vectorization.load_vocabulary(path(filename))
-            vectorizers[role] = keras.layers.TextVectorization(
-                standardize=standardize,
-                split=layer_split,
-                ragged=True,
-                vocabulary=tokens[2:],  # "" and [UNK] are the layer's own first two entries
-                name=f"{role}_vectorizer",
-            )
-    class_names = None
-    if os.path.exists(path("class_names.txt")):
-        with open(path("class_names.txt"), encoding="utf-8") as f:
-            class_names = [line.rstrip("\n") for line in f]
-    examples = []
-    if os.path.exists(path("examples.json")):
-        with open(path("examples.json"), encoding="utf-8") as f:
-            examples = json.load(f)
-    return ServingBundle(
-        model=keras.models.load_model(path("model.keras")),
-        task=config["task"],
-        vectorizers=vectorizers,
-        class_names=class_names,
-        split=config["split"],
-        max_length=config.get("max_length"),
-        max_decode_length=config.get("max_decode_length", 64),
-        examples=examples,
-    ), config
 
 
 def export_run(run_dir, export_dir="saved_models", name=None, max_new_tokens_limit=None):
@@ -342,7 +250,7 @@ def export_run(run_dir, export_dir="saved_models", name=None, max_new_tokens_lim
     """
     if name is not None:
         check_model_name(name)  # before anything is read or written
-    bundle, config = bundle_from_run(run_dir)
+    bundle, config = load_run(run_dir)
     return export_bundle(
         bundle, export_dir, name or config["recipe"], max_new_tokens_limit=max_new_tokens_limit
     )

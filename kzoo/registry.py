@@ -1,9 +1,12 @@
 """The model registry, in the style of timm and keras-hub.
 
 A factory joins the registry with `@register_model`; its registered name is the function name
-without the `build_` prefix, and its description is the first line of its docstring. Each model
-also declares a tiny configuration (`TinyConfig`) that the contract test in
-`tests/test_model_contract.py` builds, runs, saves, reloads and trains.
+without the `build_` prefix, and its description is the first line of its docstring. Beside its
+factory, each model family declares what it is: a tiny configuration (`TinyConfig`) that the
+contract test in `tests/test_model_contract.py` builds, runs, saves, reloads and trains; the
+kind of training it takes (its task, `kzoo.tasks`); for generators and translators, its
+`kzoo.decoding.Decoder`; where it has them, its attention weights and the most tokens it reads.
+Code outside the families asks the registry (`entry_for(model)`) instead of looking for layers.
 
 Example:
 
@@ -50,12 +53,29 @@ class TinyConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ModelEntry:
-    """What the registry knows of one model."""
+    """What the registry knows of one model family.
+
+    Attributes:
+        name: str. The registered name, also the name of the models the factory builds.
+        builder: the factory.
+        description: str. The first line of the factory's docstring.
+        tiny: `TinyConfig` or `None`.
+        task: str or `None`. The task kind the model trains under (`kzoo.tasks.TASKS`).
+        decoder: a `kzoo.decoding.Decoder` subclass, for generators and translators.
+        attention: callable or `None`. `attention(model)` returns a `keras.Model` with the
+            model's inputs whose last output is its attention weights.
+        input_limit: callable or `None`. `input_limit(model)` is the most tokens the model reads
+            (a position embedding's length), or `None`.
+    """
 
     name: str
     builder: Callable
     description: str
     tiny: TinyConfig | None
+    task: str | None = None
+    decoder: Any = None
+    attention: Callable | None = None
+    input_limit: Callable | None = None
 
 
 def _first_line(doc):
@@ -65,13 +85,20 @@ def _first_line(doc):
     return ""
 
 
-def register_model(fn=None, *, name=None, tiny=None):
+def register_model(
+    fn=None, *, name=None, tiny=None, task=None, decoder=None, attention=None, input_limit=None
+):
     """Registers a model factory, as a bare decorator or with arguments.
 
     Args:
         fn: the factory. Its name without the `build_` prefix is the registered name.
         name: str. A registered name other than the default.
         tiny: `TinyConfig`. The tiny configuration the contract test uses.
+        task: str. The task kind the model trains under (`"classification"`, ...).
+        decoder: a `kzoo.decoding.Decoder` subclass, for generators and translators.
+        attention: callable. `attention(model)` returns a model with the attention weights as
+            its last output.
+        input_limit: callable. `input_limit(model)` is the most tokens the model reads.
 
     Example:
 
@@ -95,6 +122,10 @@ def register_model(fn=None, *, name=None, tiny=None):
             builder=builder,
             description=_first_line(builder.__doc__),
             tiny=tiny,
+            task=task,
+            decoder=decoder,
+            attention=attention,
+            input_limit=input_limit,
         )
         return builder
 
@@ -119,6 +150,46 @@ def get_model_entry(name):
             f"Unknown model name. Expected one of {list_models()}. Received: name={name}"
         )
     return _MODELS[name]
+
+
+def entry_for(model):
+    """The `ModelEntry` of a model a kzoo factory built (fresh or loaded from a `.keras` file).
+
+    Factories name their models after their registered name, which Keras saves with them.
+
+    Raises:
+        ValueError: for a model no kzoo factory built.
+
+    Example:
+
+    >>> import kzoo
+    >>> entry_for(kzoo.build_gpt(vocabulary_size=20, num_layers=1, hidden_dim=8)).task
+    'language_model'
+    """
+    name = getattr(model, "name", None)
+    if name not in _MODELS:
+        raise ValueError(
+            "Invalid value for argument model. Expected a model built by a kzoo factory "
+            f"(named one of {list_models()}). Received: model={name or model!r}"
+        )
+    return _MODELS[name]
+
+
+def decoder_for(model):
+    """The `kzoo.decoding.Decoder` of a generator or translator model.
+
+    Raises:
+        ValueError: for a model of a family that declares no decoder (a classifier...).
+    """
+    entry = entry_for(model)
+    if entry.decoder is None:
+        generators = [name for name in list_models() if _MODELS[name].decoder is not None]
+        raise ValueError(
+            f"Invalid value for argument model. Expected a generator or translator (one of "
+            f"{generators}), or the folder of a finished kzoo run of one. "
+            f"Received: model={entry.name}"
+        )
+    return entry.decoder(model)
 
 
 def build_model(name, **overrides):

@@ -33,8 +33,8 @@ import sys
 
 import numpy as np
 
+from kzoo.tasks.translation import TranslationTask
 from kzoo.training import Run, parse_settings
-from kzoo.training.tasks import TranslationTask
 from kzoo_cli import run_recipe
 
 SETTINGS = dict(

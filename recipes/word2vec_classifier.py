@@ -19,6 +19,7 @@ Expect: test accuracy 0.94 on the embedded questions (chance 0.17) with frozen
 
 import sys
 
+from kzoo.tasks.word2vec import pretrain as pretrain_word2vec
 from kzoo.training import Run, parse_settings
 from kzoo_cli import run_recipe
 
@@ -59,7 +60,7 @@ def main(argv=None, prog=None):
     config = parse_settings(SETTINGS, argv, prog=prog, description=__doc__)
     run = Run(config)
     data = run.load_data()
-    vectors = run.pretrain_word2vec(data)  # skip-gram on the training sentences
+    vectors = pretrain_word2vec(run, data)  # skip-gram on the training sentences
     model = run.build_model(data, embeddings=vectors)
     run.fit(model, data)
     run.evaluate(model, data)

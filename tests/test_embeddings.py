@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from kzoo import build_word2vec, word2vec_vectors
 from kzoo.embeddings import WordVectors, write_projector
-from kzoo.training.callbacks import EmbeddingProjector
+from kzoo.tasks.word2vec import EmbeddingProjector
 from kzoo_cli import main as kzoo_main
 
 VOCABULARY = ["", "[UNK]", "cat", "cats", "dog", "puppy", "car"]

@@ -349,8 +349,8 @@ def test_seq2seq_beam_search_hand_computed():
 def date_run(tmp_path_factory):
     """A tiny attention seq2seq trained briefly on kzoo's embedded dates, as a run folder
     (`kzoo train`), and its embedded test split."""
-    from kzoo.export import bundle_from_run
-    from kzoo.training.tasks import TranslationTask
+    from kzoo.runs import load_run
+    from kzoo.tasks.translation import TranslationTask
     from kzoo_cli import main as kzoo_main
 
     run_dir = tmp_path_factory.mktemp("dates")
@@ -360,7 +360,7 @@ def date_run(tmp_path_factory):
     assert kzoo_main(argv) == 0
     config = json.loads((run_dir / "config.json").read_text())
     sources, _ = TranslationTask(config).load(config["batch_size"]).raw["test"]
-    return bundle_from_run(str(run_dir))[0], list(sources)
+    return load_run(str(run_dir))[0], list(sources)
 
 
 def _translation_log_probs(bundle, sentences, texts, max_new_tokens):

@@ -8,8 +8,9 @@ import tensorflow as tf
 
 import kzoo
 from kzoo.data import vectorization
-from kzoo.signatures import ServingBundle, serving_functions
-from kzoo.training.tasks import TranslationTask
+from kzoo.export import serving_functions
+from kzoo.signatures import ServingBundle
+from kzoo.tasks.translation import TranslationTask
 
 
 def test_bleu_and_rouge_of_identical_texts_are_100():

@@ -2,11 +2,38 @@
 
 import keras
 
-from kzoo.models.seq2seq import build_encoder_decoder, tiny_seq2seq_config
+from kzoo.models.seq2seq import Seq2SeqDecoder, build_encoder_decoder, tiny_seq2seq_config
 from kzoo.registry import register_model
 
 
-@register_model(tiny=tiny_seq2seq_config(attention="additive"))
+def attention_scores_model(model):
+    """Returns a model with the same inputs as an attention seq2seq model and two outputs: the
+    logits and the attention weights `(batch_size, target_steps, source_steps)`.
+
+    It shares the layers of `model` (fresh or loaded from a `.keras` file); nothing is rebuilt.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from kzoo import build_attention_seq2seq
+    >>> model = build_attention_seq2seq(source_vocabulary_size=40, target_vocabulary_size=30,
+    ...                                 latent_dim=16)
+    >>> batch = {"encoder_token_ids": np.array([[5, 6, 7, 0]]),
+    ...          "decoder_token_ids": np.array([[1, 8, 9]])}
+    >>> logits, weights = attention_scores_model(model).predict(batch, verbose=0)
+    >>> weights.shape
+    (1, 3, 4)
+    """
+    weights = model.get_layer("attention").output[1]
+    return keras.Model(model.input, [model.output, weights], name=f"{model.name}_with_attention")
+
+
+@register_model(
+    tiny=tiny_seq2seq_config(attention="additive"),
+    task="translation",
+    decoder=Seq2SeqDecoder,
+    attention=attention_scores_model,
+)
 def build_attention_seq2seq(
     source_vocabulary_size=10_000,
     target_vocabulary_size=10_000,
@@ -62,25 +89,3 @@ def build_attention_seq2seq(
         dropout,
         attention=attention,
     )
-
-
-def attention_scores_model(model):
-    """Returns a model with the same inputs as an attention seq2seq model and two outputs: the
-    logits and the attention weights `(batch_size, target_steps, source_steps)`.
-
-    It shares the layers of `model` (fresh or loaded from a `.keras` file); nothing is rebuilt.
-
-    Example:
-
-    >>> import numpy as np
-    >>> from kzoo import build_attention_seq2seq, attention_scores_model
-    >>> model = build_attention_seq2seq(source_vocabulary_size=40, target_vocabulary_size=30,
-    ...                                 latent_dim=16)
-    >>> batch = {"encoder_token_ids": np.array([[5, 6, 7, 0]]),
-    ...          "decoder_token_ids": np.array([[1, 8, 9]])}
-    >>> logits, weights = attention_scores_model(model).predict(batch, verbose=0)
-    >>> weights.shape
-    (1, 3, 4)
-    """
-    weights = model.get_layer("attention").output[1]
-    return keras.Model(model.input, [model.output, weights], name=f"{model.name}_with_attention")

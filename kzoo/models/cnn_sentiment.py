@@ -24,7 +24,7 @@ def _tiny(num_classes):
     )
 
 
-@register_model(tiny=_tiny(num_classes=2))
+@register_model(tiny=_tiny(num_classes=2), task="classification")
 def build_cnn_sentiment(
     vocabulary_size=10_000,
     num_classes=2,
@@ -109,7 +109,7 @@ def _build_cnn(
     return compile_classifier(model, num_classes)
 
 
-@register_model(tiny=_tiny(num_classes=6))
+@register_model(tiny=_tiny(num_classes=6), task="classification")
 def build_kim_cnn(
     vocabulary_size=10_000,
     num_classes=2,

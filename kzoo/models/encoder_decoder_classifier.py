@@ -8,13 +8,14 @@ from kzoo.registry import TinyConfig, register_model
 
 
 @register_model(
+    task="classification",
     tiny=TinyConfig(
         kwargs=dict(vocabulary_size=20, num_classes=2, embedding_dim=4, units=5),
         inputs=lambda rng: testing.token_ids(rng, 3, 6, vocabulary_size=20),
         targets=lambda rng: rng.integers(0, 2, size=(3,)),
         output_shape=(3, 1),
         padded_inputs=lambda ids: testing.pad(ids, 3),
-    )
+    ),
 )
 def build_encoder_decoder_classifier(
     vocabulary_size=10_000, num_classes=2, embedding_dim=64, units=64, dropout=0.0

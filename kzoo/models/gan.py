@@ -251,6 +251,7 @@ def _discriminator(image_shape, units, dropout, minibatch_stddev):
 
 
 @register_model(
+    task="gan",
     tiny=TinyConfig(
         kwargs=dict(
             latent_dim=8,
@@ -262,7 +263,7 @@ def _discriminator(image_shape, units, dropout, minibatch_stddev):
         inputs=lambda rng: rng.standard_normal((3, 8)).astype("float32"),
         training_inputs=lambda rng: rng.uniform(-1, 1, (6, 4, 4, 1)).astype("float32"),
         output_shape=(3, 4, 4, 1),
-    )
+    ),
 )
 def build_gan(
     latent_dim=100,

@@ -5,11 +5,35 @@ import keras_hub
 from keras import ops
 
 from kzoo import testing, validation
+from kzoo.decoding import Decoder
 from kzoo.models.heads import compile_language_model
 from kzoo.registry import TinyConfig, register_model
 
 
+class GPTDecoder(Decoder):
+    """Decodes a GPT one token at a time; its cache holds every block's keys and values.
+
+    The cache is as long as the decoding buffer, not the whole context: `start` reads the
+    whole padded buffer once, as keras-hub's `CausalLM` does (keys and values past a row's
+    prompt are overwritten before any query reaches them), then `step` reads one token.
+    """
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.context = model.get_layer("embedding").sequence_length
+
+    def start(self, prompt, index, source=None):
+        empty = gpt_initial_cache(self.model, ops.shape(prompt)[0], ops.shape(prompt)[1])
+        return gpt_call_with_cache(self.model, prompt, empty, 0)[1]
+
+    def step(self, token_ids, cache, index):
+        logits, cache = gpt_call_with_cache(self.model, token_ids, cache, index - 1)
+        return logits[:, -1], cache
+
+
 @register_model(
+    task="language_model",
+    decoder=GPTDecoder,
     tiny=TinyConfig(
         kwargs=dict(
             vocabulary_size=20,
@@ -23,7 +47,7 @@ from kzoo.registry import TinyConfig, register_model
         targets=lambda rng: testing.token_ids(rng, 2, 7, vocabulary_size=20, min_length=7),
         output_shape=(2, 7, 20),
         padded_inputs=lambda ids: testing.pad(ids, 3),
-    )
+    ),
 )
 def build_gpt(
     vocabulary_size=10_000,
@@ -128,7 +152,7 @@ def gpt_initial_cache(model, batch_size, max_length=None):
         keys and values of every block.
     """
     embedding = model.get_layer("embedding")
-    max_length = max_length or embedding.sequence_length
+    max_length = embedding.sequence_length if max_length is None else max_length
     blocks = _decoder_blocks(model)
     num_heads = blocks[0].num_heads
     head_dim = embedding.embedding_dim // num_heads

@@ -20,13 +20,14 @@ def recurrent_layer(rnn, units, name, **kwargs):
 
 
 @register_model(
+    task="classification",
     tiny=TinyConfig(
         kwargs=dict(vocabulary_size=20, num_classes=3, embedding_dim=4, units=4, num_layers=2),
         inputs=lambda rng: testing.token_ids(rng, 3, 6, vocabulary_size=20),
         targets=lambda rng: rng.integers(0, 3, size=(3,)),
         output_shape=(3, 3),
         padded_inputs=lambda ids: testing.pad(ids, 3),
-    )
+    ),
 )
 def build_lstm_classifier(
     vocabulary_size=10_000,

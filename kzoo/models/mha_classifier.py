@@ -8,7 +8,22 @@ from kzoo.models.heads import classification_head, compile_classifier
 from kzoo.registry import TinyConfig, register_model
 
 
+def self_attention_model(model):
+    """A model with `model`'s input whose last output is the per-head self-attention weights
+    `(batch_size, num_heads, steps, steps)`, for plots (`kzoo attention`)."""
+    scores = model.get_layer("self_attention").output[1]
+    return keras.Model(model.input, [model.output, scores], name=f"{model.name}_with_attention")
+
+
+def _input_limit(model):
+    # The position embedding covers this many tokens; serving truncates longer inputs to it.
+    return model.get_layer("embedding").sequence_length
+
+
 @register_model(
+    task="classification",
+    attention=self_attention_model,
+    input_limit=_input_limit,
     tiny=TinyConfig(
         kwargs=dict(
             vocabulary_size=20,
@@ -22,7 +37,7 @@ from kzoo.registry import TinyConfig, register_model
         targets=lambda rng: rng.integers(0, 3, size=(3,)),
         output_shape=(3, 3),
         padded_inputs=lambda ids: testing.pad(ids, 4),
-    )
+    ),
 )
 def build_mha_classifier(
     vocabulary_size=10_000,

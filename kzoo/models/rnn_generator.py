@@ -1,21 +1,47 @@
 """Recurrent next-token language model: Embedding → SimpleRNN/LSTM/GRU → Dense logits."""
 
 import keras
+import tensorflow as tf
 
 from kzoo import testing, validation
+from kzoo.decoding import Decoder
 from kzoo.models.heads import compile_language_model
 from kzoo.models.lstm_classifier import RNN_LAYERS, recurrent_layer
 from kzoo.registry import TinyConfig, register_model
 
 
+class RNNGeneratorDecoder(Decoder):
+    """Decodes an RNN generator one token at a time; its cache is the recurrent states."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.step_model = rnn_generator_step_model(model)
+        self.state_sizes = [int(state.shape[-1]) for state in self.step_model.inputs[1:]]
+
+    def start(self, prompt, index, source=None):
+        zeros = [tf.zeros([tf.shape(prompt)[0], size]) for size in self.state_sizes]
+        # The prompt before position index - 1 in one call; `step` reads on from there.
+        return tf.cond(
+            index > 1,
+            lambda: self.step_model([prompt[:, : index - 1], *zeros], training=False)[1:],
+            lambda: zeros,
+        )
+
+    def step(self, token_ids, cache, index):
+        logits, *states = self.step_model([token_ids, *cache], training=False)
+        return logits[:, -1], states
+
+
 @register_model(
+    task="language_model",
+    decoder=RNNGeneratorDecoder,
     tiny=TinyConfig(
         kwargs=dict(vocabulary_size=20, embedding_dim=4, units=6, rnn="lstm", num_layers=2),
         inputs=lambda rng: testing.token_ids(rng, 2, 7, vocabulary_size=20, min_length=3),
         targets=lambda rng: testing.token_ids(rng, 2, 7, vocabulary_size=20, min_length=7),
         output_shape=(2, 7, 20),
         padded_inputs=lambda ids: testing.pad(ids, 2),
-    )
+    ),
 )
 def build_rnn_generator(
     vocabulary_size=10_000,

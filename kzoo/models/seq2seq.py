@@ -7,6 +7,7 @@ shares `seq2seq_inference_models`.
 import keras
 
 from kzoo import testing, validation
+from kzoo.decoding import Decoder
 from kzoo.models.heads import compile_language_model
 from kzoo.registry import TinyConfig, register_model
 
@@ -105,7 +106,28 @@ def build_encoder_decoder(
     return compile_language_model(model)
 
 
-@register_model(tiny=tiny_seq2seq_config())
+class Seq2SeqDecoder(Decoder):
+    """Decodes a seq2seq model (with or without attention) one target token at a time.
+
+    Its cache is the decoder's LSTM states, with the encoder's outputs and source padding mask
+    when the model attends, so that beam search repeats and reorders them with the beams.
+    """
+
+    translates = True
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.encoder, self.decoder = seq2seq_inference_models(model)
+
+    def start(self, prompt, index, source=None):
+        return dict(self.encoder({"encoder_token_ids": source}, training=False))
+
+    def step(self, token_ids, cache, index):
+        out = self.decoder({**cache, "decoder_token_ids": token_ids}, training=False)
+        return out["logits"][:, -1], {**cache, "state_h": out["state_h"], "state_c": out["state_c"]}
+
+
+@register_model(tiny=tiny_seq2seq_config(), task="translation", decoder=Seq2SeqDecoder)
 def build_seq2seq(
     source_vocabulary_size=10_000,
     target_vocabulary_size=10_000,

@@ -17,13 +17,14 @@ def _tiny_skipgram_batch(rng):
 
 
 @register_model(
+    task="word2vec",
     tiny=TinyConfig(
         kwargs=dict(vocabulary_size=20, embedding_dim=4),
         inputs=_tiny_skipgram_batch,
         # The true context word comes first, then the negative samples.
         targets=lambda rng: np.tile(np.eye(1, 5, dtype="float32"), (4, 1)),
         output_shape=(4, 5),
-    )
+    ),
 )
 def build_word2vec(vocabulary_size=10_000, embedding_dim=128):
     """Skip-gram word2vec with negative sampling: target and context embeddings, dot, sigmoid.
@@ -79,9 +80,14 @@ def build_word2vec(vocabulary_size=10_000, embedding_dim=128):
     return model
 
 
+def target_embedding(model):
+    """The `Embedding` layer that holds a word2vec model's word vectors (its target side)."""
+    return model.get_layer("target_embedding")
+
+
 def word2vec_vectors(model):
     """Returns the word vectors of a word2vec model, a numpy array `(vocabulary_size, dim)`."""
-    return keras.ops.convert_to_numpy(model.get_layer("target_embedding").embeddings)
+    return keras.ops.convert_to_numpy(target_embedding(model).embeddings)
 
 
 def _embedding_matrix(embeddings):
@@ -159,6 +165,7 @@ class WordVectorAverage(keras.layers.Layer):
 
 
 @register_model(
+    task="classification",
     tiny=TinyConfig(
         kwargs=dict(
             num_classes=3,
@@ -170,7 +177,7 @@ class WordVectorAverage(keras.layers.Layer):
         targets=lambda rng: rng.integers(0, 3, size=(3,)),
         output_shape=(3, 3),
         padded_inputs=lambda ids: testing.pad(ids, 3),
-    )
+    ),
 )
 def build_word2vec_classifier(
     vocabulary_size=None,

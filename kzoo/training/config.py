@@ -18,74 +18,27 @@ Example:
 """
 
 import argparse
-import dataclasses
-import importlib
 import inspect
 import json
 import os
-from typing import Any
+
+import yaml
 
 from kzoo.registry import get_model_entry
+from kzoo.settings import Setting, check_bounds
+from kzoo.tasks import TASKS, get_task
 
-TASKS = (
-    "classification",
-    "language_model",
-    "translation",
-    "gan",
-    "word2vec",
-    "pretrained_classification",
-)
-
-# Factories outside the registry, by model name: the model contract builds every registered
-# model from nothing, and these need a pre-trained preset.
-UNREGISTERED_MODELS = {
-    "pretrained_classifier": ("kzoo.models.pretrained", "build_pretrained_classifier"),
-}
-
-
-@dataclasses.dataclass(frozen=True)
-class Setting:
-    """One recipe setting: its default, type and help text.
-
-    `kind` is one of `str`, `int`, `float`, `bool`, `"paths"` (list of str), `"names"` (list of
-    str, also comma-separated: `--labels neg,pos`), `"ints"` (list of
-    int) or `"optional_int"` / `"optional_float"` (a number or none). `bounds` is the interval a
-    number must lie in, written as in mathematics: `"[1, inf)"`, `"(0, 1)"`; every numeric
-    setting has one, checked before any data is read.
-    """
-
-    default: Any
-    kind: Any
-    help: str
-    choices: tuple = ()
-    tasks: tuple = ()  # the tasks that use it; empty means all
-    bounds: str = None
-
-
-# The tasks whose models train with `Run.optimizer` (the GAN has its own pair of optimizers).
-_OPTIMIZER_TASKS = (
-    "classification",
-    "language_model",
-    "translation",
-    "word2vec",
-    "pretrained_classification",
-)
+# The settings of the run's optimizer: a task whose models bring their own (the GAN's pair of
+# Adams, at --learning-rate) takes none of them (`Task.trains_with_optimizer`).
+OPTIMIZER_SETTINGS = ("optimizer", "lr_schedule", "warmup_steps")
 
 # Grouped as in `--help`. Recipes override defaults; tasks ignore what they do not use.
 SETTINGS = {
     # === What is trained ===
     "recipe": Setting(None, str, "recipe name (output folder and export name)"),
     "model": Setting(None, str, "registered model name (kzoo list)"),
-    "task": Setting(None, str, "kind of training", TASKS),
+    "task": Setting(None, str, "kind of training", tuple(TASKS)),
     "model_args": Setting({}, dict, "model factory arguments, e.g. --set model_args.units=64"),
-    "preset": Setting(
-        None,
-        str,
-        "keras-hub preset: a local preset directory, or a preset name or kaggle:// or hf:// "
-        "handle (these download)",
-        (),
-        ("pretrained_classification",),
-    ),
     # === Data ===
     "dataset": Setting(
         "embedded",
@@ -100,30 +53,7 @@ SETTINGS = {
     "encoding": Setting("utf-8", str, "encoding of local text files, e.g. latin-1"),
     "text_column": Setting("text", str, "text column of CSV/TSV files"),
     "label_column": Setting("label", str, "label column of CSV/TSV files"),
-    "labels": Setting(
-        [],
-        "names",
-        "the class names of local classification files, in class-id order, e.g. --labels "
-        "neg,pos (a label not among them is a bad line; default: the training file's, sorted)",
-        (),
-        ("classification", "pretrained_classification"),
-    ),
-    "on_bad_lines": Setting(
-        "error",
-        str,
-        "a bad line of a classification file (a label and no text, a CSV/TSV row without its "
-        "fields, a label --labels does not declare): error, or leave it out with a warning "
-        "(warn) or silently (skip)",
-        ("error", "warn", "skip"),
-        ("classification", "pretrained_classification"),
-    ),
     "data_dir": Setting(None, str, "TFDS data directory"),
-    "source_language": Setting(
-        "source", str, "TFDS translation source key, e.g. pt", (), ("translation",)
-    ),
-    "target_language": Setting(
-        "target", str, "TFDS translation target key, e.g. en", (), ("translation",)
-    ),
     "valid_fraction": Setting(
         0.1,
         float,
@@ -166,16 +96,6 @@ SETTINGS = {
     "max_length": Setting(
         None, "optional_int", "truncate sequences to this many tokens", bounds="[1, inf)"
     ),
-    "sequence_length": Setting(
-        128, int, "window length", (), ("language_model",), bounds="[1, inf)"
-    ),
-    "random_offsets": Setting(
-        False,
-        bool,
-        "cut the training windows at a new random offset each epoch",
-        (),
-        ("language_model",),
-    ),
     "num_buckets": Setting(
         6, int, "sequence-length buckets (0 = pad each batch to its longest)", bounds="[0, inf)"
     ),
@@ -189,7 +109,6 @@ SETTINGS = {
         str,
         "optimizer: adam, or adadelta (Kim 2014's: rho 0.95, epsilon 1e-6; learning rate 1.0)",
         ("adam", "adadelta"),
-        _OPTIMIZER_TASKS,
     ),
     "learning_rate": Setting(
         1e-3, float, "optimizer learning rate (a schedule's peak)", bounds="(0, inf)"
@@ -200,15 +119,9 @@ SETTINGS = {
         "learning-rate schedule: constant, or cosine (after --warmup-steps of linear warm-up, "
         "decays to a tenth of --learning-rate over the run)",
         ("constant", "cosine"),
-        _OPTIMIZER_TASKS,
     ),
     "warmup_steps": Setting(
-        0,
-        int,
-        "linear warm-up steps of the cosine schedule",
-        (),
-        _OPTIMIZER_TASKS,
-        bounds="[0, inf)",
+        0, int, "linear warm-up steps of the cosine schedule", bounds="[0, inf)"
     ),
     "clipnorm": Setting(
         None,
@@ -219,9 +132,8 @@ SETTINGS = {
     "steps_per_epoch": Setting(
         None, "optional_int", "steps per epoch (default: one pass)", bounds="[1, inf)"
     ),
-    # Several steps per call save small models their per-step overhead (the CNN on MR: 1.40x
-    # the notebook way's speed with 1, 1.58x-1.63x with 16, benchmarks/results/speed.md); the
-    # steps and their numerics are the same.
+    # Several steps per call save small models their per-step overhead (README, "Hardware");
+    # the steps and their numerics are the same.
     "steps_per_execution": Setting(16, int, "training steps per compiled call", bounds="[1, inf)"),
     "early_stopping_patience": Setting(
         0, int, "epochs without validation improvement before stopping (0 = off)", bounds="[0, inf)"
@@ -242,49 +154,6 @@ SETTINGS = {
     "mixed_precision": Setting(False, bool, "mixed_float16 on GPU, mixed_bfloat16 on TPU/CPU"),
     "seed": Setting(
         0, int, "seed for data splits, shuffling and initialisation", bounds="[0, 4294967296)"
-    ),
-    # === Task specific ===
-    "window_size": Setting(
-        2,
-        int,
-        "context words on each side of a skip-gram target",
-        (),
-        ("word2vec", "classification"),
-        bounds="[1, inf)",
-    ),
-    "num_negatives": Setting(
-        4,
-        int,
-        "negative samples per skip-gram pair",
-        (),
-        ("word2vec", "classification"),
-        bounds="[1, inf)",
-    ),
-    "sampling_factor": Setting(
-        1e-3,
-        float,
-        "subsampling threshold of frequent words",
-        (),
-        ("word2vec", "classification"),
-        bounds="(0, inf)",
-    ),
-    "word2vec_epochs": Setting(
-        5,
-        int,
-        "skip-gram pretraining epochs (word2vec classifier)",
-        (),
-        ("classification",),
-        bounds="[1, inf)",
-    ),
-    "word2vec_xla": Setting(
-        True,
-        bool,
-        "compile skip-gram pretraining with XLA (word2vec classifier)",
-        (),
-        ("classification",),
-    ),
-    "max_decode_length": Setting(
-        64, int, "longest greedy translation in evaluation", (), ("translation",), bounds="[1, inf)"
     ),
     # === Outputs ===
     "output_dir": Setting(None, str, "run folder (default runs/<recipe>)"),
@@ -381,59 +250,27 @@ def _convert(key, kind, value):
     raise AssertionError(kind)
 
 
-def check_bounds(key, value, bounds, kind=int):
-    """Checks that a number lies in `bounds`, an interval such as `"[1, inf)"` or `"(0, 1)"`.
-
-    Raises `ValueError` in Keras' wording, e.g. "Invalid value for setting epochs. Expected an
-    integer >= 1. Received: epochs=0". `None` (an optional setting left unset) passes.
-
-    Example:
-
-    >>> check_bounds("valid_fraction", 0.1, "(0, 1)", float)
-    0.1
-    """
-    if value is None:
-        return value
-    low_bracket, low, high, high_bracket = bounds[0], *bounds[1:-1].split(","), bounds[-1]
-    low, high = float(low), float(high)
-
-    def shown(number):
-        return str(int(number)) if number.is_integer() else str(number)
-
-    above = value >= low if low_bracket == "[" else value > low
-    below = value <= high if high_bracket == "]" else value < high
-    if above and below:
-        return value
-    noun = "an integer" if kind in (int, "optional_int") else "a number"
-    if high == float("inf"):
-        expected = f"{noun} {'>=' if low_bracket == '[' else '>'} {shown(low)}"
-    else:
-        expected = f"{noun} in {low_bracket}{shown(low)}, {shown(high)}{high_bracket}"
-    raise ValueError(
-        f"Invalid value for setting {key}. Expected {expected}. Received: {key}={value}"
-    )
-
-
 def check_settings(config):
     """Checks every numeric setting of a resolved `config` against its bounds (see `Setting`)."""
+    known = settings_for(config.get("task"))
     for key, value in config.items():
-        setting = SETTINGS.get(key)
+        setting = known.get(key)
         if setting is not None and setting.bounds:
             check_bounds(key, value, setting.bounds, setting.kind)
 
 
-def model_factory(model_name):
-    """The factory of a model: a registered model's, or one of `UNREGISTERED_MODELS`."""
-    if model_name in UNREGISTERED_MODELS:
-        module, function = UNREGISTERED_MODELS[model_name]
-        return getattr(importlib.import_module(module), function)
+def model_factory(model_name, task=None):
+    """The factory of a model: the registry's, or the one its task kind names (a pre-trained
+    classifier needs a preset, so it is in no registry of models built from nothing)."""
+    if task is not None:
+        return get_task(task).model_factory(model_name)
     return get_model_entry(model_name).builder
 
 
-def model_arg_kinds(model_name):
+def model_arg_kinds(model_name, task=None):
     """Maps each argument of a model's factory to a setting kind, from its default."""
     kinds = {}
-    for name, parameter in inspect.signature(model_factory(model_name)).parameters.items():
+    for name, parameter in inspect.signature(model_factory(model_name, task)).parameters.items():
         if parameter.kind in (parameter.VAR_KEYWORD, parameter.VAR_POSITIONAL):
             continue
         default = parameter.default
@@ -452,8 +289,8 @@ def model_arg_kinds(model_name):
     return kinds
 
 
-def _check_model_args(model_name, model_args, source):
-    kinds = model_arg_kinds(model_name)
+def _check_model_args(model_name, task, model_args, source):
+    kinds = model_arg_kinds(model_name, task)
     checked = {}
     for key, value in model_args.items():
         if key not in kinds:
@@ -474,8 +311,6 @@ def read_config_file(path):
     with open(path, encoding="utf-8") as f:
         text = f.read()
     if path.endswith((".yaml", ".yml")):
-        import yaml
-
         loaded = yaml.safe_load(text)
     else:
         try:
@@ -488,13 +323,23 @@ def read_config_file(path):
 
 
 def settings_for(task):
-    """The settings a recipe of `task` accepts."""
-    return {k: s for k, s in SETTINGS.items() if not s.tasks or task is None or task in s.tasks}
+    """The settings a recipe of task kind `task` accepts: the shared ones (less the optimizer's
+    for a task whose models bring their own) and the kind's own; every kind's for `None`."""
+    if task is None:
+        return {**SETTINGS, **{k: s for kind in TASKS.values() for k, s in kind.settings.items()}}
+    kind = get_task(task)
+    shared = {
+        key: setting
+        for key, setting in SETTINGS.items()
+        if kind.trains_with_optimizer or key not in OPTIMIZER_SETTINGS
+    }
+    return {**shared, **kind.settings}
 
 
 def _merge(resolved, updates, source):
     model = updates.get("model", resolved.get("model"))
-    known = settings_for(updates.get("task", resolved.get("task")))
+    task = updates.get("task", resolved.get("task"))
+    known = settings_for(task)
     for key, value in updates.items():
         if key not in known:
             raise ValueError(
@@ -504,10 +349,10 @@ def _merge(resolved, updates, source):
             args = _convert(key, dict, value)
             resolved["model_args"] = {
                 **resolved.get("model_args", {}),
-                **_check_model_args(model, args, source),
+                **_check_model_args(model, task, args, source),
             }
             continue
-        setting = SETTINGS[key]
+        setting = known[key]
         converted = _convert(key, setting.kind, value)
         if setting.bounds:
             check_bounds(key, converted, setting.bounds, setting.kind)

@@ -112,6 +112,10 @@ class RunState(keras.callbacks.Callback):
     (2, ['checkpoints', 'history.csv'])
     """
 
+    # Every path it writes lies under `run_dir`: on workers other than the chief,
+    # `kzoo.distribute.multi_worker.fit` moves that folder once the run has restored from it.
+    restored_folder_attribute = "run_dir"
+
     def __init__(self, run_dir, monitor=None, mode="min"):
         super().__init__()
         if mode not in ("min", "max"):

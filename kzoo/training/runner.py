@@ -29,24 +29,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import kzoo
 from kzoo.data import vectorization
+from kzoo.distribute import multi_worker
+from kzoo.distribute import strategy as strategies
+from kzoo.distribute.xla import xla_supported
 from kzoo.export import export_bundle
 from kzoo.files import write_atomically, write_text_atomically
+from kzoo.optimizers import build_optimizer, learning_rate_schedule
 from kzoo.signatures import serving_bundle
-from kzoo.training import multi_worker
-from kzoo.training import strategy as strategies
+from kzoo.tasks import get_task
 from kzoo.training.callbacks import ExactProgbarLogger, ResumableEarlyStopping
 from kzoo.training.config import check_settings, model_factory
-from kzoo.training.optimizers import build_optimizer, learning_rate_schedule
-from kzoo.training.pretrained_task import PretrainedClassificationTask
 from kzoo.training.run_state import RunState, monitor_mode, read_state
-from kzoo.training.tasks import TASKS, skipgram_dataset
-from kzoo.training.xla import xla_supported
-
-# kzoo.training.tasks' tasks and those defined beside it.
-ALL_TASKS = {**TASKS, "pretrained_classification": PretrainedClassificationTask}
-
 
 # Settings that do not define the training: they may change when a run resumes, and
 # `restart` is never saved (a saved config must not restart the run it reruns).
@@ -111,7 +105,7 @@ class Run:
         self.config = config
         # Everything the settings alone can tell is checked before any data is read.
         check_settings(config)
-        self.task = ALL_TASKS[config["task"]](config)
+        self.task = get_task(config["task"])(config)
         self._check_model_args()
         self.output_dir = config["output_dir"]
         self._check_interrupted_run()
@@ -148,7 +142,8 @@ class Run:
         if stand_ins is None:
             return
         args = {**stand_ins, **self.config["model_args"]}
-        model_factory(self.config["model"])(**{k: v for k, v in args.items() if v is not None})
+        factory = model_factory(self.config["model"], self.config["task"])
+        factory(**{k: v for k, v in args.items() if v is not None})
         # Forget the stand-in model, so the real one gets the same layer names as without it.
         keras.backend.clear_session(free_memory=False)
 
@@ -219,14 +214,14 @@ class Run:
         with self.strategy.scope():
             # As kzoo.build_model, for registered models and those that need a preset alike:
             # arguments left as None keep the factory's defaults.
-            factory = model_factory(self.config["model"])
+            factory = model_factory(self.config["model"], self.config["task"])
             model = factory(**{key: value for key, value in args.items() if value is not None})
             self.compile(model, data.train)
         self.log(f"model: {model.name}, {model.count_params():,} parameters")
         return model
 
     def compile(self, model, dataset=None, epochs=None, xla=None):
-        """Recompiles a kzoo model with the run's optimizer settings, keeping its loss/metrics.
+        """Compiles a model for training with the run's optimizer settings, through its task.
 
         A learning-rate schedule spans `epochs` (default: the run's) passes over `dataset`;
         `xla` (default: the `xla` setting) asks for XLA, which the runner may still turn off.
@@ -238,26 +233,15 @@ class Run:
             if not supported:
                 self.log(f"XLA off for {model.name}: {reason}")
                 jit_compile = False
-        if isinstance(model, kzoo.GAN):
-            model.compile(
-                d_optimizer=keras.optimizers.Adam(
-                    c["learning_rate"], beta_1=0.5, clipnorm=c["clipnorm"]
-                ),
-                g_optimizer=keras.optimizers.Adam(
-                    c["learning_rate"], beta_1=0.5, clipnorm=c["clipnorm"]
-                ),
-                jit_compile=jit_compile,
-                steps_per_execution=self.steps_per_execution(),
-            )
-        else:
-            compiled = model.get_compile_config()
-            model.compile(
-                optimizer=self.optimizer(dataset, epochs),
-                loss=keras.saving.deserialize_keras_object(compiled["loss"]),
-                metrics=keras.saving.deserialize_keras_object(compiled["metrics"]),
-                jit_compile=jit_compile,
-                steps_per_execution=self.steps_per_execution(),
-            )
+        # The task keeps the loss and metrics the model's factory chose (the GAN: its own
+        # pair of optimizers).
+        optimizer = self.optimizer(dataset, epochs) if self.task.trains_with_optimizer else None
+        self.task.compile(
+            model,
+            optimizer,
+            jit_compile=jit_compile,
+            steps_per_execution=self.steps_per_execution(),
+        )
         return model
 
     def optimizer(self, dataset=None, epochs=None):
@@ -295,27 +279,10 @@ class Run:
             count = int(dataset.reduce(0, lambda n, _: n + 1))
         return count
 
-    def pretrain_word2vec(self, data):
-        """Trains skip-gram word2vec on the training sentences and returns its vectors, aligned
-        with the classifier's vocabulary (for `build_word2vec_classifier(embeddings=...)`)."""
-        c = self.config
-        vocabulary_size = data.model_args["vocabulary_size"]
-        sequences = [x for x in data.raw["train_ids"] if len(x) > 1]
-        dataset, pairs = skipgram_dataset(
-            sequences, vocabulary_size, c, self.global_batch_size, True
-        )
-        dim = c["model_args"].get("embedding_dim") or 128
-        with self.strategy.scope():
-            word2vec = kzoo.build_word2vec(vocabulary_size=vocabulary_size, embedding_dim=dim)
-            self.compile(word2vec, dataset, c["word2vec_epochs"], xla=c["word2vec_xla"])
-        self.log(f"word2vec pretraining: {pairs} skip-gram pairs, {c['word2vec_epochs']} epochs")
-        multi_worker.fit(
-            word2vec, dataset, epochs=c["word2vec_epochs"], verbose=self._verbose(), shuffle=False
-        )
-        return kzoo.word2vec_vectors(word2vec)
-
     # === Training ===
-    def _verbose(self):
+    def verbose(self):
+        """Keras' `verbose` for this run's output: a progress bar on a terminal, else a line
+        per epoch."""
         return "auto" if sys.stdout.isatty() else 2
 
     def callbacks(self, model, data):
@@ -367,7 +334,7 @@ class Run:
             epochs=c["epochs"],
             steps_per_epoch=c["steps_per_epoch"],
             callbacks=callbacks,
-            verbose=self._verbose(),
+            verbose=self.verbose(),
             shuffle=False,  # the pipelines shuffle; Keras would only warn
         )
         if self.chief:

@@ -262,7 +262,7 @@ def test_news_headlines_name_the_winner_not_the_first_named():
 
 
 def test_news_headlines_lead_baseline_is_weak_and_kinds_are_mixed():
-    from kzoo.training.tasks import TranslationTask
+    from kzoo.tasks.translation import TranslationTask
 
     articles, headlines = embedded.news_headlines(num_examples=800, seed=0)
     leads = [" ".join(a.split()[:6]) for a in articles]

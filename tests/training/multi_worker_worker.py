@@ -25,7 +25,7 @@ SEED = 7
 GLOBAL_BATCH_SIZE = 8
 EPOCHS = 2  # the worker's first fit; the resumed fit then runs epoch 3
 FIT_ARGS = dict(epochs=EPOCHS, verbose=0)
-KZOO_MARKER = "=== kzoo.training.multi_worker from here ==="
+KZOO_MARKER = "=== kzoo.distribute.multi_worker from here ==="
 
 
 def datasets():
@@ -84,8 +84,8 @@ def run_worker(out_path, workdir):
     """One task of a 2-worker cluster: plain `model.fit`, then kzoo's `fit`, resume, evaluate."""
     import keras
 
-    from kzoo.training import multi_worker
-    from kzoo.training import strategy as strategies
+    from kzoo.distribute import multi_worker
+    from kzoo.distribute import strategy as strategies
 
     strategy = strategies.resolve_strategy("auto")
     result = {
@@ -165,8 +165,8 @@ def run_mirrored(out_path):
 
     import keras
 
-    from kzoo.training import multi_worker, xla
-    from kzoo.training import strategy as strategies
+    from kzoo.distribute import multi_worker, xla
+    from kzoo.distribute import strategy as strategies
 
     strategy = strategies.resolve_strategy("mirrored")
     train, _ = datasets()

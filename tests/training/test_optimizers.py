@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from kzoo.training.optimizers import DenseAdadelta, build_optimizer, learning_rate_schedule
+from kzoo.optimizers import DenseAdadelta, build_optimizer, learning_rate_schedule
 
 
 def _embedding_model():

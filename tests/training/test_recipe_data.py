@@ -151,7 +151,7 @@ def test_recipe_tfds_default_offline_with_mock_data(name, extra, tmp_path):
 
 
 def test_dataset_tfds_without_a_tfds_default_is_an_error():
-    from kzoo.training.tasks import _tfds_name
+    from kzoo.tasks.base import tfds_name as _tfds_name
 
     assert _tfds_name({"dataset": "tfds", "tfds_name": "mnist"}) == "mnist"
     assert _tfds_name({"dataset": "glue/sst2", "tfds_name": "mnist"}) == "glue/sst2"
@@ -180,7 +180,7 @@ def test_a_test_label_missing_from_training_is_a_clear_error(tmp_path, rng):
 
 
 def test_test_folds_partition_the_data_for_cross_validation():
-    from kzoo.training.tasks import _local_splits
+    from kzoo.tasks.base import local_splits as _local_splits
 
     items = (list(range(100)), [f"label {i}" for i in range(100)])
     config = {"train_file": ["f"], "valid_file": None, "test_file": None, "seed": 3}
@@ -358,7 +358,7 @@ def test_an_empty_file_is_an_error_naming_it(tmp_path, rng):
 
 
 def test_a_single_class_is_refused_before_any_vocabulary_is_adapted(tmp_path, rng, monkeypatch):
-    from kzoo.training import tasks
+    from kzoo.tasks import classification as tasks
 
     def no_vectorizer(*args, **kwargs):
         raise AssertionError("a vectorizer was adapted")
@@ -375,7 +375,7 @@ def test_a_single_class_is_refused_before_any_vocabulary_is_adapted(tmp_path, rn
 
 
 def test_a_dataset_without_examples_is_named():
-    from kzoo.training.tasks import _check_training_classes
+    from kzoo.tasks.classification import _check_training_classes
 
     with pytest.raises(ValueError, match=r"^TFDS dataset x \(train split\) has 0 examples\.$"):
         _check_training_classes([], "TFDS dataset x (train split)")

@@ -16,6 +16,7 @@ import pytest
 import tensorflow as tf
 from keras.callbacks import EarlyStopping
 
+from kzoo.tasks.word2vec import pretrain as pretrain_word2vec
 from kzoo.training import Run, parse_settings
 from kzoo.training.run_state import RunState
 from kzoo_cli import main as kzoo_main
@@ -213,7 +214,7 @@ def test_word2vec_classifier_pretrains_with_xla_and_classifies_without(tmp_path,
 
     monkeypatch.setattr(Run, "compile", recording_compile)
     data = run.load_data()
-    run.build_model(data, embeddings=run.pretrain_word2vec(data))
+    run.build_model(data, embeddings=pretrain_word2vec(run, data))
     assert compiled == [True, False]  # the recipe's word2vec_xla=True, xla=False
 
 

@@ -1,4 +1,4 @@
-"""Tests for kzoo.training.strategy, .multi_worker and .xla: choosing, describing and training
+"""Tests for kzoo.distribute.strategy, .multi_worker and .xla: choosing, describing and training
 under strategies, and when XLA can compile.
 
 Strategies over several devices or workers need TensorFlow's runtime configured before it
@@ -23,8 +23,8 @@ import pytest
 import tensorflow as tf
 
 import kzoo
-from kzoo.training import multi_worker, xla
-from kzoo.training import strategy as strategies
+from kzoo.distribute import multi_worker, xla
+from kzoo.distribute import strategy as strategies
 from kzoo.training.run_state import RunState
 
 HELPER = Path(__file__).with_name("multi_worker_worker.py")

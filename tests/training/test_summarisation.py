@@ -6,7 +6,8 @@ import json
 import pytest
 import tensorflow as tf
 
-from kzoo.training.tasks import Data, TranslationTask
+from kzoo.tasks import Data
+from kzoo.tasks.translation import TranslationTask
 from kzoo_cli import main as kzoo_main
 
 TINY = [

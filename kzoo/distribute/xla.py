@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 from keras.src.trainers.trainer import model_supports_jit
 
-from kzoo.training.strategy import is_tpu, strategy_name, uses_gpu
+from kzoo.distribute.strategy import is_tpu, strategy_name, uses_gpu
 
 # The activations for which Keras' TensorFlow backend picks the cuDNN kernel
 # (keras/src/backend/tensorflow/rnn.py, `_do_lstm_arguments_support_cudnn`).
@@ -53,7 +53,7 @@ def xla_supported(model, strategy=None):
     Example:
 
     >>> import kzoo
-    >>> from kzoo.training.xla import xla_supported
+    >>> from kzoo.distribute.xla import xla_supported
     >>> xla_supported(kzoo.build_cnn_sentiment(vocabulary_size=20))
     (True, None)
     """

@@ -3,7 +3,7 @@
 `resolve_strategy("auto")` picks a TPU when one resolves, else `MultiWorkerMirroredStrategy`
 when `TF_CONFIG` describes a cluster of several tasks, else `MirroredStrategy` over the visible
 GPUs when there are several, else TensorFlow's default strategy. Training under it is
-`kzoo.training.multi_worker.fit`; whether XLA can compile for it, `kzoo.training.xla`.
+`kzoo.distribute.multi_worker.fit`; whether XLA can compile for it, `kzoo.distribute.xla`.
 """
 
 import glob
@@ -45,7 +45,7 @@ def resolve_strategy(name="auto"):
 
     Example:
 
-    >>> from kzoo.training.strategy import describe_strategy, resolve_strategy
+    >>> from kzoo.distribute.strategy import describe_strategy, resolve_strategy
     >>> describe_strategy(resolve_strategy("default"))
     'default strategy, 1 replica (CPU:0)'
     """
@@ -90,7 +90,7 @@ def describe_strategy(strategy):
     Example:
 
     >>> import tensorflow as tf
-    >>> from kzoo.training.strategy import describe_strategy
+    >>> from kzoo.distribute.strategy import describe_strategy
     >>> describe_strategy(tf.distribute.MirroredStrategy(["/cpu:0"]))
     'MirroredStrategy, 1 replica (CPU:0)'
     """
@@ -123,7 +123,7 @@ def global_batch_size(per_replica_batch_size, strategy):
     Example:
 
     >>> import tensorflow as tf
-    >>> from kzoo.training.strategy import global_batch_size
+    >>> from kzoo.distribute.strategy import global_batch_size
     >>> global_batch_size(32, tf.distribute.get_strategy())
     32
     """
@@ -143,7 +143,7 @@ def is_chief(strategy=None):
 
     Example:
 
-    >>> from kzoo.training.strategy import is_chief
+    >>> from kzoo.distribute.strategy import is_chief
     >>> is_chief()
     True
     """
@@ -167,7 +167,7 @@ def strategy_name(strategy):
     Example:
 
     >>> import tensorflow as tf
-    >>> from kzoo.training.strategy import strategy_name
+    >>> from kzoo.distribute.strategy import strategy_name
     >>> strategy_name(tf.distribute.get_strategy())
     'default strategy'
     """
@@ -192,7 +192,7 @@ def is_tpu(strategy):
     Example:
 
     >>> import tensorflow as tf
-    >>> from kzoo.training.strategy import is_tpu
+    >>> from kzoo.distribute.strategy import is_tpu
     >>> is_tpu(tf.distribute.get_strategy())
     False
     """
@@ -215,7 +215,7 @@ def is_multi_worker(strategy):
     Example:
 
     >>> import tensorflow as tf
-    >>> from kzoo.training.strategy import is_multi_worker
+    >>> from kzoo.distribute.strategy import is_multi_worker
     >>> is_multi_worker(tf.distribute.get_strategy())
     False
     """
@@ -237,7 +237,7 @@ def uses_gpu(strategy):
     Example:
 
     >>> import tensorflow as tf
-    >>> from kzoo.training.strategy import uses_gpu
+    >>> from kzoo.distribute.strategy import uses_gpu
     >>> uses_gpu(tf.distribute.MirroredStrategy(["/cpu:0"]))
     False
     """

@@ -35,7 +35,7 @@ def learning_rate_schedule(name, learning_rate, total_steps=None, warmup_steps=0
 
     Example:
 
-    >>> from kzoo.training.optimizers import learning_rate_schedule
+    >>> from kzoo.optimizers import learning_rate_schedule
     >>> schedule = learning_rate_schedule("cosine", 1e-3, total_steps=100, warmup_steps=10)
     >>> [round(float(schedule(step)), 6) for step in (0, 10, 55, 100)]
     [0.0, 0.001, 0.00055, 0.0001]
@@ -79,7 +79,7 @@ def build_optimizer(name, learning_rate, clipnorm=None):
 
     Example:
 
-    >>> from kzoo.training.optimizers import build_optimizer
+    >>> from kzoo.optimizers import build_optimizer
     >>> type(build_optimizer("adadelta", 1.0)).__name__
     'DenseAdadelta'
     """

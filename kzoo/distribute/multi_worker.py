@@ -17,8 +17,7 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from kzoo.training.run_state import RunState
-from kzoo.training.strategy import is_chief, is_multi_worker
+from kzoo.distribute.strategy import is_chief, is_multi_worker
 
 # Dataset ops that read files: TensorFlow's FILE auto-sharding can split these by file.
 _FILE_READER_OPS = (
@@ -55,8 +54,8 @@ def fit(model, x=None, **fit_kwargs):
 
     >>> import numpy as np
     >>> import kzoo
-    >>> from kzoo.training.multi_worker import fit
-    >>> from kzoo.training.strategy import resolve_strategy
+    >>> from kzoo.distribute.multi_worker import fit
+    >>> from kzoo.distribute.strategy import resolve_strategy
     >>> with resolve_strategy("default").scope():
     ...     model = kzoo.build_lstm_classifier(vocabulary_size=20, embedding_dim=4, units=4)
     >>> history = fit(model, np.ones((4, 3), "int32"), y=np.ones(4), epochs=2, verbose=0)
@@ -91,7 +90,7 @@ def evaluate(model, x=None, **evaluate_kwargs):
 
     >>> import numpy as np
     >>> import kzoo
-    >>> from kzoo.training.multi_worker import evaluate
+    >>> from kzoo.distribute.multi_worker import evaluate
     >>> model = kzoo.build_lstm_classifier(vocabulary_size=20, embedding_dim=4, units=4)
     >>> logs = evaluate(model, np.ones((4, 3), "int32"), y=np.ones(4), verbose=0,
     ...                 return_dict=True)
@@ -126,7 +125,7 @@ def shard_options(dataset):
     Example:
 
     >>> import tensorflow as tf
-    >>> from kzoo.training.multi_worker import shard_options
+    >>> from kzoo.distribute.multi_worker import shard_options
     >>> dataset = shard_options(tf.data.Dataset.range(8).batch(4))
     >>> dataset.options().experimental_distribute.auto_shard_policy.name
     'DATA'
@@ -202,6 +201,11 @@ def _multi_worker_fixes(model):
         model.train_function = model.test_function = None
 
 
+# A callback that first restores from a shared folder and then writes into it (kzoo's
+# RunState) names the attribute holding that folder here; Keras' BackupAndRestore is known.
+RESTORED_FOLDER_ATTRIBUTE = "restored_folder_attribute"
+
+
 class _RedirectAfterRestore(keras.callbacks.Callback):
     """Moves a restoring callback's writes (`BackupAndRestore`, kzoo's `RunState`) to a worker
     directory once it has restored from the shared one."""
@@ -247,8 +251,9 @@ def _chief_writes_only(callbacks, strategy):
         worker_callbacks.append(callback)
         if isinstance(callback, keras.callbacks.BackupAndRestore):
             worker_callbacks.append(_RedirectAfterRestore(callback, redirect, "backup_dir"))
-        elif isinstance(callback, RunState):
-            worker_callbacks.append(_RedirectAfterRestore(callback, redirect, "run_dir"))
+        elif hasattr(callback, RESTORED_FOLDER_ATTRIBUTE):
+            attribute = getattr(callback, RESTORED_FOLDER_ATTRIBUTE)
+            worker_callbacks.append(_RedirectAfterRestore(callback, redirect, attribute))
         elif isinstance(callback, keras.callbacks.ModelCheckpoint):
             redirect(callback, "filepath", is_file=True)
         elif isinstance(callback, keras.callbacks.CSVLogger):

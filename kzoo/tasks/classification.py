@@ -1,0 +1,327 @@
+"""Text classification: sentences or documents in, one class out.
+
+Reads `<label> <text>` lines, CSV/TSV columns, one file per label, the embedded sentiment or
+question corpus, or a TFDS dataset; serves raw text in, class probabilities and names out.
+"""
+
+import warnings
+
+import numpy as np
+import tensorflow as tf
+
+from kzoo.data import (
+    batching,
+    classification_files,
+    embedded,
+    tfds_sources,
+    vectorization,
+)
+from kzoo.registry import entry_for
+from kzoo.settings import Setting
+from kzoo.signatures import checked_token_ids, ids_from_text
+from kzoo.tasks import word2vec
+from kzoo.tasks.base import (
+    Data,
+    Task,
+    embedded_name,
+    hold_out,
+    local_splits,
+    standardize,
+    tfds_name,
+    with_validation,
+)
+
+
+def _declared_labels(config):
+    """The `labels` setting as a list of class names (`--labels neg,pos`, or repeated), or
+    None when it is not set."""
+    names = config["labels"]
+    if not names:
+        return None
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise ValueError(
+            "Invalid value for setting labels. Expected at least two distinct class names, "
+            f"e.g. --labels neg,pos. Received: labels={','.join(names)}"
+        )
+    return names
+
+
+def _check_training_classes(labels, where, declared=None, files=False):
+    """Refuses a training split a classifier cannot learn from: no example, one class, or
+    no example of a declared class. `where` names the files or the dataset."""
+    unit = "lines" if files else "examples"
+    if not labels:
+        raise ValueError(f"{where} has 0 examples.")
+    found = set(labels)
+    if len(found) == 1:
+        advice = "; for one file per label, give one --train-file per label" if files else ""
+        raise ValueError(
+            f"{where} has one class, {labels[0]!r}, in {len(labels)} {unit}: a classifier "
+            f"needs at least two{advice}."
+        )
+    absent = [name for name in declared or () if name not in found]
+    if absent:
+        raise ValueError(
+            f"{where} has no example of {' or '.join(map(repr, absent))}, declared by "
+            "--labels: a class without training examples cannot be learned. Check the file, "
+            "or leave the class out of --labels."
+        )
+
+
+class ClassificationTask(Task):
+    """Text classification: `<label> <text>` lines, CSV/TSV columns, one file per label,
+    the embedded sentiment or question corpus, or a TFDS dataset such as imdb_reviews.
+
+    Labels are checked before anything is adapted (`kzoo.data.load_classification_files`
+    says what a bad line and a rare label are): the training split needs two classes or
+    more, `--labels` fixes the classes and their order, and `--on-bad-lines warn|skip`
+    leaves bad lines out, counted in the run log and `metrics.json`.
+    """
+
+    settings = {
+        "labels": Setting(
+            [],
+            "names",
+            "the class names of local classification files, in class-id order, e.g. --labels "
+            "neg,pos (a label not among them is a bad line; default: the training file's, "
+            "sorted)",
+        ),
+        "on_bad_lines": Setting(
+            "error",
+            str,
+            "a bad line of a classification file (a label and no text, a CSV/TSV row without "
+            "its fields, a label --labels does not declare): error, or leave it out with a "
+            "warning (warn) or silently (skip)",
+            ("error", "warn", "skip"),
+        ),
+        # The word2vec classifier's skip-gram pretraining (`kzoo.tasks.word2vec.pretrain`).
+        **word2vec.SKIPGRAM_SETTINGS,
+        "word2vec_epochs": Setting(
+            5, int, "skip-gram pretraining epochs (word2vec classifier)", bounds="[1, inf)"
+        ),
+        "word2vec_xla": Setting(
+            True, bool, "compile skip-gram pretraining with XLA (word2vec classifier)"
+        ),
+    }
+
+    def stand_in_model_args(self):
+        args = {"vocabulary_size": 3, "num_classes": 2}
+        if self.accepts("max_sequence_length"):
+            args["max_sequence_length"] = self.config["max_length"] or 8
+        return args
+
+    def _raw_splits(self):
+        c = self.config
+        declared = _declared_labels(c)
+        self.lines_left_out, self.bad_line_warnings = {}, []
+        splits = {}
+        if c["train_file"]:
+            splits = local_splits(c, self._read_files)
+            class_names = declared or sorted(set(splits["train"][1]))
+        elif declared:
+            raise ValueError(
+                f"Invalid value for setting labels. Expected no labels with dataset="
+                f"{c['dataset']}, whose classes are its own: --labels declares the classes of "
+                f"--train-file files. Received: labels={','.join(declared)}"
+            )
+        elif c["dataset"].startswith("embedded"):
+            corpora = {
+                "sentiment": embedded.sentiment_corpus,
+                "questions": embedded.question_corpus,
+            }
+            name = embedded_name(c["dataset"], "sentiment", corpora)
+            kwargs = {"seed": c["seed"]}
+            if c["num_examples"]:
+                kwargs["num_examples"] = c["num_examples"]
+            texts, labels, class_names = corpora[name](**kwargs)
+            labels = [class_names[i] for i in labels]
+            _check_training_classes(labels, f"embedded:{name}")
+            (train, test) = hold_out([texts, labels], 0.1, c["seed"])
+            splits = {"train": tuple(train), "test": tuple(test)}
+        else:
+            texts, labels, class_names = tfds_sources.load_tfds_classification(
+                tfds_name(c), split="train", data_dir=c["data_dir"]
+            )
+            splits["train"] = (texts, [class_names[i] for i in labels])
+            _check_training_classes(
+                splits["train"][1], f"TFDS dataset {tfds_name(c)} (train split)"
+            )
+            try:
+                texts, labels, _ = tfds_sources.load_tfds_classification(
+                    tfds_name(c), split="test", data_dir=c["data_dir"]
+                )
+                splits["test"] = (texts, [class_names[i] for i in labels])
+            except ValueError:
+                pass  # no test split: evaluate on validation only
+        return with_validation(splits, c), list(class_names)
+
+    def _labeled_splits(self):
+        """(splits, class names, {class name: id}); every split's labels must be training's."""
+        splits, class_names = self._raw_splits()
+        label_ids = {name: i for i, name in enumerate(class_names)}
+        for split, (_, labels) in splits.items():
+            unknown = sorted(set(labels) - set(label_ids))
+            if unknown:
+                raise ValueError(
+                    f"The {split} split has labels the training split lacks: {unknown[:5]}. "
+                    f"Training labels: {class_names}."
+                )
+        return splits, class_names, label_ids
+
+    def _read_files(self, paths, split):
+        """Reads one split's files; the training files' labels are checked as a whole."""
+        c = self.config
+        declared = _declared_labels(c)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", classification_files.BadLinesWarning)
+            texts, labels = result = classification_files.load_classification_files(
+                paths,
+                encoding=c["encoding"],
+                text_column=c["text_column"],
+                label_column=c["label_column"],
+                labels=declared,
+                on_bad_lines=c["on_bad_lines"],
+                check_rare_labels=split == "train",
+            )
+        for warning in caught:  # the bad-line warnings go to the run log, others as usual
+            if issubclass(warning.category, classification_files.BadLinesWarning):
+                self.bad_line_warnings.append(str(warning.message))
+            else:
+                warnings.showwarning(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
+        if c["on_bad_lines"] != "error":
+            self.lines_left_out[split] = result.lines_left_out
+        if split == "train":
+            _check_training_classes(labels, ", ".join(paths), declared, files=True)
+        return texts, labels
+
+    def _summary(self, splits):
+        """The log's lines on the splits: sizes, and the bad lines left out of their files."""
+        lines = []
+        for split in ("train", "valid", "test"):
+            if split in splits:
+                line = f"{split}: {len(splits[split][0])} examples"
+                if split in self.lines_left_out:
+                    count = self.lines_left_out[split]
+                    line += f", {count} bad line{'s' * (count != 1)} left out of its files"
+                lines.append(line)
+        return lines + self.bad_line_warnings
+
+    def evaluate(self, model, data):
+        """Adds, with `--on-bad-lines warn|skip`, the bad lines left out of each split's
+        files as its `lines_left_out`."""
+        results = super().evaluate(model, data)
+        for split, count in data.lines_left_out.items():
+            results.setdefault(split, {})["lines_left_out"] = count
+        return results
+
+    def load(self, global_batch_size):
+        c = self.config
+        splits, class_names, label_ids = self._labeled_splits()
+        vectorizer = vectorization.make_vectorizer(
+            splits["train"][0],
+            split=c["split"],
+            max_tokens=c["max_tokens"],
+            standardize=standardize(c),
+        )
+        ids = {
+            s: vectorization.vectorize(vectorizer, texts, c["max_length"])
+            for s, (texts, _) in splits.items()
+        }
+        boundaries = None
+        if c["num_buckets"]:
+            boundaries = batching.bucket_boundaries(
+                [len(x) for x in ids["train"]], c["num_buckets"]
+            )
+        longest = max(len(x) for x in ids["train"])
+        limit = boundaries[-1] - 1 if boundaries else longest
+        datasets = {}
+        for split, sequences in ids.items():
+            sequences = [x[:limit] for x in sequences]
+            labels = [label_ids[label] for label in splits[split][1]]
+            datasets[split] = batching.classification_dataset(
+                sequences,
+                labels,
+                global_batch_size,
+                boundaries=boundaries,
+                shuffle=split == "train",
+                seed=c["seed"],
+            )
+        model_args = {
+            "vocabulary_size": vectorizer.vocabulary_size(),
+            "num_classes": len(class_names),
+        }
+        if self.accepts("max_sequence_length"):
+            model_args["max_sequence_length"] = limit
+        return Data(
+            train=datasets["train"],
+            valid=datasets.get("valid"),
+            test=datasets.get("test"),
+            model_args=model_args,
+            vectorizers={"text": vectorizer},
+            class_names=class_names,
+            raw={**splits, "train_ids": ids["train"]},
+            examples=list(splits["valid"][0][:3]),
+            max_length=limit,
+            lines_left_out=dict(self.lines_left_out),
+            summary=self._summary(splits)
+            + [f"classes: {class_names}", f"vocabulary: {vectorizer.vocabulary_size()} tokens"],
+        )
+
+    # === Serving: raw text in, class probabilities and names out ===
+
+    @classmethod
+    def endpoints(cls, bundle):
+        """`serving_default`: `text` [-1] string → `scores` [-1, classes], `label` [-1] string,
+        `label_id` [-1]; `token_ids`: the same from token ids."""
+        model, vectorizer = bundle.model, bundle.vectorizers["text"]
+        class_names = tf.constant(bundle.class_names)
+        vocabulary_size = len(vectorization.vocabulary(vectorizer))
+        max_length = bundle.max_length
+        # A model with a position embedding reads no more tokens than it covers.
+        limit = entry_for(model).input_limit
+        if limit is not None:
+            max_length = min(max_length or limit(model), limit(model))
+
+        def classify(token_ids):
+            probabilities = tf.cast(model(token_ids, training=False), tf.float32)
+            if probabilities.shape[-1] == 1:  # one sigmoid unit: P(class 1)
+                probabilities = tf.concat([1.0 - probabilities, probabilities], axis=-1)
+            label_id = tf.argmax(probabilities, axis=-1)
+            return {
+                "scores": probabilities,
+                "label": tf.gather(class_names, label_id),
+                "label_id": label_id,
+            }
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve_text(text):
+            return classify(ids_from_text(vectorizer, text, max_length))
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="token_ids")])
+        def serve_token_ids(token_ids):
+            token_ids = checked_token_ids(token_ids, vocabulary_size, "token_ids")
+            if max_length:
+                token_ids = token_ids[:, :max_length]
+            return classify(token_ids)
+
+        return {"serving_default": serve_text, "token_ids": serve_token_ids}
+
+    @classmethod
+    def reference_outputs(cls, bundle, inputs, functions):
+        """The training pipeline itself (vectorize in Python, then `model.predict`), so the
+        in-graph text handling must match it."""
+        texts = [str(t) for t in inputs["text"]]
+        ids = vectorization.vectorize(bundle.vectorizers["text"], texts, bundle.max_length)
+        width = max(len(x) for x in ids)
+        batch = np.stack([np.pad(x, (0, width - len(x))) for x in ids])
+        probabilities = bundle.model.predict(batch, verbose=0)
+        if probabilities.shape[-1] == 1:
+            probabilities = np.concatenate([1 - probabilities, probabilities], axis=-1)
+        label_id = probabilities.argmax(-1)
+        return {
+            "scores": probabilities,
+            "label_id": label_id,
+            "label": np.array([bundle.class_names[i] for i in label_id], dtype=object),
+        }
