@@ -46,7 +46,7 @@ from kzoo.serving.json_examples import (
 )
 from kzoo.serving.json_predict import make_predict_response, parse_predict_request
 from kzoo.serving.json_values import error_body
-from kzoo.serving.models import DEFAULT_SIGNATURE
+from kzoo.serving.servables import DEFAULT_SIGNATURE
 
 logger = logging.getLogger("kzoo.serving")
 
