@@ -30,9 +30,7 @@ from kzoo.runs import load_run
 from kzoo.signatures import build_archive
 from kzoo.tasks import get_task
 
-# Where TF Serving looks for warm-up requests inside a version folder.
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
-
+from kzoo.serving.servables import WARMUP_FILE  # where TF Serving reads warm-up requests
 
 # TF Serving serves a model by its folder name, which clients put in URLs
 # (/v1/models/<name>:predict): no path separators, and not hidden (staging folders are).

@@ -41,9 +41,22 @@ import threading
 from urllib.parse import quote, urlsplit
 
 import numpy as np
-from tensorflow.core.framework import types_pb2
 
+# By name: `Client`'s `grpc` argument would hide the module inside `__init__`.
+from grpc import RpcError, insecure_channel
+from tensorflow.core.framework import types_pb2
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+    status_pb2,
+)
+
+from kzoo.serving.core import ServingCore
 from kzoo.serving.errors import ServingError
+from kzoo.serving.servables import DEFAULT_SIGNATURE
 from kzoo.serving.tensors import (
     DT_STRING,
     as_string_array,
@@ -51,8 +64,6 @@ from kzoo.serving.tensors import (
     numpy_dtype,
     to_tensor_proto,
 )
-
-DEFAULT_SIGNATURE = "serving_default"
 
 
 def _json_input(array):
@@ -142,12 +153,8 @@ class Client:
         self._signatures = {}
         self._channel = None
         if self.transport == "grpc":
-            import grpc as grpc_module
-            from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
-
-            self._grpc = grpc_module
             host = f"[{self._host}]" if ":" in self._host else self._host
-            self._channel = grpc_module.insecure_channel(
+            self._channel = insecure_channel(
                 f"{host}:{parts.port or 8500}",
                 options=[
                     ("grpc.max_receive_message_length", max_message_bytes),
@@ -248,7 +255,7 @@ class Client:
     def _call(self, method, request):
         try:
             return method(request, timeout=self.timeout)
-        except self._grpc.RpcError as error:
+        except RpcError as error:
             raise ServingError(error.code().name, error.details() or "") from None
 
     @staticmethod
@@ -284,8 +291,6 @@ class Client:
                 }
                 for entry in entries
             ]
-        from tensorflow_serving.apis import get_model_status_pb2, status_pb2
-
         request = get_model_status_pb2.GetModelStatusRequest()
         self._model_spec(request.model_spec, name, version, label)
         response = self._call(self._model.GetModelStatus, request)
@@ -309,10 +314,6 @@ class Client:
         """
         if self.transport == "rest":
             return self._rest("GET", self._path(name, version, label) + "/metadata")
-        from tensorflow_serving.apis import get_model_metadata_pb2
-
-        from kzoo.serving.core import ServingCore
-
         request = get_model_metadata_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
         self._model_spec(request.model_spec, name, version, label)
         return ServingCore.metadata_json(self._call(self._prediction.GetModelMetadata, request))
@@ -386,8 +387,6 @@ class Client:
         return result
 
     def _predict_grpc(self, name, arrays, signature, signature_name, version, label, output_filter):
-        from tensorflow_serving.apis import predict_pb2
-
         request = predict_pb2.PredictRequest()
         self._model_spec(request.model_spec, name, version, label, signature_name)
         for input_name, value in arrays.items():

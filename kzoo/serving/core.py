@@ -10,7 +10,8 @@ Example:
 >>> import tempfile
 >>> import numpy as np
 >>> import tensorflow as tf
->>> from kzoo.serving.models import BasePathSource, ModelManager
+>>> from kzoo.serving.manager import ModelManager
+>>> from kzoo.serving.sources import BasePathSource
 >>> class AddOne(tf.Module):
 ...     @tf.function(input_signature=[tf.TensorSpec([None], tf.int64, name="n")])
 ...     def serve(self, n):
@@ -42,16 +43,16 @@ from tensorflow_serving.apis import (
     status_pb2,
 )
 
-from kzoo.export import WARMUP_FILE
 from kzoo.serving.deadlines import Deadline
 from kzoo.serving.errors import ServingError, invalid_argument
 from kzoo.serving.limits import RequestLimits
 from kzoo.serving.memory import LARGE_REQUEST_BYTES
-from kzoo.serving.models import (
+from kzoo.serving.servables import (
     CLASSIFY_METHOD,
     DEFAULT_SIGNATURE,
     PREDICT_METHOD,
     REGRESS_METHOD,
+    WARMUP_FILE,
 )
 from kzoo.serving.tensors import (
     dtype_name,

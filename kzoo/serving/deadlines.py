@@ -61,6 +61,8 @@ def _per_thread_cancellation():
     with _hook_lock:
         if _hooked is None:
             try:
+                # A private TensorFlow module, imported here beside its fallback: a TensorFlow
+                # without it serves on, only without cancelling computations.
                 from tensorflow.python.eager import cancellation
 
                 process_wide = cancellation.context

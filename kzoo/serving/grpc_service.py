@@ -34,7 +34,7 @@ from tensorflow_serving.apis import (
 )
 
 from kzoo.serving.errors import ServingError
-from kzoo.serving.models import StaticSource, configs_from_proto
+from kzoo.serving.sources import StaticSource, configs_from_proto
 
 logger = logging.getLogger("kzoo.serving")
 

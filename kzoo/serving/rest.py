@@ -39,15 +39,14 @@ from urllib.parse import unquote
 from google.protobuf import json_format
 
 from kzoo.serving.errors import HTTP_STATUS, ServingError, invalid_argument
-from kzoo.serving.json_tensor import (
-    error_body,
+from kzoo.serving.json_examples import (
     make_classify_response,
-    make_predict_response,
     make_regress_response,
     parse_examples_request,
-    parse_predict_request,
 )
-from kzoo.serving.models import DEFAULT_SIGNATURE
+from kzoo.serving.json_predict import make_predict_response, parse_predict_request
+from kzoo.serving.json_values import error_body
+from kzoo.serving.servables import DEFAULT_SIGNATURE
 
 logger = logging.getLogger("kzoo.serving")
 

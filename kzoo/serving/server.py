@@ -61,8 +61,9 @@ from kzoo.serving.limits import (
     DEFAULT_MAX_REQUEST_INSTANCES,
     RequestLimits,
 )
-from kzoo.serving.models import BasePathSource, ConfigFileSource, ModelManager
+from kzoo.serving.manager import ModelManager
 from kzoo.serving.rest import RestApi, RestServer
+from kzoo.serving.sources import BasePathSource, ConfigFileSource
 
 logger = logging.getLogger("kzoo.serving")
 

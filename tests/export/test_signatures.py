@@ -486,9 +486,8 @@ def test_max_new_tokens_limit_must_be_positive(tmp_path):
 
 
 def test_kzoo_export_passes_the_max_new_tokens_limit(monkeypatch, capsys):
-    from kzoo.cli import main
-
     import kzoo.export
+    from kzoo_cli import main
 
     calls = []
 

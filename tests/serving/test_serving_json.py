@@ -7,12 +7,9 @@ import pytest
 from tensorflow.core.framework import types_pb2
 
 from kzoo.serving.errors import ServingError
-from kzoo.serving.json_tensor import (
-    make_predict_response,
-    parse_examples_request,
-    parse_json,
-    parse_predict_request,
-)
+from kzoo.serving.json_examples import parse_examples_request
+from kzoo.serving.json_predict import make_predict_response, parse_predict_request
+from kzoo.serving.json_values import parse_json
 
 FLOAT = {"x": types_pb2.DT_FLOAT}
 
@@ -135,3 +132,18 @@ def test_examples_request():
         parse_examples_request(b'{"examples": [{"x": [1.5, "a"]}]}')
     with pytest.raises(ServingError, match="'examples' value is an empty array"):
         parse_examples_request(b'{"examples": []}')
+
+
+def test_examples_feature_numbers():
+    # Decimals are checked as float tensor elements are; whole numbers must fit an int64_list.
+    body = b'{"examples": [{"x": 0.5, "big": 18446744073709551616}]}'
+    features = parse_examples_request(body)[1][0].features.feature
+    assert list(features["x"].float_list.value) == [0.5]
+    assert list(features["big"].float_list.value) == [2.0**64]
+    lossy = r"^INVALID_ARGUMENT: Cannot convert JSON value: 1e\+39 to float without loss of "
+    lossy += r"precision\.$"
+    with pytest.raises(ServingError, match=lossy):
+        parse_examples_request(b'{"examples": [{"x": 1e39}]}')
+    uint64 = r"^INVALID_ARGUMENT: Feature: n has uint64 element\. Only int64 is supported\.$"
+    with pytest.raises(ServingError, match=uint64):
+        parse_examples_request(b'{"examples": [{"n": 9223372036854775808}]}')

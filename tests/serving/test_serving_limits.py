@@ -194,7 +194,7 @@ def test_request_limits_arguments_are_checked():
 
 
 def test_kzoo_serve_help_shows_the_limits(capsys):
-    from kzoo.cli import main
+    from kzoo_cli import main
 
     with pytest.raises(SystemExit):
         main(["serve", "--help"])
