@@ -27,10 +27,9 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from kzoo import validation
 from kzoo.runs import load_run
+from kzoo.serving.servables import WARMUP_FILE  # where TF Serving reads warm-up requests
 from kzoo.signatures import build_archive
 from kzoo.tasks import get_task
-
-from kzoo.serving.servables import WARMUP_FILE  # where TF Serving reads warm-up requests
 
 # TF Serving serves a model by its folder name, which clients put in URLs
 # (/v1/models/<name>:predict): no path separators, and not hidden (staging folders are).
