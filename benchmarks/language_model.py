@@ -119,8 +119,11 @@ def _sample(export_dir, recipe, length=300):
     outputs = sample(
         prompt=tf.constant([PROMPT]),
         max_new_tokens=tf.constant(length),
+        sampler=tf.constant("temperature"),
         temperature=tf.constant(0.8),
         top_k=tf.constant(0),
+        top_p=tf.constant(1.0),
+        num_beams=tf.constant(1),
         seed=tf.constant(0, tf.int64),
     )
     return PROMPT + outputs["text"].numpy()[0].decode("utf-8")

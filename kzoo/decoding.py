@@ -330,9 +330,12 @@ class Decoding:
             # Beam search scores every position it writes: each row starts at its own length.
             def row(arguments):
                 ids, length = arguments
-                ids = ids[None]
+                # Its own buffer: beam search would otherwise score tokens past the row's end.
+                end = tf.minimum(length + max_new_tokens, total)
+                ids = ids[None, :end]
                 cache = self.decoder.start(ids, length)
-                return beam_search(self._next, ids, cache, length, num_beams)[0]
+                best = beam_search(self._next, ids, cache, length, num_beams)[0]
+                return tf.pad(best, [[0, total - end]])
 
             return tf.map_fn(row, (prompt, lengths), fn_output_signature=tf.int32)
 

@@ -224,7 +224,7 @@ def test_a_classifier_without_attention_is_refused(mha_run, tmp_path, capsys):
     with pytest.raises(
         ValueError,
         match=r"argument run_dir\. Expected the run folder of a model with attention .*"
-        r"a classification run of model 'lstm_classifier', which has no self_attention layer",
+        r"a classification run of model 'lstm_classifier', which has no attention layer",
     ):
         attention_for(str(fake), "a fine film")
     # The command says so on stderr and writes nothing.

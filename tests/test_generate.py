@@ -481,7 +481,10 @@ def test_invalid_arguments(language_models, vectorizer):
 
 def test_non_generative_model_is_rejected(vectorizer):
     classifier = kzoo.build_lstm_classifier(vocabulary_size=10, num_classes=2)
-    with pytest.raises(ValueError, match="argument model. Expected a kzoo rnn_generator, gpt, "):
+    with pytest.raises(
+        ValueError,
+        match=r"argument model. Expected a generator or translator \(one of \['attention_seq2",
+    ):
         kzoo.generate(classifier, "a", vectorizer=vectorizer)
 
 

@@ -97,7 +97,16 @@ def test_every_model_kind_answers_raw_input_over_rest(server):
     assert [len(t.decode()) for t in writer["text"]] == [5, 5]
     sampled = client.predict(
         "writer",
-        {"prompt": ["hel"], "max_new_tokens": 3, "temperature": 0.8, "top_k": 2, "seed": 7},
+        {
+            "prompt": ["hel"],
+            "max_new_tokens": 3,
+            "sampler": "top_k",
+            "temperature": 0.8,
+            "top_k": 2,
+            "top_p": 1.0,
+            "num_beams": 1,
+            "seed": 7,
+        },
         signature_name="sample",
     )
     assert len(sampled["text"][0].decode()) == 3
@@ -143,8 +152,11 @@ def test_out_of_range_request_values_are_400_with_the_graph_check_message(server
                 "inputs": {
                     "prompt": ["hel"],
                     "max_new_tokens": value,
-                    "temperature": 0.0,
+                    "sampler": "greedy",
+                    "temperature": 1.0,
                     "top_k": 0,
+                    "top_p": 1.0,
+                    "num_beams": 1,
                     "seed": 1,
                 },
             },

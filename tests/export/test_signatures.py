@@ -11,6 +11,7 @@ import tensorflow as tf
 
 import kzoo
 from kzoo.data import vectorization
+from kzoo.decoding import SAMPLERS
 from kzoo.export import WARMUP_FILE, export_bundle, export_versioned, versions
 from kzoo.signatures import ServingBundle
 
@@ -207,29 +208,92 @@ def test_greedy_generation_with_carried_state_equals_full_prefix_argmax(kind, tm
     assert _strings(out["text"]) == [_full_prefix_greedy(bundle, p, 8) for p in prompts]
 
 
+def _sample(signature, prompts, sampler, max_new_tokens=8, **settings):
+    """Calls a `sample` signature with kzoo.generate's defaults for what is not given."""
+    settings = {"temperature": 1.0, "top_k": 5, "top_p": 0.9, "num_beams": 5, "seed": 0} | settings
+    out = signature(
+        prompt=tf.constant(prompts),
+        max_new_tokens=tf.constant(max_new_tokens),
+        sampler=tf.constant(sampler),
+        temperature=tf.constant(float(settings["temperature"])),
+        top_k=tf.constant(settings["top_k"]),
+        top_p=tf.constant(float(settings["top_p"])),
+        num_beams=tf.constant(settings["num_beams"]),
+        seed=tf.constant(settings["seed"], tf.int64),
+    )
+    return _strings(out["text"])
+
+
 @pytest.mark.parametrize("kind", ["rnn", "gpt"])
 def test_sampling_is_seeded_and_reduces_to_greedy(kind, tmp_path):
     bundle = _generator_bundle(kind)
     _, reloaded = _export(bundle, tmp_path)
     sample = reloaded.signatures["sample"]
-
-    def run(temperature, top_k, seed):
-        out = sample(
-            prompt=tf.constant(["hel", "wo"]),
-            max_new_tokens=tf.constant(8),
-            temperature=tf.constant(temperature),
-            top_k=tf.constant(top_k),
-            seed=tf.constant(seed, tf.int64),
+    prompts = ["hel", "wo"]
+    greedy = _strings(reloaded.signatures["serving_default"](prompt=tf.constant(prompts))["text"])
+    assert _sample(sample, prompts, "greedy") == greedy
+    for sampler in ("temperature", "top_k", "top_p"):
+        # The same seed gives the same text; other seeds, other texts.
+        assert _sample(sample, prompts, sampler, seed=5) == _sample(
+            sample, prompts, sampler, seed=5
         )
-        return _strings(out["text"])
+        assert len({str(_sample(sample, prompts, sampler, seed=seed)) for seed in range(4)}) > 1
+    assert _sample(sample, prompts, "top_k", top_k=1, seed=9) == greedy  # k = 1 is greedy
+    assert _sample(sample, prompts, "top_p", top_p=1e-6, seed=9) == greedy  # so is a tiny p
+    assert _sample(sample, prompts, "beam", num_beams=1) == greedy  # and a single beam
 
-    greedy = _strings(
-        reloaded.signatures["serving_default"](prompt=tf.constant(["hel", "wo"]))["text"]
-    )
-    assert run(1.0, 0, 5) == run(1.0, 0, 5)  # same seed, same text
-    assert run(1.0, 0, 5) != run(1.0, 0, 6) or run(1.0, 0, 5) != run(1.0, 0, 7)
-    assert run(0.0, 0, 5) == greedy  # temperature 0 is greedy
-    assert run(1.0, 1, 9) == greedy  # top-k with k = 1 is greedy
+
+@pytest.mark.parametrize("kind", ["rnn", "gpt"])
+def test_the_served_sample_signature_and_kzoo_generate_agree_for_every_sampler(kind, tmp_path):
+    bundle = _generator_bundle(kind)
+    _, reloaded = _export(bundle, tmp_path)
+    prompts, vectorizer = ["hel", "wo", ""], bundle.vectorizers["text"]
+    settings = dict(temperature=0.8, top_p=0.8, num_beams=3, seed=11)
+    for sampler in SAMPLERS:
+        served = _sample(reloaded.signatures["sample"], prompts, sampler, top_k=3, **settings)
+        settings_of_generate = {k: v for k, v in settings.items() if k != "top_p"}
+        generated = kzoo.generate(
+            bundle.model,
+            prompts,
+            8,
+            sampler=sampler,
+            k=3,
+            p=settings["top_p"],
+            vectorizer=vectorizer,
+            **settings_of_generate,
+        )
+        assert served == generated, sampler
+
+
+def test_the_served_translator_and_kzoo_generate_agree_for_every_sampler(tmp_path):
+    bundle = _translation_bundle(attention=True)
+    _, reloaded = _export(bundle, tmp_path)
+    sources = ["21 nov 2026", "1 2 3"]
+    for sampler in SAMPLERS:
+        out = reloaded.signatures["sample"](
+            text=tf.constant(sources),
+            max_new_tokens=tf.constant(10),
+            sampler=tf.constant(sampler),
+            temperature=tf.constant(0.7),
+            top_k=tf.constant(3),
+            top_p=tf.constant(0.8),
+            num_beams=tf.constant(3),
+            seed=tf.constant(4, tf.int64),
+        )
+        generated = kzoo.generate(
+            bundle.model,
+            sources,
+            10,
+            sampler=sampler,
+            temperature=0.7,
+            k=3,
+            p=0.8,
+            num_beams=3,
+            seed=4,
+            source_vectorizer=bundle.vectorizers["source"],
+            target_vectorizer=bundle.vectorizers["target"],
+        )
+        assert _strings(out["translation"]) == generated, sampler
 
 
 # === GAN and word2vec ===
@@ -442,8 +506,11 @@ def test_max_new_tokens_is_capped_by_the_limit_set_at_export(kind, tmp_path):
         return reloaded.signatures["sample"](
             prompt=tf.constant(["hel"]),
             max_new_tokens=tf.constant(max_new_tokens),
-            temperature=tf.constant(0.0),
+            sampler=tf.constant("greedy"),
+            temperature=tf.constant(1.0),
             top_k=tf.constant(0),
+            top_p=tf.constant(1.0),
+            num_beams=tf.constant(1),
             seed=tf.constant(0, tf.int64),
         )
 

@@ -275,8 +275,9 @@ def grpc_shape_bomb(server, model, signature_name, input_name, shape=(1_000_000,
 
 def huge_max_new_tokens(server, model, value=100_000_000):
     """A generator's `sample` request for `value` new tokens."""
-    inputs = {"prompt": ["hel"], "max_new_tokens": value, "temperature": 0.0, "top_k": 0}
-    body = {"signature_name": "sample", "inputs": {**inputs, "seed": 1}}
+    inputs = {"prompt": ["hel"], "max_new_tokens": value, "sampler": "greedy"}
+    inputs |= {"temperature": 1.0, "top_k": 0, "top_p": 1.0, "num_beams": 1, "seed": 1}
+    body = {"signature_name": "sample", "inputs": inputs}
     return _post(server, f"max_new_tokens={value}", model, body)
 
 
