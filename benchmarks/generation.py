@@ -171,6 +171,7 @@ def _batched_python_loop(encoder_step, decoder_step, source_ids, start_id, decod
 def _seq2seq_rows(model, source_vectorizer, target_vectorizer, settings, rng):
     import kzoo
     from kzoo.data import vectorization
+    from kzoo.models.seq2seq import seq2seq_inference_models
 
     tokens = vectorization.vocabulary(target_vectorizer)
     start_id, end_id = tokens.index(vectorization.START), tokens.index(vectorization.END)
@@ -178,7 +179,7 @@ def _seq2seq_rows(model, source_vectorizer, target_vectorizer, settings, rng):
     # exactly `decode_length` tokens per sentence.
     bias = model.get_layer("logits").bias
     bias.assign(bias - 1e4 * np.eye(len(tokens), dtype="float32")[end_id])
-    encoder, decoder = kzoo.seq2seq_inference_models(model)
+    encoder, decoder = seq2seq_inference_models(model)
     encoder_step = tf.function(
         lambda ids: encoder({"encoder_token_ids": ids}, training=False),
         input_signature=[tf.TensorSpec([None, None], tf.int32)],

@@ -22,15 +22,27 @@ if keras.backend.backend() != "tensorflow":
         f"Received: KERAS_BACKEND={keras.backend.backend()}"
     )
 
-from kzoo import embeddings, layers, plot, text  # noqa: E402,F401
-
-# Every Keras object a run can save is registered by `import kzoo`, so that
-# `keras.models.load_model` finds it (safe_mode included): the layers and models above, the text
-# standardizations of kzoo.data.vectorization (through kzoo.generate), and the optimizers.
-from kzoo import optimizers as _optimizers  # noqa: E402,F401
-from kzoo.generate import generate, perplexity  # noqa: E402,F401
-from kzoo.models import *  # noqa: E402,F401,F403
-from kzoo.models import __all__ as _model_factories  # noqa: E402
+# Importing these registers every Keras object a kzoo model or run saves (layers, models,
+# optimizers, the text standardizations), so that `keras.models.load_model` finds them,
+# safe_mode included.
+from kzoo import embeddings, layers, optimizers, plot, text  # noqa: E402
+from kzoo.generate import generate, perplexity  # noqa: E402
+from kzoo.models import (  # noqa: E402
+    GAN,
+    build_attention_seq2seq,
+    build_cnn_sentiment,
+    build_encoder_decoder_classifier,
+    build_gan,
+    build_gpt,
+    build_kim_cnn,
+    build_lstm_classifier,
+    build_mha_classifier,
+    build_pretrained_classifier,
+    build_rnn_generator,
+    build_seq2seq,
+    build_word2vec,
+    build_word2vec_classifier,
+)
 from kzoo.registry import (  # noqa: E402
     TinyConfig,
     build_model,
@@ -41,17 +53,34 @@ from kzoo.registry import (  # noqa: E402
 
 __version__ = "0.1.0"
 
+# The public API: the factories, the registry, generation and the tools. What belongs to one
+# model family (a GPT's cached call, a seq2seq model's inference models...) stays in its
+# module, `kzoo.models.<family>`.
 __all__ = [
+    "GAN",
     "TinyConfig",
+    "build_attention_seq2seq",
+    "build_cnn_sentiment",
+    "build_encoder_decoder_classifier",
+    "build_gan",
+    "build_gpt",
+    "build_kim_cnn",
+    "build_lstm_classifier",
+    "build_mha_classifier",
     "build_model",
+    "build_pretrained_classifier",
+    "build_rnn_generator",
+    "build_seq2seq",
+    "build_word2vec",
+    "build_word2vec_classifier",
     "embeddings",
     "generate",
     "get_model_entry",
     "layers",
     "list_models",
+    "optimizers",
     "perplexity",
     "plot",
     "register_model",
     "text",
-    *_model_factories,
 ]

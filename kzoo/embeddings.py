@@ -29,9 +29,15 @@ collide. A word sharing no n-gram with the vocabulary, or any unknown word with
 import json
 import os
 
+import keras
 import numpy as np
+import tensorflow as tf
+from tensorboard.plugins import projector
 
+# Imported for their Keras registrations, so that a run's `model.keras` loads.
+import kzoo.models  # noqa: F401
 from kzoo import validation
+from kzoo.data import vectorization
 
 SPECIAL_TOKENS = ("", "[UNK]")  # padding and the unknown-word token of kzoo's vectorizers
 
@@ -71,8 +77,6 @@ def write_projector(directory, words, vectors, tensor_format="tsv"):
     1	0.5
     0	2
     """
-    from tensorboard.plugins import projector
-
     validation.one_of("tensor_format", tensor_format, ("tsv", "checkpoint"))
     vectors = np.asarray(vectors, dtype="float32")
     if vectors.ndim != 2 or len(vectors) != len(words):
@@ -89,8 +93,6 @@ def write_projector(directory, words, vectors, tensor_format="tsv"):
         np.savetxt(vectors_path, vectors, fmt="%.7g", delimiter="\t")
         entry.tensor_path = "vectors.tsv"
     else:
-        import tensorflow as tf
-
         embedding = tf.Variable(vectors, name="embedding")
         vectors_path = tf.train.Checkpoint(embedding=embedding).save(
             os.path.join(directory, "embedding.ckpt")
@@ -200,8 +202,6 @@ class WordVectors:
         Returns:
             A `WordVectors`.
         """
-        import keras
-
         try:
             layer = model.get_layer(layer_name)
         except ValueError:
@@ -226,11 +226,6 @@ class WordVectors:
         Returns:
             A `WordVectors`.
         """
-        import keras
-
-        import kzoo  # noqa: F401  (registers kzoo's serializable layers)
-        from kzoo.data import vectorization
-
         paths = {name: os.path.join(run_dir, name) for name in ("model.keras", "vocabulary.txt")}
         if not all(os.path.exists(path) for path in paths.values()):
             raise ValueError(

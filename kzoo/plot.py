@@ -60,6 +60,7 @@ def _font_size(count):
 
 
 def _figure(width, height):
+    # Imported when a picture is drawn: `import kzoo` need not load matplotlib.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

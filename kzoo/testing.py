@@ -3,6 +3,8 @@
 Kept free of pytest so that model files can use them to describe their tiny inputs.
 """
 
+import keras
+import keras_hub
 import numpy as np
 
 
@@ -50,9 +52,6 @@ def write_tiny_bert_preset(path, seed=0):
     >>> os.path.exists(os.path.join(path, "config.json"))
     True
     """
-    import keras
-    import keras_hub
-
     keras.utils.set_random_seed(seed)
     keras_hub.models.BertBackbone(
         vocabulary_size=len(TINY_BERT_VOCABULARY),

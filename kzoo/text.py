@@ -14,6 +14,7 @@ import re
 import numpy as np
 
 from kzoo import validation
+from kzoo.embeddings import WordVectors
 
 # A word is a run of letters/digits, with inner apostrophes ("don't"); everything else
 # (spaces, punctuation) is kept as it is.
@@ -103,8 +104,6 @@ def augment(texts, synonyms, rate=0.1, seed=0, k=5, min_similarity=None):
     >>> augment(["a good film"], {"good": ["fine"]}, rate=0.0)
     ['a good film']
     """
-    from kzoo.embeddings import WordVectors
-
     single = isinstance(texts, str)
     batch = [texts] if single else texts
     if (

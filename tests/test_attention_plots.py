@@ -14,6 +14,7 @@ import kzoo
 from kzoo import plot
 from kzoo.attention import attention_for
 from kzoo.data import vectorization
+from kzoo.models.attention_seq2seq import attention_scores_model
 from kzoo_cli import main as kzoo_main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -160,7 +161,7 @@ def test_seq2seq_attention_is_the_teacher_forced_attention_of_its_translation(se
         "encoder_token_ids": np.array([[source_vocabulary.index(t) for t in source]]),
         "decoder_token_ids": np.array([[start, *target_ids[:-1]]]),
     }
-    logits, expected = kzoo.attention_scores_model(model).predict(batch, verbose=0)
+    logits, expected = attention_scores_model(model).predict(batch, verbose=0)
     np.testing.assert_allclose(weights, expected[0], atol=1e-5)
     logits[..., [0, start]] = -np.inf
     assert logits[0].argmax(-1).tolist() == target_ids

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kzoo import build_word2vec, word2vec_vectors
 from kzoo.embeddings import WordVectors, write_projector
+from kzoo.models.word2vec import build_word2vec, word2vec_vectors
 from kzoo.tasks.word2vec import EmbeddingProjector
 from kzoo_cli import main as kzoo_main
 

@@ -30,9 +30,17 @@ def _failure(name, split, reason):
     )
 
 
+def _tfds():
+    # Imported when a TFDS dataset is asked for: a large package that runs on local or
+    # embedded data (every test, most recipes) need not load.
+    import tensorflow_datasets
+
+    return tensorflow_datasets
+
+
 def _load(name, split, data_dir):
     """Returns `(dataset, info)`, every TFDS failure turned into a `ValueError`."""
-    import tensorflow_datasets as tfds
+    tfds = _tfds()
 
     if not isinstance(name, str) or not name:
         raise ValueError(
@@ -47,7 +55,7 @@ def _load(name, split, data_dir):
 
 def _columns(name, split, dataset, keys):
     """Reads `keys` of every example into NumPy arrays, one per key."""
-    import tensorflow_datasets as tfds
+    tfds = _tfds()
 
     available = sorted(dataset.element_spec) if isinstance(dataset.element_spec, dict) else []
     missing = [key for key in keys if key not in available]

@@ -180,7 +180,7 @@ def gpt_call_with_cache(model, token_ids, cache, cache_update_index):
     Example:
 
     >>> import numpy as np
-    >>> from kzoo import build_gpt, gpt_call_with_cache, gpt_initial_cache
+    >>> from kzoo.models.gpt import build_gpt, gpt_call_with_cache, gpt_initial_cache
     >>> model = build_gpt(vocabulary_size=60, max_sequence_length=32, num_layers=2)
     >>> cache = gpt_initial_cache(model, batch_size=1)
     >>> logits, cache = gpt_call_with_cache(model, np.array([[4, 9, 2]]), cache, 0)

@@ -83,7 +83,7 @@ def build_rnn_generator(
     Example:
 
     >>> import numpy as np
-    >>> from kzoo import build_rnn_generator, rnn_generator_step_model
+    >>> from kzoo.models.rnn_generator import build_rnn_generator, rnn_generator_step_model
     >>> model = build_rnn_generator(vocabulary_size=50, units=16)
     >>> model.predict(np.array([[4, 9, 2]]), verbose=0).shape
     (1, 3, 50)
@@ -140,7 +140,7 @@ def rnn_generator_step_model(model):
     Example:
 
     >>> import numpy as np
-    >>> from kzoo import build_rnn_generator, rnn_generator_step_model
+    >>> from kzoo.models.rnn_generator import build_rnn_generator, rnn_generator_step_model
     >>> model = build_rnn_generator(vocabulary_size=30, units=8, rnn="lstm")
     >>> step = rnn_generator_step_model(model)
     >>> logits, h, c = step([np.array([[3, 5]]), np.zeros((1, 8)), np.zeros((1, 8))])

@@ -211,7 +211,8 @@ def seq2seq_inference_models(model):
     Example:
 
     >>> import numpy as np
-    >>> from kzoo import build_attention_seq2seq, seq2seq_inference_models
+    >>> from kzoo import build_attention_seq2seq
+    >>> from kzoo.models.seq2seq import seq2seq_inference_models
     >>> model = build_attention_seq2seq(source_vocabulary_size=40, target_vocabulary_size=30,
     ...                                 latent_dim=16)
     >>> encoder, decoder = seq2seq_inference_models(model)

@@ -48,7 +48,7 @@ def build_word2vec(vocabulary_size=10_000, embedding_dim=128):
     Example:
 
     >>> import numpy as np
-    >>> from kzoo import build_word2vec, word2vec_vectors
+    >>> from kzoo.models.word2vec import build_word2vec, word2vec_vectors
     >>> model = build_word2vec(vocabulary_size=50, embedding_dim=8)
     >>> batch = {"target": np.array([3, 7]), "context": np.array([[4, 9, 1], [2, 5, 6]])}
     >>> model.predict(batch, verbose=0).shape

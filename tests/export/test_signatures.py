@@ -13,6 +13,8 @@ import kzoo
 from kzoo.data import vectorization
 from kzoo.decoding import SAMPLERS
 from kzoo.export import WARMUP_FILE, export_bundle, export_versioned, versions
+from kzoo.models.seq2seq import seq2seq_inference_models
+from kzoo.models.word2vec import word2vec_vectors
 from kzoo.signatures import ServingBundle
 
 TEXTS = ["the film was good", "not good at all", "a dull movie", "great fun, truly"]
@@ -103,7 +105,7 @@ def _translation_bundle(attention):
 
 def _python_greedy(bundle, text):
     """The plain computation: the encoder, then the one-step decoder called once per token."""
-    encoder, decoder = kzoo.seq2seq_inference_models(bundle.model)
+    encoder, decoder = seq2seq_inference_models(bundle.model)
     target_tokens = vectorization.vocabulary(bundle.vectorizers["target"])
     start, end = target_tokens.index(vectorization.START), target_tokens.index(vectorization.END)
     state = encoder(
@@ -337,7 +339,7 @@ def test_word2vec_vectors_by_word(tmp_path):
         ServingBundle(model, "word2vec", {"text": vectorizer}, examples=["good"]), tmp_path
     )
     out = reloaded.signatures["serving_default"](words=tf.constant(["Good", "zebra"]))
-    vectors = kzoo.word2vec_vectors(model)
+    vectors = word2vec_vectors(model)
     tokens = vectorization.vocabulary(vectorizer)
     np.testing.assert_allclose(out["vectors"].numpy()[0], vectors[tokens.index("good")])
     assert out["in_vocabulary"].numpy().tolist() == [True, False]

@@ -3,7 +3,8 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from kzoo import build_gpt, gpt_call_with_cache, gpt_initial_cache
+from kzoo import build_gpt
+from kzoo.models.gpt import gpt_call_with_cache, gpt_initial_cache
 
 
 def _tiny_gpt():

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from kzoo import build_rnn_generator, rnn_generator_step_model
+from kzoo import build_rnn_generator
+from kzoo.models.rnn_generator import rnn_generator_step_model
 
 
 def _zero_states(step_model, batch_size):

@@ -2,7 +2,8 @@ import keras
 import numpy as np
 import pytest
 
-from kzoo import build_word2vec, build_word2vec_classifier, word2vec_vectors
+from kzoo import build_word2vec, build_word2vec_classifier
+from kzoo.models.word2vec import word2vec_vectors
 
 
 def test_logits_are_dot_products_of_target_and_context_vectors():

@@ -5,6 +5,7 @@ The GAN recipe's default images: scikit-learn ships them, so nothing is download
 
 import numpy as np
 import tensorflow as tf
+from sklearn.datasets import load_digits
 
 from kzoo import validation
 
@@ -33,13 +34,6 @@ def digit_images(size=28):
     ((1797, 16, 16, 1), dtype('float32'), [0, 1, 2, 3, 4])
     """
     validation.positive_int("size", size)
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise ImportError(
-            "digit_images needs scikit-learn, which ships the digits: pip install scikit-learn"
-        ) from None
-
     digits = load_digits()
     images = (digits.images / 16.0).astype("float32")[..., np.newaxis]
     images = tf.image.resize(images, (size, size), method="bilinear").numpy()
