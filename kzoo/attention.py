@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from kzoo.data import vectorization
-from kzoo.registry import entry_for
+from kzoo.registry import entry_for, get_model_entry, list_models
 from kzoo.runs import load_run
 from kzoo.tasks.translation import TranslationTask
 
@@ -46,9 +46,10 @@ class Attention(NamedTuple):
 
 
 def _not_an_attention_run(run_dir, config, why):
+    with_attention = [name for name in list_models() if get_model_entry(name).attention]
     raise ValueError(
         "Invalid value for argument run_dir. Expected the run folder of a model with attention "
-        "(an attention_seq2seq or mha_classifier run). "
+        f"(a run of {' or '.join(with_attention)}). "
         f"Received: run_dir={run_dir}, a {config['task']} run of model {config['model']!r}, "
         f"{why}"
     )

@@ -4,11 +4,11 @@ import pytest
 import tensorflow as tf
 
 from kzoo import (
-    attention_scores_model,
     build_attention_seq2seq,
     build_seq2seq,
-    seq2seq_inference_models,
 )
+from kzoo.models.attention_seq2seq import attention_scores_model
+from kzoo.models.seq2seq import seq2seq_inference_models
 
 SOURCE = np.array([[3, 5, 7, 9, 2], [4, 6, 0, 0, 0]], dtype="int32")
 TARGET = np.array([[1, 4, 5, 6], [1, 7, 8, 9]], dtype="int32")

@@ -207,12 +207,12 @@ def test_test_folds_partition_the_data_for_cross_validation():
 
 def _task(tmp_path, *arguments, task="classification"):
     """The task a classification recipe runs, on `arguments` (no training)."""
+    from kzoo.tasks import get_task
     from kzoo.training.config import parse_settings
-    from kzoo.training.runner import ALL_TASKS
 
     recipe = {"recipe": "t", "model": "cnn_sentiment", "task": task}
     argv = ["--output-dir", str(tmp_path / "run"), *arguments]
-    return ALL_TASKS[task](parse_settings(recipe, argv))
+    return get_task(task)(parse_settings(recipe, argv))
 
 
 def _two_class_lines(rng, count, extra=()):
