@@ -209,6 +209,15 @@ def _attention(args):
     else:
         path = plot.attention_heads(found.source_tokens, found.weights, output)
     print(path)
+    if found.heads is not None:  # a multi-head translator: each head beside their mean
+        stem, extension = os.path.splitext(output)
+        heads = plot.attention_heads(
+            found.source_tokens,
+            found.heads,
+            f"{stem}_heads{extension}",
+            query_tokens=found.target_tokens,
+        )
+        print(heads)
     return 0
 
 

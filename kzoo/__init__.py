@@ -27,22 +27,8 @@ if keras.backend.backend() != "tensorflow":
 # safe_mode included.
 from kzoo import embeddings, layers, optimizers, plot, text  # noqa: E402
 from kzoo.generate import generate, perplexity  # noqa: E402
-from kzoo.models import (  # noqa: E402
-    GAN,
-    build_attention_seq2seq,
-    build_cnn_sentiment,
-    build_encoder_decoder_classifier,
-    build_gan,
-    build_gpt,
-    build_kim_cnn,
-    build_lstm_classifier,
-    build_mha_classifier,
-    build_pretrained_classifier,
-    build_rnn_generator,
-    build_seq2seq,
-    build_word2vec,
-    build_word2vec_classifier,
-)
+from kzoo.models import *  # noqa: E402,F403 (every factory: kzoo.models.__all__)
+from kzoo.models import __all__ as _factories  # noqa: E402
 from kzoo.registry import (  # noqa: E402
     TinyConfig,
     build_model,
@@ -57,22 +43,8 @@ __version__ = "0.1.0"
 # model family (a GPT's cached call, a seq2seq model's inference models...) stays in its
 # module, `kzoo.models.<family>`.
 __all__ = [
-    "GAN",
     "TinyConfig",
-    "build_attention_seq2seq",
-    "build_cnn_sentiment",
-    "build_encoder_decoder_classifier",
-    "build_gan",
-    "build_gpt",
-    "build_kim_cnn",
-    "build_lstm_classifier",
-    "build_mha_classifier",
     "build_model",
-    "build_pretrained_classifier",
-    "build_rnn_generator",
-    "build_seq2seq",
-    "build_word2vec",
-    "build_word2vec_classifier",
     "embeddings",
     "generate",
     "get_model_entry",
@@ -83,4 +55,5 @@ __all__ = [
     "plot",
     "register_model",
     "text",
+    *_factories,
 ]

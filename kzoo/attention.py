@@ -14,7 +14,7 @@ Tokens are those the model saw: the run's vectorizer's tokens of the standardize
 `[UNK]` for unknown ones, truncated as in training.
 """
 
-from typing import NamedTuple
+import dataclasses
 
 import keras
 import numpy as np
@@ -26,8 +26,10 @@ from kzoo.runs import load_run
 from kzoo.tasks.translation import TranslationTask
 
 
-class Attention(NamedTuple):
-    """What `attention_for` returns; unpacks as a 4-tuple.
+@dataclasses.dataclass(frozen=True)
+class Attention:
+    """What `attention_for` returns; it unpacks as a 4-tuple `(source_tokens, target_tokens,
+    weights, kind)`.
 
     Attributes:
         source_tokens: list of str. The input tokens.
@@ -37,12 +39,18 @@ class Attention(NamedTuple):
         weights: float32 array `(target_len, source_len)` for `"seq2seq"`, `(num_heads, len,
             len)` for `"self_attention"`.
         kind: str. `"seq2seq"` or `"self_attention"`.
+        heads: float32 array `(num_heads, target_len, source_len)` or `None`: a multi-head
+            translator's weights per head (`weights` is their mean).
     """
 
     source_tokens: list
     target_tokens: list
     weights: np.ndarray
     kind: str
+    heads: np.ndarray = None
+
+    def __iter__(self):
+        return iter((self.source_tokens, self.target_tokens, self.weights, self.kind))
 
 
 def _not_an_attention_run(run_dir, config, why):
@@ -55,7 +63,7 @@ def _not_an_attention_run(run_dir, config, why):
     )
 
 
-def _seq2seq_attention(bundle, sentence):
+def _seq2seq_attention(bundle, sentence, entry):
     source, target = bundle.vectorizers["source"], bundle.vectorizers["target"]
     source_ids = vectorization.vectorize(source, [sentence], bundle.max_length)[0]
     # The served decoder itself: the picture shows what the SavedModel would answer.
@@ -64,16 +72,30 @@ def _seq2seq_attention(bundle, sentence):
     ids = result["translation_ids"].numpy()[0]
     weights = result["attention"].numpy()[0]
     end_id = vectorization.token_id(target, vectorization.END)
+    start_id = vectorization.token_id(target, vectorization.START)
     # Decoding stops after [end] (then emits padding) or after max_decode_length tokens.
     ends = np.flatnonzero(ids == end_id)
     steps = int(ends[0]) + 1 if len(ends) else int(np.count_nonzero(ids))
     source_vocabulary = vectorization.vocabulary(source)
     target_vocabulary = vectorization.vocabulary(target)
+    heads = None
+    outputs = entry.attention(bundle.model)(
+        {
+            "encoder_token_ids": source_ids[None].astype("int32"),
+            "decoder_token_ids": np.concatenate([[start_id], ids[: steps - 1]])[None].astype(
+                "int32"
+            ),
+        },
+        training=False,
+    )
+    if len(outputs) > 2:  # a multi-head translator: its weights per head before the mean
+        heads = keras.ops.convert_to_numpy(outputs[-2])[0].astype("float32")
     return Attention(
         [source_vocabulary[i] for i in source_ids],
         [target_vocabulary[i] for i in ids[:steps]],
         weights[:steps].astype("float32"),
         "seq2seq",
+        heads,
     )
 
 
@@ -135,7 +157,7 @@ def attention_for(run_dir, sentence):
     if entry.attention is None:
         _not_an_attention_run(run_dir, config, "which has no attention layer")
     if bundle.task == "translation":
-        return _seq2seq_attention(bundle, sentence)
+        return _seq2seq_attention(bundle, sentence, entry)
     if bundle.task == "classification":
         return _self_attention(bundle, sentence, entry)
     return _not_an_attention_run(run_dir, config, "a task without attention to show")

@@ -19,15 +19,43 @@ class DenseAdadelta(keras.optimizers.Adadelta):
         return super().apply(grads, trainable_variables)
 
 
+@keras.saving.register_keras_serializable(package="kzoo")
+class InverseSquareRootDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """The Transformer's schedule (Vaswani et al., 2017): a linear warm-up to `peak` over
+    `warmup_steps`, then a decay as the inverse square root of the step.
+
+    `peak * min(step / warmup_steps, sqrt(warmup_steps / step))`, counting steps from 1.
+
+    Example:
+
+    >>> schedule = InverseSquareRootDecay(1e-3, warmup_steps=100)
+    >>> [round(float(schedule(step)), 6) for step in (0, 49, 99, 399)]
+    [1e-05, 0.0005, 0.001, 0.0005]
+    """
+
+    def __init__(self, peak, warmup_steps):
+        self.peak, self.warmup_steps = peak, warmup_steps
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32") + 1.0
+        warmup = float(self.warmup_steps)
+        return self.peak * keras.ops.minimum(step / warmup, keras.ops.sqrt(warmup / step))
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps}
+
+
 def learning_rate_schedule(name, learning_rate, total_steps=None, warmup_steps=0):
     """Returns the learning rate a recipe's `lr_schedule` setting names.
 
     `"constant"` returns `learning_rate` itself. `"cosine"` warms up linearly from 0 over
     `warmup_steps`, then follows a half cosine down to a tenth of `learning_rate` at
-    `total_steps` (nanoGPT's schedule), and stays there.
+    `total_steps` (nanoGPT's schedule), and stays there. `"inverse_sqrt"` warms up linearly to
+    `learning_rate` over `warmup_steps`, then decays as the inverse square root of the step
+    (the Transformer's, `InverseSquareRootDecay`).
 
     Args:
-        name: str. `"constant"` or `"cosine"`.
+        name: str. `"constant"`, `"cosine"` or `"inverse_sqrt"`.
         learning_rate: float. The constant rate, or the cosine schedule's peak.
         total_steps: int. Training steps of the whole run, warm-up included (cosine only).
         warmup_steps: int. Steps of linear warm-up, fewer than `total_steps` (cosine only).
@@ -42,9 +70,17 @@ def learning_rate_schedule(name, learning_rate, total_steps=None, warmup_steps=0
     """
     if name == "constant":
         return learning_rate
+    if name == "inverse_sqrt":
+        if not isinstance(warmup_steps, int) or warmup_steps < 1:
+            raise ValueError(
+                "Invalid value for setting warmup_steps. Expected a positive integer for "
+                f"lr_schedule='inverse_sqrt'. Received: warmup_steps={warmup_steps}"
+            )
+        return InverseSquareRootDecay(learning_rate, warmup_steps)
     if name != "cosine":
         raise ValueError(
-            f"Expected lr_schedule to be one of 'constant', 'cosine'. Received: lr_schedule={name}"
+            "Expected lr_schedule to be one of 'constant', 'cosine', 'inverse_sqrt'. "
+            f"Received: lr_schedule={name}"
         )
     if not isinstance(total_steps, int) or total_steps < 1:
         raise ValueError(

@@ -150,18 +150,21 @@ def attention(source_tokens, target_tokens, weights, path, title=None):
     return _save(figure, path)
 
 
-def attention_heads(tokens, weights, path, title=None):
-    """Writes a PNG grid of per-head self-attention heatmaps over one sentence.
+def attention_heads(tokens, weights, path, title=None, query_tokens=None):
+    """Writes a PNG grid of per-head attention heatmaps.
 
-    Panel `h` is head `h`'s attention: row `i` shows where token `i` (the query) looks among
-    the sentence's tokens (the keys). Up to four panels per row, one colour scale for all.
+    Panel `h` is head `h`'s attention: row `i` shows where query `i` looks among the keys
+    (`tokens`). For self-attention over one sentence the queries are its tokens too; for a
+    translator's cross-attention they are the output tokens (`query_tokens`). Up to four
+    panels per row, one colour scale for all.
 
     Args:
-        tokens: list of str. The sentence's tokens, as the model saw them.
-        weights: array of shape `(num_heads, len(tokens), len(tokens))`, e.g. the scores of
-            `kzoo.build_mha_classifier`'s `"self_attention"` layer for one sentence.
+        tokens: list of str. The keys' tokens (the sentence, or a translation's source).
+        weights: array of shape `(num_heads, len(query_tokens), len(tokens))`, e.g. the
+            scores of `kzoo.build_mha_classifier`'s self-attention for one sentence.
         path: str or path-like. The PNG file to write; missing folders are created.
         title: str. Optional title above the grid. Defaults to `None`.
+        query_tokens: list of str. The queries' tokens. Defaults to `tokens`.
 
     Returns:
         The path of the written file, as a str.
@@ -178,25 +181,26 @@ def attention_heads(tokens, weights, path, title=None):
     True
     """
     tokens = _check_tokens("tokens", tokens)
-    count = len(tokens)
+    queries = tokens if query_tokens is None else _check_tokens("query_tokens", query_tokens)
+    shape = (len(queries), len(tokens))
     weights = _check_weights(
         weights,
-        lambda received: len(received) == 3 and received[0] > 0 and received[1:] == (count,) * 2,
-        f"(num_heads, {count}, {count})",
-        "one (len(tokens), len(tokens)) map per head",
+        lambda received: len(received) == 3 and received[0] > 0 and received[1:] == shape,
+        f"(num_heads, {shape[0]}, {shape[1]})",
+        "one (len(query_tokens), len(tokens)) map per head",
     )
     num_heads = weights.shape[0]
     columns = min(num_heads, 4)
     rows = math.ceil(num_heads / columns)
-    panel = _CELL * count + 1.2
-    figure = _figure(columns * panel + 1.0, rows * panel + (0.4 if title else 0.0))
+    width, height = _CELL * len(tokens) + 1.2, _CELL * len(queries) + 1.2
+    figure = _figure(columns * width + 1.0, rows * height + (0.4 if title else 0.0))
     grid = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
     peak = float(weights.max()) or 1.0
     for head, axes in enumerate(grid):
         if head >= num_heads:
             axes.set_axis_off()
             continue
-        image = _heatmap(axes, weights[head], tokens, tokens, peak)
+        image = _heatmap(axes, weights[head], tokens, queries, peak)
         axes.set_title(f"head {head}", fontsize=9)
         if head % columns == 0:
             axes.set_ylabel("query")

@@ -62,8 +62,8 @@ class ModelEntry:
         tiny: `TinyConfig` or `None`.
         task: str or `None`. The task kind the model trains under (`kzoo.tasks.TASKS`).
         decoder: a `kzoo.decoding.Decoder` subclass, for generators and translators.
-        attention: callable or `None`. `attention(model)` returns a `keras.Model` with the
-            model's inputs whose last output is its attention weights.
+        attention: callable or `None`. `attention(model)` returns a callable (a `keras.Model`,
+            say) of the model's inputs whose last output is its attention weights.
         input_limit: callable or `None`. `input_limit(model)` is the most tokens the model reads
             (a position embedding's length), or `None`.
     """
@@ -96,8 +96,8 @@ def register_model(
         tiny: `TinyConfig`. The tiny configuration the contract test uses.
         task: str. The task kind the model trains under (`"classification"`, ...).
         decoder: a `kzoo.decoding.Decoder` subclass, for generators and translators.
-        attention: callable. `attention(model)` returns a model with the attention weights as
-            its last output.
+        attention: callable. `attention(model)` returns a callable of the model's inputs with
+            the attention weights as its last output.
         input_limit: callable. `input_limit(model)` is the most tokens the model reads.
 
     Example:

@@ -61,6 +61,7 @@ def test_registry_lists_every_architecture():
         "word2vec",
         "word2vec_classifier",
         "gpt",
+        "transformer_seq2seq",
     }
     assert set(MODEL_NAMES) == expected
     for name in MODEL_NAMES:

@@ -116,9 +116,10 @@ SETTINGS = {
     "lr_schedule": Setting(
         "constant",
         str,
-        "learning-rate schedule: constant, or cosine (after --warmup-steps of linear warm-up, "
-        "decays to a tenth of --learning-rate over the run)",
-        ("constant", "cosine"),
+        "learning-rate schedule: constant; cosine (after --warmup-steps of linear warm-up, "
+        "decays to a tenth of --learning-rate over the run); or inverse_sqrt (the "
+        "Transformer's: linear warm-up over --warmup-steps, then 1/sqrt(step))",
+        ("constant", "cosine", "inverse_sqrt"),
     ),
     "warmup_steps": Setting(
         0, int, "linear warm-up steps of the cosine schedule", bounds="[0, inf)"
@@ -340,6 +341,8 @@ def _merge(resolved, updates, source):
     model = updates.get("model", resolved.get("model"))
     task = updates.get("task", resolved.get("task"))
     known = settings_for(task)
+    if resolved.get("model") and model != resolved["model"]:
+        resolved["model_args"] = {}  # they were another model's
     for key, value in updates.items():
         if key not in known:
             raise ValueError(
@@ -385,8 +388,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (--help lists the settings)\n")
 
 
-def build_parser(recipe_settings, prog=None, description=None):
-    """Returns the argparse parser of a recipe: one option per setting, defaults from the recipe."""
+def build_parser(recipe_settings, prog=None, description=None, models=None):
+    """Returns the argparse parser of a recipe: one option per setting, defaults from the
+    recipe, and `--model` when the recipe offers several `models`."""
     known = settings_for(recipe_settings.get("task"))
     defaults = {key: setting.default for key, setting in known.items()} | recipe_settings
     parser = _Parser(
@@ -396,6 +400,12 @@ def build_parser(recipe_settings, prog=None, description=None):
         argument_default=argparse.SUPPRESS,
     )
     parser.add_argument("--config", help="JSON or YAML settings file (e.g. a run's config.json)")
+    if models:
+        parser.add_argument(
+            "--model",
+            choices=list(models),
+            help=f"the model to train (default: {recipe_settings['model']!r})",
+        )
     parser.add_argument(
         "--set",
         action="append",
@@ -420,12 +430,14 @@ def build_parser(recipe_settings, prog=None, description=None):
     return parser
 
 
-def parse_settings(recipe_settings, argv=None, prog=None, description=None):
+def parse_settings(recipe_settings, argv=None, prog=None, description=None, models=None):
     """Resolves a recipe's settings: command line > config file > recipe > kzoo defaults.
 
     Args:
         recipe_settings: dict. The recipe's settings block; must name `recipe`, `model` and
             `task`.
+        models: dict, optional. Models the recipe can train, by name, each with its own
+            `model_args`; `--model NAME` picks one (the recipe's `model` by default).
         argv: list of str. Command-line arguments; defaults to `sys.argv[1:]`.
         prog: str. Program name for `--help`.
         description: str. Help text, usually the recipe's docstring.
@@ -433,8 +445,10 @@ def parse_settings(recipe_settings, argv=None, prog=None, description=None):
     Returns:
         A dict with every setting resolved and type-checked, `model_args` included.
     """
-    parser = build_parser(recipe_settings, prog=prog, description=description)
+    parser = build_parser(recipe_settings, prog=prog, description=description, models=models)
     args = vars(parser.parse_args(argv))
+    if args.get("model") and args["model"] != recipe_settings["model"]:
+        args["model_args"] = models[args["model"]]
     known = settings_for(recipe_settings.get("task"))
     resolved = {key: setting.default for key, setting in known.items()}
     resolved["model_args"] = {}

@@ -33,6 +33,7 @@ import math
 import os
 import re
 import shutil
+import time
 
 import keras
 
@@ -157,8 +158,14 @@ class RunState(keras.callbacks.Callback):
         self.resumed_from = self.completed
         self._settle()
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_started = time.perf_counter()
+
     def on_epoch_end(self, epoch, logs=None):
-        self.rows.append({"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}})
+        row = {"epoch": epoch, **{k: float(v) for k, v in (logs or {}).items()}}
+        # The epoch's wall time, its validation included, for figures per epoch.
+        row["epoch_seconds"] = round(time.perf_counter() - self._epoch_started, 3)
+        self.rows.append(row)
         if self._improves(self.rows[-1].get(self.monitor) if self.monitor else None):
             if self.monitor:
                 self.best, self.best_epoch = self.rows[-1][self.monitor], epoch

@@ -96,3 +96,26 @@ def test_cosine_schedule_needs_the_run_length():
 def test_warmup_longer_than_the_run_is_a_clear_error():
     with pytest.raises(ValueError, match=r"Expected warmup_steps to be an int in \[0, 10\)"):
         learning_rate_schedule("cosine", 1e-3, total_steps=10, warmup_steps=10)
+
+
+def test_inverse_sqrt_schedule_matches_hand_computed_values(tmp_path):
+    # peak * min(step / warmup, sqrt(warmup / step)), steps counted from 1.
+    schedule = learning_rate_schedule("inverse_sqrt", 2e-3, warmup_steps=4)
+    expected = [2e-3 * min(s / 4, (4 / s) ** 0.5) for s in (1, 2, 4, 9, 16)]
+    actual = [float(schedule(step - 1)) for step in (1, 2, 4, 9, 16)]
+    np.testing.assert_allclose(actual, expected, rtol=1e-6)
+    assert expected[2] == 2e-3 and expected[4] == 1e-3  # the peak, then half at 4x the warm-up
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(build_optimizer("adam", schedule), "mse")
+    model.fit(np.ones((4, 2)), np.ones(4), verbose=0)
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.models.load_model(tmp_path / "m.keras")
+    assert type(reloaded.optimizer.learning_rate).__name__ != "float"
+    assert reloaded.optimizer.get_config()["learning_rate"]["class_name"] == (
+        "InverseSquareRootDecay"
+    )
+
+
+def test_inverse_sqrt_schedule_needs_a_warm_up():
+    with pytest.raises(ValueError, match="Expected a positive integer for lr_schedule='inverse_"):
+        learning_rate_schedule("inverse_sqrt", 1e-3, warmup_steps=0)
