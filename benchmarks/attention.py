@@ -151,7 +151,9 @@ def _measure_decoding(trained):
         for result in trained.values():
             started, steps = time.perf_counter(), 0
             for batch in result["sources"]:
-                steps += int(result["decode"](batch)["translation_ids"].shape[1])
+                ids = result["decode"](batch)["translation_ids"].numpy()
+                # The steps decoding ran: until every sentence's [end], then only padding.
+                steps += int((ids > 0).any(axis=0).sum())
             result["passes"].append((time.perf_counter() - started, steps))
     for i in range(30):
         for result in trained.values():

@@ -111,6 +111,16 @@ def add_arguments(parser):
     )
 
 
+def _sample_length(run_dir, model, length=300):
+    """300 characters, or what a GPT's context leaves after the prompt (its exported `sample`
+    refuses more)."""
+    if model != "gpt":
+        return length
+    with open(os.path.join(run_dir, "config.json"), encoding="utf-8") as f:
+        context = json.load(f)["sequence_length"]
+    return min(length, context - len(PROMPT))
+
+
 def _sample(export_dir, recipe, length=300):
     import tensorflow as tf
 
@@ -220,7 +230,7 @@ def run(args):
             notes.append(f"`{model}`: {loss:.3f} vs target {target} ({verdict}).")
         notes.append(
             f"Sample from `{model}` (exported `sample` signature, temperature 0.8, seed 0):\n\n"
-            f"```\n{_sample(exports, model)}\n```"
+            f"```\n{_sample(exports, model, _sample_length(run_dir, model))}\n```"
         )
     if not args.quick:
         notes += EXPLANATIONS

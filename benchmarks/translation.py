@@ -66,7 +66,6 @@ WORD_LEVEL = {
         *("--set", "model_args.num_layers=3"),
         *("--set", "model_args.hidden_dim=256"),
         *("--set", "model_args.intermediate_dim=512"),
-        *("--set", "model_args.max_sequence_length=64"),
     ],
 }
 QUICK = ["--num-examples", "6000", "--epochs", "3"]

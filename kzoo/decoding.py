@@ -123,6 +123,20 @@ class _SeededSampler(keras_hub.samplers.Sampler):
         )[:, 0]
 
 
+# The inputs of the decoding function: token ids (post-padded prompts, or sources), then how
+# much to generate and how to choose each token, as `kzoo.generate` and `sample` take them.
+_SIGNATURE = [
+    tf.TensorSpec([None, None], tf.int32, name="token_ids"),
+    tf.TensorSpec([], tf.int32, name="max_new_tokens"),
+    tf.TensorSpec([], tf.string, name="sampler"),
+    tf.TensorSpec([], tf.float32, name="temperature"),
+    tf.TensorSpec([], tf.int32, name="top_k"),
+    tf.TensorSpec([], tf.float32, name="top_p"),
+    tf.TensorSpec([], tf.int32, name="num_beams"),
+    tf.TensorSpec([], tf.int64, name="seed"),
+]
+
+
 def beam_search(next, prompt, cache, index, num_beams, stop_token_id=None):
     """Keeps the `num_beams` most likely sequences of each row; returns the best.
 
@@ -225,20 +239,28 @@ class Decoding:
             self.start_id = self.tokens.index(vectorization.START)
             self.end_id = self.tokens.index(vectorization.END)
         self.empty_prompt_id = empty_prompt_id(self.tokens)
-        self.generate = tf.function(
-            self._generate,
-            input_signature=[
-                tf.TensorSpec([None, None], tf.int32, name="token_ids"),
-                tf.TensorSpec([], tf.int32, name="max_new_tokens"),
-                tf.TensorSpec([], tf.string, name="sampler"),
-                tf.TensorSpec([], tf.float32, name="temperature"),
-                tf.TensorSpec([], tf.int32, name="top_k"),
-                tf.TensorSpec([], tf.float32, name="top_p"),
-                tf.TensorSpec([], tf.int32, name="num_beams"),
-                tf.TensorSpec([], tf.int64, name="seed"),
-            ],
-            autograph=False,
-        )
+        # The sampler as an input: one graph holds every sampler (a served `sample`).
+        self.generate = tf.function(self._generate, input_signature=_SIGNATURE, autograph=False)
+        self._for_sampler = {}
+
+    def for_sampler(self, sampler):
+        """`generate` for one sampler chosen now, which only that sampler's loop is traced
+        into (faster to run than choosing in the graph); it takes the same inputs, and the
+        `sampler` input must be `sampler`. The same inputs give the same ids as `generate`."""
+        if sampler not in SAMPLERS:
+            raise ValueError(
+                f"Invalid value for argument sampler. Expected one of {SAMPLERS}. "
+                f"Received: sampler={sampler}"
+            )
+        if sampler not in self._for_sampler:
+
+            def generate(token_ids, max_new_tokens, _, *settings):
+                return self._generate(token_ids, max_new_tokens, sampler, *settings)
+
+            self._for_sampler[sampler] = tf.function(
+                generate, input_signature=_SIGNATURE, autograph=False
+            )
+        return self._for_sampler[sampler]
 
     # === One step, the same for every sampler ===
 
@@ -263,17 +285,24 @@ class Decoding:
         `token_ids` are post-padded prompts (language models; an empty one starts from
         `empty_prompt_id`) or source sentences (translators).
         """
-        names = tf.constant(SAMPLERS)
-        tf.debugging.assert_equal(
-            tf.reduce_any(tf.equal(names, sampler)),
-            True,
-            message=f"Invalid value for input sampler. Expected one of {list(SAMPLERS)}",
-        )
-        choice = tf.argmax(tf.cast(tf.equal(names, sampler), tf.int32), output_type=tf.int32)
-        # greedy 0, temperature / top_k / top_p 1 (one seeded sampler), beam 2.
-        branch = tf.gather(tf.constant([0, 1, 1, 1, 2]), choice)
-        top_k = tf.where(tf.equal(sampler, "top_k"), top_k, 0)
-        top_p = tf.where(tf.equal(sampler, "top_p"), top_p, 1.0)
+        # greedy 0, temperature / top_k / top_p 1 (one seeded sampler), beam 2: a Python int
+        # when the sampler is chosen at trace time, else a tensor the graph switches on.
+        branches = (0, 1, 1, 1, 2)
+        if isinstance(sampler, str):
+            branch = branches[SAMPLERS.index(sampler)]
+            top_k = top_k if sampler == "top_k" else 0
+            top_p = top_p if sampler == "top_p" else 1.0
+        else:
+            names = tf.constant(SAMPLERS)
+            tf.debugging.assert_equal(
+                tf.reduce_any(tf.equal(names, sampler)),
+                True,
+                message=f"Invalid value for input sampler. Expected one of {list(SAMPLERS)}",
+            )
+            choice = tf.argmax(tf.cast(tf.equal(names, sampler), tf.int32), output_type=tf.int32)
+            branch = tf.gather(tf.constant(branches), choice)
+            top_k = tf.where(tf.equal(sampler, "top_k"), top_k, 0)
+            top_p = tf.where(tf.equal(sampler, "top_p"), top_p, 1.0)
         if self.decoder.translates:
             return self._translate(
                 token_ids, max_new_tokens, branch, temperature, top_k, top_p, num_beams, seed
@@ -301,7 +330,10 @@ class Decoding:
         def beam():
             return beam_search(self._next, prompt, cache, index, num_beams, self.end_id)
 
-        return tf.switch_case(branch, [greedy, random, beam])
+        choices = [greedy, random, beam]
+        if isinstance(branch, int):
+            return choices[branch]()
+        return tf.switch_case(branch, choices)
 
     def _continue(
         self, token_ids, max_new_tokens, branch, temperature, top_k, top_p, num_beams, seed
@@ -339,7 +371,10 @@ class Decoding:
 
             return tf.map_fn(row, (prompt, lengths), fn_output_signature=tf.int32)
 
-        generated = tf.cond(tf.equal(branch, 2), one_by_one, together)
+        if isinstance(branch, int):
+            generated = one_by_one() if branch == 2 else together()
+        else:
+            generated = tf.cond(tf.equal(branch, 2), one_by_one, together)
         # Each row's continuation: the max_new_tokens tokens after its prompt.
         columns = lengths[:, None] + tf.range(max_new_tokens)[None, :]
         inside = columns < total
@@ -349,7 +384,9 @@ class Decoding:
     def _translate(
         self, source, max_new_tokens, branch, temperature, top_k, top_p, num_beams, seed
     ):
-        batch = tf.shape(source)[0]
+        batch, wanted = tf.shape(source)[0], max_new_tokens
+        if self.decoder.context:  # [start] and the translation within the positions covered
+            max_new_tokens = tf.minimum(max_new_tokens, self.decoder.context - 1)
         prompt = tf.concat(
             [tf.fill([batch, 1], self.start_id), tf.zeros([batch, max_new_tokens], tf.int32)],
             axis=1,
@@ -361,4 +398,4 @@ class Decoding:
         generated = self._choose(
             branch, prompt, cache, 1, mask, temperature, top_k, top_p, num_beams, seed
         )
-        return generated[:, 1:]
+        return tf.pad(generated[:, 1:], [[0, 0], [0, wanted - max_new_tokens]])

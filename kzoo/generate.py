@@ -141,7 +141,7 @@ def generate(
         token_ids = [list(row) for row in run["vectorizer"](tf.constant(prompts)).to_list()]
         _check_context(decoding, token_ids, max_new_tokens)
     seed = int(np.random.randint(2**31)) if seed is None else seed
-    ids = decoding.generate(
+    ids = decoding.for_sampler(sampler)(
         tf.constant(_pad(token_ids)),
         max_new_tokens,
         sampler,

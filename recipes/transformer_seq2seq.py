@@ -22,7 +22,7 @@ benchmarks/results/translation.md):
         --max-length 60 --max-decode-length 60 --batch-size 128 --epochs 15 \
         --learning-rate 7e-4 --warmup-steps 2000 \
         --set model_args.num_layers=3 --set model_args.hidden_dim=256 \
-        --set model_args.intermediate_dim=512 --set model_args.max_sequence_length=64
+        --set model_args.intermediate_dim=512
 
 Summarisation with this model: `kzoo train summarisation --model transformer_seq2seq`.
 
@@ -51,7 +51,6 @@ SETTINGS = dict(
         hidden_dim=64,
         num_heads=4,
         intermediate_dim=128,
-        max_sequence_length=64,
         dropout=0.1,
         label_smoothing=0.1,
     ),

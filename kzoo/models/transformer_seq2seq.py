@@ -196,11 +196,17 @@ def cross_attention_model(model):
     return outputs
 
 
+def _input_limit(model):
+    # Learned position embeddings cover so many source tokens; sinusoidal ones, any number.
+    return getattr(model.get_layer("source_position_embedding"), "sequence_length", None)
+
+
 @register_model(
     tiny=_tiny(),
     task="translation",
     decoder=TransformerSeq2SeqDecoder,
     attention=cross_attention_model,
+    input_limit=_input_limit,
 )
 def build_transformer_seq2seq(
     source_vocabulary_size=10_000,
@@ -236,7 +242,7 @@ def build_transformer_seq2seq(
         num_heads: int. Attention heads. Defaults to `8`.
         intermediate_dim: int. Width of the feed-forward blocks. Defaults to `512`.
         max_sequence_length: int. Longest source or target the learned position embeddings
-            cover. Defaults to `128`.
+            cover; kzoo's recipes size it from the data. Defaults to `128`.
         dropout: float. Dropout rate in [0, 1) on the embeddings and in every layer. Defaults
             to `0.1`.
         position_embedding: str. `"learned"` or `"sinusoidal"` (the paper's). Defaults to

@@ -130,7 +130,7 @@ class LanguageModelTask(Task):
         text_of = TextOf(vectorizer, bundle.split)
 
         def continue_greedily(prompt_ids, max_new_tokens):
-            return decoding.generate(
+            return decoding.for_sampler("greedy")(
                 prompt_ids, max_new_tokens, "greedy", 1.0, 0, 1.0, 1, tf.constant(0, tf.int64)
             )
 

@@ -94,7 +94,10 @@ class TranslationTask(Task):
 
     def stand_in_model_args(self):
         # The target vocabulary also holds [start] and [end].
-        return {"source_vocabulary_size": 3, "target_vocabulary_size": 5}
+        args = {"source_vocabulary_size": 3, "target_vocabulary_size": 5}
+        if self.accepts("max_sequence_length"):
+            args["max_sequence_length"] = self.config["max_decode_length"] + 1
+        return args
 
     def _read_pairs(self, paths):
         c = self.config
@@ -181,14 +184,24 @@ class TranslationTask(Task):
                 shuffle=split == "train",
                 seed=c["seed"],
             )
+        model_args = {
+            "source_vocabulary_size": source_vectorizer.vocabulary_size(),
+            "target_vocabulary_size": target_vectorizer.vocabulary_size(),
+        }
+        if self.accepts("max_sequence_length"):
+            # The positions a model with position embeddings must cover: the longest source or
+            # decoder input it is given, and a whole translation ([start] + max_decode_length).
+            given = (
+                limit + 1
+                if limit
+                else max(max(len(s), len(t) + 1) for pairs in ids.values() for s, t in zip(*pairs))
+            )
+            model_args["max_sequence_length"] = max(given, c["max_decode_length"] + 1)
         return Data(
             train=datasets["train"],
             valid=datasets.get("valid"),
             test=datasets.get("test"),
-            model_args={
-                "source_vocabulary_size": source_vectorizer.vocabulary_size(),
-                "target_vocabulary_size": target_vectorizer.vocabulary_size(),
-            },
+            model_args=model_args,
             vectorizers={"source": source_vectorizer, "target": target_vectorizer},
             raw=splits,
             examples=list(splits["valid"][0][:3]),
@@ -297,11 +310,21 @@ class TranslationTask(Task):
         decoding = Decoding(decoder_for(bundle.model), vectorization.vocabulary(target))
         limit = max_new_tokens_limit(bundle, decoding)
         text_of = TextOf(target, bundle.split, decoding.end_id)
-        attention = entry_for(bundle.model).attention
-        weights_of = attention(bundle.model) if attention is not None else None
+        entry = entry_for(bundle.model)
+        weights_of = entry.attention(bundle.model) if entry.attention is not None else None
+        # A model with position embeddings reads no more source tokens than they cover.
+        max_length = bundle.max_length
+        if entry.input_limit is not None:
+            max_length = min(
+                max_length or entry.input_limit(bundle.model), entry.input_limit(bundle.model)
+            )
 
-        def translate(source_ids, max_new_tokens, *sampling):
-            ids = decoding.generate(source_ids, max_new_tokens, *sampling)
+        def translate(source_ids, max_new_tokens, sampler, *settings):
+            # A sampler named here is traced alone; one given as an input, all of them.
+            generate = (
+                decoding.for_sampler(sampler) if isinstance(sampler, str) else (decoding.generate)
+            )
+            ids = generate(source_ids, max_new_tokens, sampler, *settings)
             result = {"ids": ids}
             if weights_of is not None:
                 # The attention of each output token, read back by teacher forcing the
@@ -326,13 +349,13 @@ class TranslationTask(Task):
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
         def serve_text(text):
-            return readable(greedy(ids_from_text(source, text, bundle.max_length)))
+            return readable(greedy(ids_from_text(source, text, max_length)))
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text"), *SAMPLING])
         def serve_sample(text, max_new_tokens, sampler, temperature, top_k, top_p, num_beams, seed):
             max_new_tokens = checked_max_new_tokens(max_new_tokens, limit)
             result = translate(
-                ids_from_text(source, text, bundle.max_length),
+                ids_from_text(source, text, max_length),
                 max_new_tokens,
                 sampler,
                 temperature,
@@ -345,7 +368,10 @@ class TranslationTask(Task):
 
         @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="token_ids")])
         def serve_token_ids(token_ids):
-            result = greedy(checked_token_ids(token_ids, source_vocabulary_size, "token_ids"))
+            token_ids = checked_token_ids(token_ids, source_vocabulary_size, "token_ids")
+            if max_length:
+                token_ids = token_ids[:, :max_length]
+            result = greedy(token_ids)
             outputs = {"translation_ids": result["ids"]}
             if "attention" in result:
                 outputs["attention"] = result["attention"]
