@@ -7,11 +7,13 @@ cache out). `Decoding` turns a decoder and its vocabulary into one `tf.function`
 `kzoo.generate` calls in Python and the SavedModel signatures call in the graph, so the same
 seed gives the same text from both.
 
-The next token is chosen by one of `SAMPLERS`: greedy (keras-hub's `GreedySampler`); the random
+The next token is chosen by one of `SAMPLERS`: greedy; the random
 samplers (temperature, top-k, top-p), whose draws are stateless, from the seed and the
 position, so that they can be traced into a SavedModel and repeated; and beam search, kzoo's
 own, since keras-hub's `BeamSampler` needs its beam count when it is traced and a served
-signature takes it as an input.
+signature takes it as an input. Greedy decoding is kzoo's own loop too, as keras-hub's
+`GreedySampler` keeps the decoder's cache to itself: a seq2seq model notes its attention
+weights there while it decodes, for the SavedModel to return.
 
 Padding, `[UNK]` and `[start]` are never generated; a translation that has produced `[end]`
 continues with padding at probability 1, so beam search scores a finished translation by its
@@ -65,7 +67,7 @@ class Decoder:
     def __init__(self, model):
         self.model = model
 
-    def start(self, prompt, index, source=None):
+    def start(self, prompt, index, source=None, extras=False):
         """The cache before position `index - 1` of `prompt` is read.
 
         Args:
@@ -73,6 +75,7 @@ class Decoder:
             index: int32 scalar. The first position to generate (every row's prompt is at
                 least that long); `step` next reads the token at `index - 1`.
             source: int32 `(batch, source_length)` for translators: the source token ids.
+            extras: bool. Also note, while decoding, what `extras` returns.
         """
         raise NotImplementedError
 
@@ -80,6 +83,12 @@ class Decoder:
         """`(logits (batch, vocabulary) float32, new cache)` after reading `token_ids`
         `(batch, 1)`, the tokens at position `index - 1`."""
         raise NotImplementedError
+
+    def extras(self, cache):
+        """What the decoder noted in its cache while decoding, by name: for a seq2seq model
+        with attention, the weights `(batch, buffer length, source length)` of each output
+        token (row `i` for the token at position `i + 1`). None by default."""
+        return {}
 
 
 def _repeat(x, times):
@@ -135,6 +144,34 @@ _SIGNATURE = [
     tf.TensorSpec([], tf.int32, name="num_beams"),
     tf.TensorSpec([], tf.int64, name="seed"),
 ]
+
+
+def greedy_search(next, prompt, cache, index, mask, stop_token_id=None):
+    """The most likely token at every position from `index` on; returns `(prompt, cache)`.
+
+    Positions where `mask` holds keep their prompt token. With `stop_token_id`, decoding stops
+    once every row holds it. As keras-hub's `GreedySampler`, but the final cache comes back:
+    a decoder may note in it what it saw (a seq2seq model's attention weights).
+    """
+    length = tf.shape(prompt)[1]
+
+    def body(prompt, cache, index):
+        logits, _, cache = next(prompt, cache, index)
+        chosen = tf.argmax(logits, axis=-1, output_type=prompt.dtype)
+        chosen = tf.where(mask[:, index], prompt[:, index], chosen)
+        column = tf.one_hot(index, length, on_value=True, off_value=False, dtype=tf.bool)
+        return tf.where(column[None, :], chosen[:, None], prompt), cache, index + 1
+
+    def cond(prompt, cache, index):
+        if stop_token_id is None:
+            return index < length
+        ended = tf.reduce_any((prompt == stop_token_id) & ~mask, axis=1)
+        return (index < length) & ~tf.reduce_all(ended)
+
+    prompt, cache, _ = tf.while_loop(
+        cond, body, (prompt, cache, tf.cast(index, tf.int32)), maximum_iterations=length - index
+    )
+    return prompt, cache
 
 
 def beam_search(next, prompt, cache, index, num_beams, stop_token_id=None):
@@ -317,9 +354,7 @@ class Decoding:
         stop = None if self.end_id is None else [self.end_id]
 
         def greedy():
-            return keras_hub.samplers.GreedySampler()(
-                self._next, prompt, cache=cache, index=index, mask=mask, stop_token_ids=stop
-            )
+            return greedy_search(self._next, prompt, cache, index, mask, self.end_id)[0]
 
         def random():
             sampler = _SeededSampler(temperature, top_k, top_p, seed)
@@ -381,11 +416,11 @@ class Decoding:
         gathered = tf.gather(generated, tf.minimum(columns, total - 1), batch_dims=1)
         return tf.where(inside, gathered, 0)
 
-    def _translate(
-        self, source, max_new_tokens, branch, temperature, top_k, top_p, num_beams, seed
-    ):
-        batch, wanted = tf.shape(source)[0], max_new_tokens
-        if self.decoder.context:  # [start] and the translation within the positions covered
+    def _translation_buffer(self, source, max_new_tokens, extras=False):
+        """`(prompt, mask, cache, steps)`: `[start]` and room for the translation, within the
+        positions a model with position embeddings covers (`steps` tokens of it)."""
+        batch = tf.shape(source)[0]
+        if self.decoder.context:
             max_new_tokens = tf.minimum(max_new_tokens, self.decoder.context - 1)
         prompt = tf.concat(
             [tf.fill([batch, 1], self.start_id), tf.zeros([batch, max_new_tokens], tf.int32)],
@@ -394,8 +429,26 @@ class Decoding:
         mask = tf.concat(
             [tf.ones([batch, 1], tf.bool), tf.zeros([batch, max_new_tokens], tf.bool)], axis=1
         )
-        cache = self.decoder.start(prompt, 1, source)
+        return prompt, mask, self.decoder.start(prompt, 1, source, extras), max_new_tokens
+
+    def _translate(
+        self, source, max_new_tokens, branch, temperature, top_k, top_p, num_beams, seed
+    ):
+        prompt, mask, cache, steps = self._translation_buffer(source, max_new_tokens)
         generated = self._choose(
             branch, prompt, cache, 1, mask, temperature, top_k, top_p, num_beams, seed
         )
-        return tf.pad(generated[:, 1:], [[0, 0], [0, wanted - max_new_tokens]])
+        return tf.pad(generated[:, 1:], [[0, 0], [0, max_new_tokens - steps]])
+
+    def translate_greedily(self, source, max_new_tokens):
+        """Greedy translations `(batch, max_new_tokens)` of source ids, and what the decoder
+        noted while decoding (`Decoder.extras`, cut to the same width): the ids `generate`
+        gives with the greedy sampler. For a translator's SavedModel endpoints."""
+        prompt, mask, cache, steps = self._translation_buffer(source, max_new_tokens, True)
+        generated, cache = greedy_search(self._next, prompt, cache, 1, mask, self.end_id)
+        padding = [[0, 0], [0, max_new_tokens - steps]]
+        extras = {
+            name: tf.pad(value[:, :steps], padding + [[0, 0]] * (len(value.shape) - 2))
+            for name, value in self.decoder.extras(cache).items()
+        }
+        return tf.pad(generated[:, 1:], padding), extras

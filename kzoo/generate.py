@@ -25,7 +25,7 @@ import tensorflow as tf
 from kzoo import validation
 from kzoo.data import vectorization
 from kzoo.decoding import SAMPLERS, Decoding
-from kzoo.registry import decoder_for
+from kzoo.registry import decoder_class, decoder_for
 from kzoo.runs import load_run
 from kzoo.signatures import ServingBundle
 
@@ -254,7 +254,7 @@ def _resolve(model, vectorizer, source_vectorizer, target_vectorizer):
             max_decode_length=bundle.max_decode_length,
             max_new_tokens=bundle.max_new_tokens,
         )
-    translates = decoder_for(model).translates  # raises for a model that does not generate
+    translates = decoder_class(model).translates  # raises for a model that does not generate
     if translates:
         _check_vectorizer("source_vectorizer", source_vectorizer)
         _check_vectorizer("target_vectorizer", target_vectorizer)

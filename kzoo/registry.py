@@ -175,8 +175,8 @@ def entry_for(model):
     return _MODELS[name]
 
 
-def decoder_for(model):
-    """The `kzoo.decoding.Decoder` of a generator or translator model.
+def decoder_class(model):
+    """The `kzoo.decoding.Decoder` subclass of a generator or translator model's family.
 
     Raises:
         ValueError: for a model of a family that declares no decoder (a classifier...).
@@ -189,7 +189,17 @@ def decoder_for(model):
             f"{generators}), or the folder of a finished kzoo run of one. "
             f"Received: model={entry.name}"
         )
-    return entry.decoder(model)
+    return entry.decoder
+
+
+def decoder_for(model):
+    """The `kzoo.decoding.Decoder` of a generator or translator model (built anew: it may
+    build inference models of its own, so keep it).
+
+    Raises:
+        ValueError: for a model of a family that declares no decoder (a classifier...).
+    """
+    return decoder_class(model)(model)
 
 
 def build_model(name, **overrides):

@@ -22,7 +22,7 @@ class GPTDecoder(Decoder):
         super().__init__(model)
         self.context = model.get_layer("embedding").sequence_length
 
-    def start(self, prompt, index, source=None):
+    def start(self, prompt, index, source=None, extras=False):
         empty = gpt_initial_cache(self.model, ops.shape(prompt)[0], ops.shape(prompt)[1])
         return gpt_call_with_cache(self.model, prompt, empty, 0)[1]
 

@@ -18,7 +18,7 @@ class RNNGeneratorDecoder(Decoder):
         self.step_model = rnn_generator_step_model(model)
         self.state_sizes = [int(state.shape[-1]) for state in self.step_model.inputs[1:]]
 
-    def start(self, prompt, index, source=None):
+    def start(self, prompt, index, source=None, extras=False):
         zeros = [tf.zeros([tf.shape(prompt)[0], size]) for size in self.state_sizes]
         # The prompt before position index - 1 in one call; `step` reads on from there.
         return tf.cond(

@@ -5,6 +5,7 @@ shares `seq2seq_inference_models`.
 """
 
 import keras
+import tensorflow as tf
 
 from kzoo import testing, validation
 from kzoo.decoding import Decoder
@@ -119,12 +120,26 @@ class Seq2SeqDecoder(Decoder):
         super().__init__(model)
         self.encoder, self.decoder = seq2seq_inference_models(model)
 
-    def start(self, prompt, index, source=None):
-        return dict(self.encoder({"encoder_token_ids": source}, training=False))
+    def start(self, prompt, index, source=None, extras=False):
+        cache = dict(self.encoder({"encoder_token_ids": source}, training=False))
+        if extras and "attention" in self.decoder.output:
+            # Each output token's attention over the source, noted as it is decoded.
+            shape = [tf.shape(prompt)[0], tf.shape(prompt)[1], tf.shape(source)[1]]
+            cache["attention"] = tf.zeros(shape)
+        return cache
 
     def step(self, token_ids, cache, index):
-        out = self.decoder({**cache, "decoder_token_ids": token_ids}, training=False)
-        return out["logits"][:, -1], {**cache, "state_h": out["state_h"], "state_c": out["state_c"]}
+        inputs = {k: v for k, v in cache.items() if k != "attention"}
+        out = self.decoder({**inputs, "decoder_token_ids": token_ids}, training=False)
+        cache = {**cache, "state_h": out["state_h"], "state_c": out["state_c"]}
+        if "attention" in cache:  # the weights of the token at position `index`
+            row = tf.range(tf.shape(cache["attention"])[1])[None, :, None] == index - 1
+            weights = tf.cast(out["attention"], cache["attention"].dtype)
+            cache["attention"] = tf.where(row, weights, cache["attention"])
+        return out["logits"][:, -1], cache
+
+    def extras(self, cache):
+        return {"attention": cache["attention"]} if "attention" in cache else {}
 
 
 @register_model(tiny=tiny_seq2seq_config(), task="translation", decoder=Seq2SeqDecoder)

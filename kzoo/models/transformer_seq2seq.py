@@ -133,7 +133,7 @@ class TransformerSeq2SeqDecoder(Decoder):
         }
         return x, cache
 
-    def start(self, prompt, index, source=None):
+    def start(self, prompt, index, source=None, extras=False):
         encoder_outputs, padding_mask = _encode(self.model, source)
         batch = ops.shape(prompt)[0]
         cache = {

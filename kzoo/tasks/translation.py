@@ -319,27 +319,30 @@ class TranslationTask(Task):
                 max_length or entry.input_limit(bundle.model), entry.input_limit(bundle.model)
             )
 
-        def translate(source_ids, max_new_tokens, sampler, *settings):
-            # A sampler named here is traced alone; one given as an input, all of them.
-            generate = (
-                decoding.for_sampler(sampler) if isinstance(sampler, str) else (decoding.generate)
-            )
-            ids = generate(source_ids, max_new_tokens, sampler, *settings)
-            result = {"ids": ids}
-            if weights_of is not None:
-                # The attention of each output token, read back by teacher forcing the
-                # translation through the model: one call, the weights decoding saw.
+        def with_attention(source_ids, ids, noted):
+            """The ids and, for a model with attention, each output token's weights: noted
+            while decoding, or read back by teacher forcing the translation through it."""
+            # Only the steps decoding ran: until every sentence has its [end] (or the limit).
+            steps = tf.maximum(tf.reduce_max(tf.reduce_sum(tf.cast(ids > 0, tf.int32), 1)), 1)
+            result = {"ids": ids[:, :steps]}
+            if "attention" in noted:
+                result["attention"] = tf.cast(noted["attention"][:, :steps], tf.float32)
+            elif weights_of is not None:
                 start = tf.fill([tf.shape(ids)[0], 1], decoding.start_id)
                 inputs = {
                     "encoder_token_ids": source_ids,
-                    "decoder_token_ids": tf.concat([start, ids[:, :-1]], axis=1),
+                    "decoder_token_ids": tf.concat([start, result["ids"][:, :-1]], axis=1),
                 }
                 result["attention"] = tf.cast(weights_of(inputs, training=False)[-1], tf.float32)
             return result
 
+        def sampled(source_ids, max_new_tokens, *sampling):
+            ids = decoding.generate(source_ids, max_new_tokens, *sampling)
+            return with_attention(source_ids, ids, {})
+
         def greedy(source_ids):
             steps = tf.constant(bundle.max_decode_length)
-            return translate(source_ids, steps, "greedy", 1.0, 0, 1.0, 1, tf.constant(0, tf.int64))
+            return with_attention(source_ids, *decoding.translate_greedily(source_ids, steps))
 
         def readable(result):
             outputs = {"translation": text_of(result["ids"])}
@@ -354,7 +357,7 @@ class TranslationTask(Task):
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text"), *SAMPLING])
         def serve_sample(text, max_new_tokens, sampler, temperature, top_k, top_p, num_beams, seed):
             max_new_tokens = checked_max_new_tokens(max_new_tokens, limit)
-            result = translate(
+            result = sampled(
                 ids_from_text(source, text, max_length),
                 max_new_tokens,
                 sampler,
