@@ -20,7 +20,7 @@ benchmarks/results/translation.md):
         --test-file ../shared/data/translation/multi30k.test_2016_flickr.en.gz \
         --split whitespace --standardize split_punctuation --max-tokens 8000 \
         --max-length 60 --max-decode-length 60 --batch-size 128 --epochs 15 \
-        --learning-rate 7e-4 --warmup-steps 2000 \
+        --learning-rate 1e-3 --warmup-steps 800 \
         --set model_args.num_layers=3 --set model_args.hidden_dim=256 \
         --set model_args.intermediate_dim=512
 

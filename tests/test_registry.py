@@ -5,7 +5,11 @@ from kzoo import registry
 
 
 def test_list_models_filters_with_wildcards():
-    assert kzoo.list_models("*seq2seq") == ["attention_seq2seq", "seq2seq"]
+    assert kzoo.list_models("*seq2seq") == [
+        "attention_seq2seq",
+        "seq2seq",
+        "transformer_seq2seq",
+    ]
     assert kzoo.list_models("nothing*") == []
     assert kzoo.list_models() == sorted(kzoo.list_models())
 

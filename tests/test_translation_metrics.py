@@ -112,7 +112,7 @@ def test_exported_translation_model_joins_punctuation(tmp_path):
     assert out.tolist() == expected["translation"].numpy().tolist()
 
 
-@pytest.mark.parametrize("recipe", ["seq2seq", "attention_seq2seq"])
+@pytest.mark.parametrize("recipe", ["seq2seq", "attention_seq2seq", "transformer_seq2seq"])
 def test_recipe_docstrings_give_the_benchmark_command(recipe):
     import importlib
 
@@ -120,7 +120,7 @@ def test_recipe_docstrings_give_the_benchmark_command(recipe):
 
     doc = " ".join(importlib.import_module(f"kzoo.recipes.{recipe}").__doc__.split())
     doc = doc.replace("\\ ", "")
-    options = translation.WORD_LEVEL
+    options = translation.WORD_LEVEL[recipe]
     for flag, value in zip(options[::2], options[1::2]):
         assert f"{flag} {value}" in doc, (flag, value)
     paths = [p for p in translation.multi30k("../shared/data") if not p.startswith("--")]

@@ -143,6 +143,7 @@ class RunState(keras.callbacks.Callback):
     # === Training ===
 
     def on_train_begin(self, logs=None):
+        self._epoch_started = time.perf_counter()  # in case fit's epoch hook is not called
         state = read_state(self.run_dir)
         if state is None:
             self.rows, self.completed = [], 0
