@@ -245,6 +245,8 @@ class ModelServer:
             self._rest_thread.join()
         if self._grpc is not None:
             self._grpc.stop(grace).wait()
+        if self.batcher is not None:
+            self.batcher.stop()
         self.watch.stop()
         self.manager.stop()
         logger.info("Server stopped.")
