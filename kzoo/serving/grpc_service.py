@@ -3,8 +3,9 @@
 The servicers subclass the ones generated in `tensorflow-serving-api`, so any TF Serving client
 (`prediction_service_pb2_grpc.PredictionServiceStub`...) talks to kzoo unchanged:
 
-- `PredictionService.Predict` (with `output_filter`), `Classify`, `Regress` and
-  `GetModelMetadata` (the `signature_def` field); `MultiInference` answers UNIMPLEMENTED.
+- `PredictionService.Predict` (with `output_filter`), `Classify`, `Regress`, `MultiInference`
+  (classification and regression signatures of one model on the same examples) and
+  `GetModelMetadata` (the `signature_def` field).
 - `ModelService.GetModelStatus` and `HandleReloadConfigRequest` (a new `model_config_list`).
 
 Failures abort the call with TF Serving's status code and message (NOT_FOUND for an unknown model
@@ -82,6 +83,9 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def Regress(self, request, context):  # noqa: N802
         return _answer(context, self.core.regress_proto, request, self.core)
+
+    def MultiInference(self, request, context):  # noqa: N802
+        return _answer(context, self.core.multi_inference_proto, request, self.core)
 
 
 class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):

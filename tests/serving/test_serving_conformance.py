@@ -490,16 +490,16 @@ CASES = [
         status=400,
         source="kzoo checks shapes before the call (TF Serving's message comes from the graph)",
     ),
-    # --- classify and regress on a predict-only model ---
+    # --- classify and regress on a predict-only model (method_name is not checked without
+    # --enable_signature_method_name_check: the signature's inputs are) ---
     Case(
         "classify_on_a_predict_signature",
         "POST",
         "/v1/models/arith:classify",
         {"examples": [{"x": 1.0}]},
         status=400,
-        message="Expected classification signature method_name to be "
-        "tensorflow/serving/classify. Was: tensorflow/serving/predict",
-        source="classifier GetClassificationSignatureDef",
+        message="Expected one input Tensor.",
+        source="classifier PreProcessClassification",
     ),
     Case(
         "regress_on_a_predict_signature",
@@ -507,9 +507,8 @@ CASES = [
         "/v1/models/arith:regress",
         {"examples": [{"x": 1.0}]},
         status=400,
-        message="Expected regression signature method_name to be tensorflow/serving/regress. "
-        "Was: tensorflow/serving/predict",
-        source="regressor GetRegressionSignatureDef",
+        message="Expected one input Tensor.",
+        source="regressor PreProcessRegression",
     ),
     Case(
         "classify_without_examples",
@@ -543,6 +542,22 @@ CASES = [
         {"signature_name": "regress_x_to_y", "context": {"x": 2.0}, "examples": [{}, {}]},
         expect={"results": [3.0, 3.0]},
         source="api_rest.md Classify and Regress API (context shared by all examples)",
+    ),
+    Case(
+        "classify_a_tf2_signature",
+        "POST",
+        "/v1/models/tf2_examples:classify",
+        {"signature_name": "classify", "examples": [{"x": 0.25}]},
+        expect={"results": [[["yes", 0.25], ["no", 0.75]]]},
+        source="classifier PreProcessClassification (no method_name check by default)",
+    ),
+    Case(
+        "regress_a_tf2_signature",
+        "POST",
+        "/v1/models/tf2_examples:regress",
+        {"signature_name": "regress", "examples": [{"x": 1.5}, {"x": -1.0}]},
+        expect={"results": [4.0, -1.0]},
+        source="regressor PreProcessRegression (no method_name check by default)",
     ),
     Case(
         "predict_tf1_graph",
