@@ -203,7 +203,10 @@ def test_kzoo_serve_reports_a_bad_config(tmp_path, capsys):
     config = tmp_path / "bad.config"
     config.write_text("model_config_list { config { name: 'x' } ")
     assert main(["serve", "--model-config-file", str(config)]) == 1
-    assert "Invalid model config file" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"kzoo serve: Invalid protobuf file: '{config}'. Error parsing text-format "
+        "tensorflow.serving.ModelServerConfig: 1:40: Expected \"}\".\n"
+    )
 
 
 def _own_lines(stderr):
