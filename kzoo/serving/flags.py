@@ -398,7 +398,7 @@ def _check_unsupported(args):
         if value is None or value == accepted:
             continue
         expected = (
-            f"Expected: {_text(accepted)}" if accepted is not None else "Expected it not given"
+            "Expected it not given" if accepted in (None, "") else f"Expected: {_text(accepted)}"
         )
         raise _setting_error(name, _text(value), f"kzoo serve cannot honour it ({why}). {expected}")
 

@@ -98,9 +98,67 @@ def test_kzoo_serve_refuses_a_flag_it_cannot_honour_in_one_line(capsys):
     assert main(["serve", "--ssl_config_file=ssl.config"]) == 2
     assert capsys.readouterr().err == (
         "kzoo serve: Invalid value for setting --ssl_config_file. kzoo serve cannot honour it "
-        "(kzoo serve has no SSL credentials for gRPC). Expected: . "
+        "(kzoo serve has no SSL credentials for gRPC). Expected it not given. "
         "Received: --ssl_config_file=ssl.config\n"
     )
+
+
+@pytest.mark.parametrize(
+    "flags, status, message",
+    [
+        (
+            ["--model_base_path=a", "--model-base-path=b"],
+            2,
+            "Invalid value for setting --model_base_path. Expected one of --model_base_path (one "
+            "model) and --model-base-path (a folder of models), not both "
+            "(--model-base-path=b). Received: --model_base_path=a",
+        ),
+        (
+            ["--rest_api_timeout_in_ms=100", "--request-timeout=1"],
+            2,
+            "Invalid value for setting --rest_api_timeout_in_ms. Expected it or "
+            "--request-timeout, not both (--request-timeout=1.0). "
+            "Received: --rest_api_timeout_in_ms=100",
+        ),
+        (
+            ["--grpc_channel_arguments=grpc.a"],
+            2,
+            "Invalid value for setting --grpc_channel_arguments. Expected key=value pairs "
+            "separated by commas. Received: --grpc_channel_arguments=grpc.a",
+        ),
+        (
+            ["--monitoring_config_file={folder}/relative.config"],
+            1,
+            "Invalid value for setting --monitoring_config_file. Expected a prometheus_config "
+            "path starting with /. Received: path: 'metrics' in {folder}/relative.config",
+        ),
+        (
+            ["--monitoring_config_file={folder}/bad.config"],
+            1,
+            "Invalid protobuf file: '{folder}/bad.config'. Error parsing text-format "
+            "tensorflow.serving.MonitoringConfig: 1:21: Message type "
+            '"tensorflow.serving.PrometheusConfig" has no field named "enabled".',
+        ),
+        (
+            ["--monitoring_config_file={folder}/on.config", "--rest_api_port=0"],
+            1,
+            "Invalid value for setting --monitoring_config_file. The metrics are served by the "
+            "REST API: expected a --rest_api_port. Received: --rest_api_port=0",
+        ),
+    ],
+)
+def test_kzoo_serve_refuses_contradicting_or_bad_settings_in_one_line(
+    serving_models, tmp_path, capsys, flags, status, message
+):
+    (tmp_path / "relative.config").write_text("prometheus_config { enable: true path: 'metrics' }")
+    (tmp_path / "bad.config").write_text("prometheus_config { enabled: true }")
+    (tmp_path / "on.config").write_text("prometheus_config { enable: true }")
+    base = f"--model_base_path={serving_models / 'text_model'}"
+    flags = [flag.format(folder=tmp_path) for flag in flags]
+    if not any("base_path" in flag for flag in flags):
+        flags.append(base)
+    assert main(["serve", "--port=0", *flags]) == status
+    assert capsys.readouterr().err == f"kzoo serve: {message.format(folder=tmp_path)}\n"
 
 
 def test_kzoo_serve_version(capsys):
