@@ -42,6 +42,9 @@ from tensorflow_serving.apis import predict_pb2, prediction_log_pb2  # noqa: E40
 
 MODEL_NAMES = ("text_model", "arith", "versioned", "half_plus_two", "tf2_examples")
 LABELS = {"stable": 1, "canary": 2}
+# The servers under test export TF Serving's metrics here (`--monitoring_config_file`).
+METRICS_PATH = "/monitoring/prometheus/metrics"
+MONITORING_CONFIG = f'prometheus_config {{ enable: true path: "{METRICS_PATH}" }}\n'
 
 
 class TextModel(tf.Module):
@@ -257,6 +260,8 @@ def make_models(base):
     config = os.path.join(base, "models.config")
     with open(config, "w", encoding="utf-8") as file:
         file.write(config_text(base))
+    with open(os.path.join(base, "monitoring.config"), "w", encoding="utf-8") as file:
+        file.write(MONITORING_CONFIG)
     return config
 
 
@@ -270,11 +275,16 @@ def main(argv=None):
     config = make_models(base)
     print(f"Wrote {', '.join(MODEL_NAMES)} and {config}.")
     print(
-        "\nServe them with TensorFlow Serving (labels need the last flag at start-up):\n"
+        "\nServe them with TensorFlow Serving (labels need "
+        "--allow_version_labels_for_unavailable_models at start-up, the metrics and health "
+        "checks the last two flags):\n"
         f"  docker run --rm -p 8501:8501 -p 8500:8500 -v {base}:{base} tensorflow/serving \\\n"
-        f"    --model_config_file={config} --allow_version_labels_for_unavailable_models=true\n"
+        f"    --model_config_file={config} --allow_version_labels_for_unavailable_models=true \\\n"
+        f"    --monitoring_config_file={base}/monitoring.config "
+        "--enable_grpc_healthcheck_service=true\n"
         "or with kzoo's local server:\n"
-        f"  kzoo serve --model-config-file {config}\n"
+        f"  kzoo serve --model_config_file={config} "
+        f"--monitoring_config_file={base}/monitoring.config --enable_grpc_healthcheck_service\n"
         "then run the conformance suite against it:\n"
         "  KZOO_SERVING_URL=http://localhost:8501 "
         "python -m pytest tests/serving/test_serving_conformance.py"

@@ -9,7 +9,8 @@ http_rest_api_handler_test.cc), `handler` (http_rest_api_handler.cc, http_rest_a
 util/net_http/server/internal/evhttp_server.cc). Messages are asserted where TF Serving has one.
 
 The suite runs against kzoo's local server, or against `KZOO_SERVING_URL` (e.g. a real TF
-Serving serving the models written by `python -m tests.serving.make_models DIR`).
+Serving serving the models written by `python -m tests.serving.make_models DIR`, started with
+the monitoring config it writes, for the metrics page).
 """
 
 import base64
@@ -17,6 +18,7 @@ import json
 from dataclasses import dataclass
 
 import pytest
+from make_models import METRICS_PATH
 from serving_helpers import assert_json_close
 
 from kzoo.serving import Client
@@ -682,3 +684,30 @@ def test_server_keeps_serving_after_every_case(client):
     status, payload = client.request("GET", "/v1/models/text_model")
     assert status == 200
     assert payload["model_version_status"][0]["state"] == "AVAILABLE"
+
+
+def _metrics(client):
+    """The metrics page as {sample: value} (`prometheus_exporter.cc`'s text format)."""
+    status, page = client.request("GET", METRICS_PATH)
+    assert status == 200, page
+    lines = page.splitlines()
+    assert "# TYPE :tensorflow:serving:request_count counter" in lines
+    samples = (line.rsplit(" ", 1) for line in lines if line and not line.startswith("#"))
+    return {sample: float(value) for sample, value in samples}
+
+
+def test_metrics_count_rest_requests(client):
+    # http_server.cc: each REST request is counted by model and status; OK ones are timed
+    # under their API (the verb) and entrypoint REST.
+    before = _metrics(client)
+    predict = {"signature_name": "scale", "instances": [1.0]}
+    assert client.request("POST", "/v1/models/arith:predict", json.dumps(predict))[0] == 200
+    assert client.request("POST", "/v1/models/conformance_nope:predict", "{}")[0] == 404
+    after = _metrics(client)
+    for sample in (
+        ':tensorflow:serving:request_count{model_name="arith",status="OK"}',
+        ':tensorflow:serving:request_count{model_name="conformance_nope",status="NOT_FOUND"}',
+        ':tensorflow:serving:request_latency_count{model_name="arith",API="predict",'
+        'entrypoint="REST"}',
+    ):
+        assert after.get(sample, 0) - before.get(sample, 0) == 1, sample

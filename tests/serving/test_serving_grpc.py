@@ -1,11 +1,13 @@
-"""gRPC API: PredictionService (Predict, GetModelMetadata, Classify, Regress, MultiInference) and
-ModelService, with TF Serving's stubs and status codes. Runs against `KZOO_SERVING_GRPC` when it
-is set."""
+"""gRPC API: PredictionService (Predict, GetModelMetadata, Classify, Regress, MultiInference),
+ModelService and the health service, with TF Serving's stubs and status codes. Runs against
+`KZOO_SERVING_GRPC` when it is set (the health checks need `--enable_grpc_healthcheck_service`
+there)."""
 
 import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
@@ -321,4 +323,15 @@ def test_multi_inference_tasks_name_one_model(prediction):
     assert _error(prediction.MultiInference, request) == (
         grpc.StatusCode.INVALID_ARGUMENT,
         "Found ModelSpec with an empty model name.",
+    )
+
+
+def test_health_check_service(channel):
+    # server.cc: the default health service ("") with ModelService and PredictionService SERVING.
+    health = health_pb2_grpc.HealthStub(channel)
+    for service in ("", "ModelService", "PredictionService"):
+        answer = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING, service
+    assert _error(health.Check, health_pb2.HealthCheckRequest(service="Nope"))[0] == (
+        grpc.StatusCode.NOT_FOUND
     )
