@@ -238,6 +238,11 @@ def test_grpc_over_a_unix_socket(dropin_server, socket_channel):
         stub.Predict(request, timeout=10)
     assert failure.value.code() == grpc.StatusCode.NOT_FOUND
     assert failure.value.details() == "Servable not found for request: Latest(nope)"
+    with Client(f"unix:{dropin_server.grpc_socket_path}") as client:
+        assert client.transport == "grpc"
+        assert client.predict("arith", [0.25], signature_name="scale")["scaled"] == [0.5]
+    with pytest.raises(ValueError, match="Received: url=unix:$"):
+        Client("unix:")
 
 
 def test_grpc_health_checks_on_the_socket(socket_channel):
