@@ -83,6 +83,16 @@ def test_thread_flags():
         )
 
 
+def test_tensorflow_session_config_file(tmp_path):
+    config = tmp_path / "session.config"
+    config.write_text("intra_op_parallelism_threads: 2 inter_op_parallelism_threads: 1")
+    flag = f"--tensorflow_session_config_file={config}"
+    assert server_options([flag])[1]["threads"] == (2, 1)
+    config.write_text("intra_op_parallelism_threads: 2 allow_soft_placement: true")
+    with pytest.raises(ValueError, match="this one sets allow_soft_placement"):
+        server_options([flag])
+
+
 def test_a_flag_kzoo_cannot_honour_is_an_error():
     assert server_options(["--use_alts_credentials=false"])[0]["grpc_port"] == 8500
     with pytest.raises(
