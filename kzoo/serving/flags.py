@@ -140,6 +140,7 @@ def build_parser(prog="kzoo serve"):
         models,
         "--model-base-path",
         dest="kzoo_model_base_path",
+        metavar="MODEL_BASE_PATH",
         help="kzoo: a folder of model folders (<name>/<version>/saved_model.pb), each served "
         f"under its name, or one model's folder (default: {DEFAULT_MODEL_BASE_PATH})",
     )
