@@ -1,16 +1,21 @@
-"""Serving: REST predict of kzoo's local server against the in-process signature call.
+"""Serving: REST and gRPC predict of kzoo's local server against the in-process signature call.
 
 A text classifier (the `lstm_classifier` recipe, trained briefly on the embedded sentiment
 corpus and exported as `kzoo train` exports it: raw text in, label and scores out) is served by
-`kzoo serve` in its own process on loopback. Clients in this process send one-sentence REST
-predict requests (`{"instances": [sentence]}`) at 1, 8 and 32 concurrent clients, a fixed
-number of requests per level, after a warm-up; every answer is checked against the in-process
-answer. The same sentences go through the SavedModel's `serving_default` signature loaded in
-this process, at the same concurrency, for the side-by-side figures; the p50 overhead comes
-from a separate single-client run that alternates the two calls, so both meet the same load.
-The server's resident memory (psutil) is read when it is ready and after each level.
+`kzoo serve` in its own process on loopback, started with tensorflow_model_server's command line
+(`--port --rest_api_port --model_name --model_base_path`, and with batching
+`--enable_batching --batching_parameters_file`). Clients in this process send one-sentence
+predict requests, REST (`{"instances": [sentence]}`) and gRPC (a `PredictRequest`), at 1, 8 and
+32 concurrent clients, a fixed number of requests per level, after a warm-up; every answer is
+checked against the in-process answer. The same sentences go through the SavedModel's
+`serving_default` signature loaded in this process, at the same concurrency, for the
+side-by-side figures; the p50 overhead comes from a separate single-client run that alternates
+the two calls, so both meet the same load. The server's resident memory (psutil) is read when it
+is ready and after each level.
 
-Targets: p50 overhead (REST p50 − signature p50, 1 client) ≤ 2 ms, zero errors, flat memory.
+Targets (issue 21): with batching on, REST predict at 32 clients reaches at least 90 % of the
+in-process rate; p50 overhead (REST p50 − signature p50, 1 client) ≤ 2 ms; zero errors; flat
+memory. `--no-batching` measures the server without batching.
 """
 
 import json
@@ -28,13 +33,24 @@ import numpy as np
 from benchmarks.harness import ROOT, Report
 
 NAME = "serving"
-TITLE = "Serving: REST predict on the local server vs the in-process signature call"
+TITLE = "Serving: REST and gRPC predict on the local server vs the in-process signature call"
 
 LEVELS = (1, 8, 32)
 # Requests per concurrency level (after WARMUP per client), full and --quick.
 REQUESTS, QUICK_REQUESTS = 3000, 300
 WARMUP = 20
 MODEL = "lstm_classifier"
+# The server's BatchingParameters with batching on: TF Serving's defaults (no batch timeout,
+# one batch thread per core) but for the largest batch, the most clients of a level.
+BATCHING_PARAMETERS = "max_batch_size { value: 32 } batch_timeout_micros { value: 0 }"
+# The rate REST predict reaches at the most clients, as a share of the in-process rate.
+TARGET_SHARE = 0.9
+
+
+def add_arguments(parser):
+    parser.add_argument(
+        "--no-batching", action="store_true", help="serve without --enable_batching"
+    )
 
 
 def _export(folder):
@@ -65,27 +81,26 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _start_server(export_dir, log_path):
-    """`kzoo serve` in a subprocess; returns (process, REST url) once the model is available."""
+def _start_server(export_dir, log_path, batching_file=None):
+    """`kzoo serve` in a subprocess, started with TF Serving's flags; returns (process, REST
+    url, gRPC target) once the model is available."""
     from kzoo.serving import Client
 
-    port = _free_port()
+    port, grpc_port = _free_port(), _free_port()
     command = [
         sys.executable,
         "-m",
         "kzoo",
         "serve",
-        "--model-base-path",
-        export_dir,
-        "--rest-port",
-        str(port),
-        "--grpc-port",
-        "0",
-        "--file-system-poll-wait-seconds",
-        "0",
-        "--log-level",
-        "WARNING",
+        f"--port={grpc_port}",
+        f"--rest_api_port={port}",
+        f"--model_name={MODEL}",
+        f"--model_base_path={os.path.join(export_dir, MODEL)}",
+        "--file_system_poll_wait_seconds=0",
+        "--log-level=WARNING",
     ]
+    if batching_file:
+        command += ["--enable_batching", f"--batching_parameters_file={batching_file}"]
     log = open(log_path, "w", encoding="utf-8")
     process = subprocess.Popen(
         command,
@@ -104,7 +119,7 @@ def _start_server(export_dir, log_path):
         with Client(url, timeout=5) as client:
             try:
                 if client.status(MODEL)[0]["state"] == "AVAILABLE":
-                    return process, url
+                    return process, url, f"127.0.0.1:{grpc_port}"
             except Exception:  # noqa: BLE001 - not up yet
                 pass
         time.sleep(0.5)
@@ -166,8 +181,10 @@ def _paired(count, first, second):
 
 
 def run(args):
+    import grpc
     import psutil
     import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
     from kzoo.data import embedded
     from kzoo.serving import Client
@@ -187,37 +204,64 @@ def run(args):
     expected = [in_process(i)["label"][0].decode() for i in range(len(sentences))]
     bodies = [json.dumps({"instances": [s]}) for s in sentences]
 
-    process, url = _start_server(export_dir, os.path.join(folder, "server.log"))
+    batching_file = None
+    if not args.no_batching:
+        batching_file = os.path.join(folder, "batching.txt")
+        with open(batching_file, "w", encoding="utf-8") as file:
+            file.write(BATCHING_PARAMETERS)
+    process, url, target = _start_server(
+        export_dir, os.path.join(folder, "server.log"), batching_file
+    )
     server = psutil.Process(process.pid)
     client = Client(url)
     path = f"/v1/models/{MODEL}:predict"
+    channel = grpc.insecure_channel(target)
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+    messages = []
+    for sentence in sentences:
+        message = predict_pb2.PredictRequest()
+        message.model_spec.name = MODEL
+        message.inputs["text"].CopyFrom(tf.make_tensor_proto([sentence]))
+        messages.append(message)
 
     def over_rest(i):
         status, answer = client.request("POST", path, bodies[i % len(bodies)])
         return status == 200 and answer["predictions"][0]["label"] == expected[i % len(bodies)]
 
-    rows, memory = [], []
+    def over_grpc(i):
+        answer = stub.Predict(messages[i % len(messages)], timeout=60)
+        return answer.outputs["label"].string_val[0].decode() == expected[i % len(messages)]
+
+    ways = (
+        ("in-process signature", in_process),
+        ("REST predict", over_rest),
+        ("gRPC predict", over_grpc),
+    )
+    rows, memory, rates = [], [], {}
     try:
         over_rest(0)
+        over_grpc(0)
         memory.append(server.memory_info().rss / 2**20)
         paired_call, paired_rest, paired_errors = _paired(requests, in_process, over_rest)
         for clients in LEVELS:
-            for way, call in (("in-process signature", in_process), ("REST predict", over_rest)):
+            for way, call in ways:
                 wall, latencies, errors = _load(clients, requests, call)
+                rates[clients, way] = len(latencies) / wall
                 rows.append(
                     [
                         clients,
                         way,
                         len(latencies),
-                        round(len(latencies) / wall),
+                        round(rates[clients, way]),
                         f"{np.percentile(latencies, 50) * 1e3:.2f}",
                         f"{np.percentile(latencies, 99) * 1e3:.2f}",
-                        errors if way == "REST predict" else "",
+                        errors if way != "in-process signature" else "",
                     ]
                 )
             memory.append(server.memory_info().rss / 2**20)
     finally:
         client.close()
+        channel.close()
         process.terminate()
         try:
             process.wait(30)
@@ -228,10 +272,26 @@ def run(args):
     total_errors = paired_errors + sum(row[-1] for row in rows if row[-1] != "")
     growth = memory[-1] - memory[0]
     load_end = os.getloadavg()
+    most = LEVELS[-1]
+    shares = {
+        way: rates[most, way] / rates[most, "in-process signature"]
+        for way in ("REST predict", "gRPC predict")
+    }
+    if batching_file:
+        met = "met" if shares["REST predict"] >= TARGET_SHARE else "missed"
+        target = f"target ≥ {TARGET_SHARE:.0%} with batching on: {met}"
+    else:
+        target = f"no batching in this run; the target ≥ {TARGET_SHARE:.0%} is with batching on"
+    share_note = (
+        f"**Rate at {most} clients**, as a share of the in-process rate "
+        f"({rates[most, 'in-process signature']:.0f} requests/s): REST predict "
+        f"{shares['REST predict']:.0%} ({target}), gRPC predict {shares['gRPC predict']:.0%}."
+    )
     return Report(
         columns=["clients", "way", "requests", "requests/s", "p50 ms", "p99 ms", "errors"],
         rows=rows,
         notes=[
+            share_note,
             f"**p50 overhead** (REST p50 − signature p50, 1 client): {overhead:.2f} ms "
             f"(target ≤ 2 ms: {'met' if overhead <= 2 else 'missed'}), from {requests} "
             "pairs of calls alternating between the two ways, so that both meet the same load "
@@ -240,8 +300,9 @@ def run(args):
             f"{np.median(paired_rest) * 1e3:.2f} ms, p99 "
             f"{np.percentile(paired_rest, 99) * 1e3:.2f} ms; median of the per-pair "
             f"differences {np.median(paired_rest - paired_call) * 1e3:.2f} ms). **Errors**: "
-            f"{total_errors} of {requests * (len(LEVELS) + 1)} REST requests (an error is a "
-            "non-200 status, an exception or a label that differs from the in-process answer). "
+            f"{total_errors} of {requests * (2 * len(LEVELS) + 1)} REST and gRPC requests (an "
+            "error is a non-200 status or a failed call, an exception, or a label that differs "
+            "from the in-process answer). "
             f"**Server memory (RSS)**: {memory[0]:.0f} MiB when ready, "
             + ", ".join(f"{m:.0f}" for m in memory[1:])
             + f" MiB after each level: {growth:+.0f} MiB over the run.",
@@ -255,7 +316,13 @@ def run(args):
         settings={
             "model": f"{MODEL} recipe, 1 epoch on 2,000 embedded sentences, exported SavedModel "
             "(raw text in; label, label_id, scores out)",
-            "server": "`python -m kzoo serve` in a subprocess, REST on 127.0.0.1, no batching",
+            "server": "`python -m kzoo serve` in a subprocess with TF Serving's flags, REST and "
+            "gRPC on 127.0.0.1, "
+            + (
+                f"`--enable_batching`, BatchingParameters `{BATCHING_PARAMETERS}`"
+                if batching_file
+                else "no batching"
+            ),
             "request": "one sentence per request, 64 distinct sentences in turn",
             "requests per level": f"{requests} (+ {WARMUP} warm-up per client)",
             "load average (1, 5, 15 min) at start": " ".join(f"{x:.2f}" for x in load_start),

@@ -2,6 +2,7 @@
 
     client = Client("http://localhost:8501")     # REST
     client = Client("grpc://localhost:8500")     # gRPC, or Client("localhost:8500", grpc=True)
+    client = Client("unix:/tmp/kzoo.sock")       # gRPC on a Unix socket (--grpc_socket_path)
     client.status("text_model")                  # [{"version": 1, "state": "AVAILABLE", ...}]
     client.metadata("text_model")                # TF Serving's metadata JSON
     client.predict("text_model", {"text": ["a b", "c"]})   # {"length": array([3, 1]), ...}
@@ -125,8 +126,8 @@ class Client:
     """A client for TF Serving's REST or gRPC API.
 
     Args:
-        url: str. `http://host:port` for REST, `grpc://host:port` for gRPC, or `host:port`
-            (REST unless `grpc=True`).
+        url: str. `http://host:port` for REST, `grpc://host:port` for gRPC, `host:port`
+            (REST unless `grpc=True`), or `unix:/path` for gRPC on a Unix socket.
         grpc: bool. Use gRPC for a `host:port` url. Defaults to False.
         timeout: float. Seconds to wait for each answer. Defaults to 30.
         max_message_bytes: int. Largest gRPC message sent or received. Defaults to 64 MiB.
@@ -136,13 +137,14 @@ class Client:
     """
 
     def __init__(self, url, *, grpc=False, timeout=30.0, max_message_bytes=64 * 2**20):
-        if "://" not in url:
+        socket_path = url[len("unix:") :] if url.startswith("unix:") else None
+        if socket_path is None and "://" not in url:
             url = ("grpc://" if grpc else "http://") + url
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https", "grpc") or not parts.hostname:
+        parts = urlsplit("grpc://localhost" if socket_path else url)
+        if parts.scheme not in ("http", "https", "grpc") or not parts.hostname or socket_path == "":
             raise ValueError(
-                "Invalid value for argument url. Expected http://host:port, grpc://host:port or "
-                f"host:port. Received: url={url}"
+                "Invalid value for argument url. Expected http://host:port, grpc://host:port, "
+                f"host:port or unix:/path/to/socket. Received: url={url}"
             )
         self.transport = "grpc" if parts.scheme == "grpc" else "rest"
         self.timeout = timeout
@@ -155,7 +157,7 @@ class Client:
         if self.transport == "grpc":
             host = f"[{self._host}]" if ":" in self._host else self._host
             self._channel = insecure_channel(
-                f"{host}:{parts.port or 8500}",
+                f"unix:{socket_path}" if socket_path else f"{host}:{parts.port or 8500}",
                 options=[
                     ("grpc.max_receive_message_length", max_message_bytes),
                     ("grpc.max_send_message_length", max_message_bytes),

@@ -28,25 +28,28 @@ Example:
 """
 
 import os
+import time
 
 import numpy as np
 import tensorflow as tf
 from google.protobuf import json_format
-from tensorflow.core.example import example_pb2
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
+    inference_pb2,
     predict_pb2,
     prediction_log_pb2,
     regression_pb2,
     status_pb2,
 )
 
+from kzoo.serving import inference
 from kzoo.serving.deadlines import Deadline
 from kzoo.serving.errors import ServingError, invalid_argument
 from kzoo.serving.limits import RequestLimits
 from kzoo.serving.memory import LARGE_REQUEST_BYTES
+from kzoo.serving.metrics import ServingMetrics
 from kzoo.serving.servables import (
     CLASSIFY_METHOD,
     DEFAULT_SIGNATURE,
@@ -109,14 +112,39 @@ class ServingCore:
         watch: `DeadlineWatch`, optional. Expires deadlines while computations run, cancels
             those of clients that went away and releases memory after large requests; without
             one, deadlines are only checked before and after a computation.
+        metrics: `ServingMetrics`, optional. Where runtime latencies, example counts and
+            warm-ups are recorded. Defaults to a new one.
+        check_signature_methods: bool. Check signatures' `method_name` (TF Serving's
+            `--enable_signature_method_name_check`). Defaults to False, as TF Serving.
+        warmup_iterations: int. Times each warm-up record is replayed (TF Serving's
+            `--num_request_iterations_for_warmup`). Defaults to 1.
+        tensor_content: bool. Write gRPC predict outputs as `tensor_content` bytes (TF
+            Serving's `--enable_serialization_as_tensor_content`). Defaults to False: the typed
+            value fields.
     """
 
-    def __init__(self, manager, batcher=None, limits=None, request_timeout=None, watch=None):
+    def __init__(
+        self,
+        manager,
+        batcher=None,
+        limits=None,
+        request_timeout=None,
+        watch=None,
+        *,
+        metrics=None,
+        check_signature_methods=False,
+        warmup_iterations=1,
+        tensor_content=False,
+    ):
         self.manager = manager
         self.batcher = batcher
         self.limits = limits or RequestLimits()
         self.request_timeout = request_timeout
         self.watch = watch
+        self.metrics = metrics if metrics is not None else ServingMetrics()
+        self.check_signature_methods = check_signature_methods
+        self.warmup_iterations = max(int(warmup_iterations), 1)
+        self.tensor_content = tensor_content
 
     # === Requests ===
 
@@ -206,7 +234,11 @@ class ServingCore:
         signature = servable.signatures.get(key)
         if signature is None:
             raise ServingError("FAILED_PRECONDITION", f'Serving signature key "{key}" not found.')
-        if signature.method_name not in (PREDICT_METHOD, CLASSIFY_METHOD, REGRESS_METHOD):
+        if self.check_signature_methods and signature.method_name not in (
+            PREDICT_METHOD,
+            CLASSIFY_METHOD,
+            REGRESS_METHOD,
+        ):
             raise ServingError(
                 "INTERNAL",
                 "Expected prediction signature method_name to be one of "
@@ -284,11 +316,13 @@ class ServingCore:
         if not signature.callable:
             raise invalid_argument(f"Signature {key} has no function to run.")
         deadline = deadline or Deadline()
+        started = time.monotonic()
         if self.batcher is not None:
             outputs = self.batcher.run((servable, key), inputs, signature, deadline)
         else:
             with deadline.running():
                 outputs = signature(inputs)
+        self.metrics.runtime(servable.name, "Predict", time.monotonic() - started)
         if output_filter:
             outputs = {name: outputs[name] for name in output_filter}
         return key, outputs
@@ -332,46 +366,27 @@ class ServingCore:
         response.model_spec.version.value = servable.version
         response.model_spec.signature_name = key
         for name, value in outputs.items():
-            response.outputs[name].CopyFrom(to_tensor_proto(value, signature.outputs[name].dtype))
+            response.outputs[name].CopyFrom(
+                to_tensor_proto(value, signature.outputs[name].dtype, self.tensor_content)
+            )
         return response
 
-    # === Classify and regress ===
+    # === Classify, regress and MultiInference ===
 
-    def _example_signature(self, servable, signature_name, method):
+    def _example_signature(self, servable, signature_name, check):
         key = signature_name or DEFAULT_SIGNATURE
         signature = servable.signatures.get(key)
         if signature is None:
             raise invalid_argument(f"No signature was found with the name: {key}")
-        kind = "classification" if method == CLASSIFY_METHOD else "regression"
-        if signature.method_name != method:
-            raise invalid_argument(
-                f"Expected {kind} signature method_name to be {method}. "
-                f"Was: {signature.method_name}"
-            )
-        if len(signature.inputs) != 1:
-            raise invalid_argument("Expected one input Tensor.")
-        if "inputs" not in signature.inputs:
-            raise ServingError(
-                "FAILED_PRECONDITION",
-                f"No {kind} inputs found in SignatureDef: {signature.signature_def}",
-            )
+        check(signature, self.check_signature_methods)
         return key, signature
 
-    def _serialized(self, examples, context):
-        if not examples:
-            raise invalid_argument("Input is empty.")
-        self.limits.check_instances(len(examples))
-        serialized = []
-        for example in examples:
-            if context is not None:
-                merged = example_pb2.Example()
-                merged.MergeFrom(context)
-                merged.MergeFrom(example)
-                example = merged
-            serialized.append(example.SerializeToString())
-        array = np.empty(len(serialized), dtype=object)
-        array[:] = serialized
-        return array
+    def _run_on_examples(self, servable, api, signature, serialized, deadline):
+        started = time.monotonic()
+        with (deadline or Deadline()).running():
+            outputs = signature({inference.INPUTS: serialized})
+        self.metrics.runtime(servable.name, api, time.monotonic() - started)
+        return outputs
 
     def classify(self, servable, signature_name, examples, context=None, deadline=None):
         """Runs a classification signature on `tf.train.Example`s.
@@ -380,41 +395,12 @@ class ServingCore:
             A tuple `(signature key, results)`: per example, a list of `(label, score)` pairs
             (label `b""` without a `classes` output, score 0.0 without `scores`).
         """
-        key, signature = self._example_signature(servable, signature_name, CLASSIFY_METHOD)
-        if len(signature.outputs) not in (1, 2):
-            raise invalid_argument(
-                f"Expected one or two output Tensors, found {len(signature.outputs)}"
-            )
-        if "classes" not in signature.outputs and "scores" not in signature.outputs:
-            raise ServingError(
-                "FAILED_PRECONDITION",
-                'Expected classification signature outputs to contain at least one of "classes" '
-                f'or "scores". Signature was: {signature.signature_def}',
-            )
-        serialized = self._serialized(examples, context)
-        with (deadline or Deadline()).running():
-            outputs = signature({"inputs": serialized})
-        count = len(serialized)
-        classes, scores = outputs.get("classes"), outputs.get("scores")
-        for name, value in (("classes", classes), ("scores", scores)):
-            if value is None:
-                continue
-            if value.ndim != 2:
-                raise invalid_argument(
-                    f"Expected Tensor shape: [batch_size num_classes] but got "
-                    f"{shape_string(value.shape)}"
-                )
-            if value.shape[0] != count:
-                raise invalid_argument(
-                    f"Expected {name} output batch size of {count}. Got: {value.shape[0]}"
-                )
-        width = (classes if classes is not None else scores).shape[1]
-        results = []
-        for row in range(count):
-            labels = classes[row] if classes is not None else [b""] * width
-            values = scores[row] if scores is not None else [0.0] * width
-            results.append([(bytes(label), float(score)) for label, score in zip(labels, values)])
-        return key, results
+        key, signature = self._example_signature(
+            servable, signature_name, inference.check_classification
+        )
+        serialized = inference.serialized_examples(examples, context, self.limits)
+        outputs = self._run_on_examples(servable, "Classify", signature, serialized, deadline)
+        return key, inference.classification_results(outputs, len(serialized))
 
     def regress(self, servable, signature_name, examples, context=None, deadline=None):
         """Runs a regression signature on `tf.train.Example`s.
@@ -422,36 +408,12 @@ class ServingCore:
         Returns:
             A tuple `(signature key, values)`: one float per example.
         """
-        key, signature = self._example_signature(servable, signature_name, REGRESS_METHOD)
-        if "outputs" not in signature.outputs:
-            raise ServingError(
-                "FAILED_PRECONDITION",
-                f"No regression outputs found in SignatureDef: {signature.signature_def}",
-            )
-        serialized = self._serialized(examples, context)
-        with (deadline or Deadline()).running():
-            value = signature({"inputs": serialized})["outputs"]
-        if not (value.ndim == 1 or (value.ndim == 2 and value.shape[1] == 1)):
-            raise invalid_argument(
-                "Expected output Tensor shape to be either [batch_size] or [batch_size, 1] but "
-                f"got {shape_string(value.shape)}"
-            )
-        if value.shape[0] != len(serialized):
-            raise invalid_argument(
-                f"Input batch size did not match output batch size: {len(serialized)} vs. "
-                f"{value.shape[0]}"
-            )
-        return key, [float(item) for item in value.reshape(-1)]
-
-    @staticmethod
-    def _examples_from_input(input_proto):
-        kind = input_proto.WhichOneof("kind")
-        if kind == "example_list":
-            return list(input_proto.example_list.examples), None
-        if kind == "example_list_with_context":
-            with_context = input_proto.example_list_with_context
-            return list(with_context.examples), with_context.context
-        raise invalid_argument("Input is empty.")
+        key, signature = self._example_signature(
+            servable, signature_name, inference.check_regression
+        )
+        serialized = inference.serialized_examples(examples, context, self.limits)
+        outputs = self._run_on_examples(servable, "Regress", signature, serialized, deadline)
+        return key, inference.regression_results(outputs, len(serialized))
 
     def _servable_for(self, request, servable):
         if servable is not None:
@@ -464,7 +426,7 @@ class ServingCore:
     def classify_proto(self, request, servable=None, deadline=None):
         """Answers a gRPC `ClassificationRequest`."""
         servable = self._servable_for(request, servable)
-        examples, context = self._examples_from_input(request.input)
+        examples, context = inference.examples_from_input(request.input)
         key, results = self.classify(
             servable, request.model_spec.signature_name, examples, context, deadline
         )
@@ -472,16 +434,13 @@ class ServingCore:
         response.model_spec.name = servable.name
         response.model_spec.version.value = servable.version
         response.model_spec.signature_name = key
-        for pairs in results:
-            classifications = response.result.classifications.add()
-            for label, score in pairs:
-                classifications.classes.add(label=label.decode("utf-8", "replace"), score=score)
+        _fill_classifications(response.result, results)
         return response
 
     def regress_proto(self, request, servable=None, deadline=None):
         """Answers a gRPC `RegressionRequest`."""
         servable = self._servable_for(request, servable)
-        examples, context = self._examples_from_input(request.input)
+        examples, context = inference.examples_from_input(request.input)
         key, values = self.regress(
             servable, request.model_spec.signature_name, examples, context, deadline
         )
@@ -489,8 +448,41 @@ class ServingCore:
         response.model_spec.name = servable.name
         response.model_spec.version.value = servable.version
         response.model_spec.signature_name = key
-        for value in values:
-            response.result.regressions.add(value=value)
+        response.result.regressions.extend(
+            regression_pb2.Regression(value=value) for value in values
+        )
+        return response
+
+    def multi_inference_proto(self, request, servable=None, deadline=None):
+        """Answers a gRPC `MultiInferenceRequest`: classification and regression signatures of
+        one model version on the same examples (TF Serving's RunMultiInference)."""
+        if servable is None:
+            spec = request.tasks[0].model_spec if request.tasks else None
+            version, label = model_spec_version(spec) if spec is not None else (None, None)
+            servable = self.manager.get(spec.name if spec is not None else "", version, label)
+        tasks = inference.check_multi_inference(
+            request, servable.signatures, self.check_signature_methods
+        )
+        examples, context = inference.examples_from_input(request.input)
+        serialized = inference.serialized_examples(examples, context, self.limits)
+        self.metrics.examples(servable.name, len(serialized))
+        response = inference_pb2.MultiInferenceResponse()
+        for task, (key, method, signature) in zip(request.tasks, tasks):
+            outputs = self._run_on_examples(
+                servable, "MultiInference", signature, serialized, deadline
+            )
+            result = response.results.add()
+            result.model_spec.name = task.model_spec.name
+            result.model_spec.signature_name = key
+            result.model_spec.version.value = servable.version
+            if method == CLASSIFY_METHOD:
+                classifications = inference.classification_results(outputs, len(serialized))
+                _fill_classifications(result.classification_result, classifications)
+            else:
+                values = inference.regression_results(outputs, len(serialized))
+                result.regression_result.regressions.extend(
+                    regression_pb2.Regression(value=value) for value in values
+                )
         return response
 
     # === Warm-up ===
@@ -498,8 +490,9 @@ class ServingCore:
     def warmup(self, servable):
         """Replays `assets.extra/tf_serving_warmup_requests` against a version being loaded.
 
-        The file is a TFRecord of `PredictionLog`s, as TF Serving reads it; predict, classify and
-        regress logs are replayed (at most 1000). A failing request fails the load.
+        The file is a TFRecord of `PredictionLog`s, as TF Serving reads it; predict, classify,
+        regress and multi-inference logs are replayed (at most 1000 records, each
+        `warmup_iterations` times). A failing request fails the load.
         """
         path = os.path.join(servable.path, WARMUP_FILE)
         if not os.path.exists(path):
@@ -508,17 +501,35 @@ class ServingCore:
             "predict_log": lambda log: self.predict_proto(log.request, servable),
             "classify_log": lambda log: self.classify_proto(log.request, servable),
             "regress_log": lambda log: self.regress_proto(log.request, servable),
+            "multi_inference_log": lambda log: self.multi_inference_proto(log.request, servable),
         }
-        for count, record in enumerate(tf.data.TFRecordDataset(path)):
-            if count >= MAX_WARMUP_RECORDS:
-                break
-            log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
-            kind = log.WhichOneof("log_type")
-            if kind not in handlers:
-                raise ServingError("UNIMPLEMENTED", f"Unsupported log_type for warmup: {kind}")
-            try:
-                handlers[kind](getattr(log, kind))
-            except ServingError as error:
-                raise ServingError(
-                    error.code, f"Failed to warm up model from {path}: {error.message}"
-                ) from None
+        started, records, status = time.monotonic(), 0, "OK"
+        try:
+            for record in tf.data.TFRecordDataset(path):
+                if records >= MAX_WARMUP_RECORDS:
+                    break
+                records += 1
+                log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+                kind = log.WhichOneof("log_type")
+                if kind not in handlers:
+                    raise ServingError("UNIMPLEMENTED", f"Unsupported log_type for warmup: {kind}")
+                for _ in range(self.warmup_iterations):
+                    handlers[kind](getattr(log, kind))
+        except ServingError as error:
+            status = str(error)
+            raise ServingError(
+                error.code, f"Failed to warm up model from {path}: {error.message}"
+            ) from None
+        except Exception as error:
+            status = f"UNKNOWN: {error}"
+            raise
+        finally:
+            self.metrics.warmup(servable.path, status, time.monotonic() - started, records)
+
+
+def _fill_classifications(result, results):
+    """Fills a `ClassificationResult` from `[(label, score), ...]` per example."""
+    for pairs in results:
+        classifications = result.classifications.add()
+        for label, score in pairs:
+            classifications.classes.add(label=label.decode("utf-8", "replace"), score=score)

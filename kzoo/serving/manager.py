@@ -37,7 +37,7 @@ import threading
 import time
 
 from kzoo.serving.errors import ServingError, invalid_argument, not_found
-from kzoo.serving.servables import Servable, is_complete
+from kzoo.serving.servables import SERVE_TAG, Servable, is_complete
 from kzoo.serving.sources import version_folders
 
 logger = logging.getLogger("kzoo.serving")
@@ -89,12 +89,34 @@ class ModelManager:
             `--file_system_poll_wait_seconds`, default 1); 0 or less looks once, at `start()`.
         warmup: callable, optional. `warmup(servable)` runs after a version loads and before it
             serves, e.g. its `assets.extra/tf_serving_warmup_requests`; raising fails the load.
+        tags: sequence of str. The tags of the meta graph to load (TF Serving's
+            `--saved_model_tags`). Defaults to `("serve",)`.
+        max_load_retries: int. Times a failed load (or warm-up) is tried again before the
+            version is set aside (TF Serving's `--max_num_load_retries`). Defaults to 0: a
+            version that failed is tried again only once its files change.
+        load_retry_interval: float. Seconds between two tries (TF Serving's
+            `--load_retry_interval_micros`). Defaults to 60.
+        metrics: `ServingMetrics`, optional. Counts load attempts and their latency.
     """
 
-    def __init__(self, source, poll_wait_seconds=1.0, warmup=None):
+    def __init__(
+        self,
+        source,
+        poll_wait_seconds=1.0,
+        warmup=None,
+        *,
+        tags=(SERVE_TAG,),
+        max_load_retries=0,
+        load_retry_interval=60.0,
+        metrics=None,
+    ):
         self.source = source
         self.poll_wait_seconds = poll_wait_seconds
         self.warmup = warmup
+        self.tags = tuple(tags)
+        self.max_load_retries = max_load_retries
+        self.load_retry_interval = load_retry_interval
+        self.metrics = metrics
         self._models = {}
         self._lock = threading.Lock()
         self._poll_lock = threading.Lock()
@@ -200,21 +222,53 @@ class ModelManager:
         with self._lock:
             model.states[version] = VersionState(state, **fields)
 
+    def _try_load(self, name, version, path):
+        """Loads and warms up one version; returns the servable, or the error as (code,
+        message)."""
+        started = time.monotonic()
+        try:
+            servable = Servable(name, version, path, self.tags)
+        except ServingError as error:
+            failure = error.code, error.message
+        except Exception as error:  # noqa: BLE001 - a bad folder must not stop the others
+            failure = "UNKNOWN", f"{type(error).__name__}: {error}"
+        else:
+            failure = None
+        if self.metrics is not None:
+            self.metrics.model_load(path, failure is None, time.monotonic() - started)
+        if failure is not None:
+            return failure
+        try:
+            if self.warmup is not None:
+                self.warmup(servable)
+        except ServingError as error:
+            return error.code, error.message
+        except Exception as error:  # noqa: BLE001
+            return "UNKNOWN", f"{type(error).__name__}: {error}"
+        return servable
+
     def _load(self, model, version, path):
         name = model.config.name
         logger.info("Loading servable: {name: %s version: %d}", name, version)
         self._set_state(model, version, LOADING)
         fingerprint = _fingerprint(path)
         started = time.monotonic()
-        try:
-            servable = Servable(name, version, path)
-            if self.warmup is not None:
-                self.warmup(servable)
-        except ServingError as error:
-            self._fail(model, version, error.code, error.message, fingerprint)
-            return
-        except Exception as error:  # noqa: BLE001 - a bad folder must not stop the others
-            self._fail(model, version, "UNKNOWN", f"{type(error).__name__}: {error}", fingerprint)
+        for attempt in range(self.max_load_retries + 1):
+            if attempt:
+                logger.info(
+                    "Retrying load of servable: {name: %s version: %d}, retry %d of %d",
+                    name,
+                    version,
+                    attempt,
+                    self.max_load_retries,
+                )
+                if self._stop.wait(self.load_retry_interval):
+                    break
+            servable = self._try_load(name, version, path)
+            if not isinstance(servable, tuple):
+                break
+        if isinstance(servable, tuple):
+            self._fail(model, version, *servable, fingerprint)
             return
         with self._lock:
             model.available = {**model.available, version: servable}

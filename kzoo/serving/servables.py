@@ -2,8 +2,15 @@
 
 A version folder holds `saved_model.pb` (or `.pbtxt`) and `variables/`, and optionally
 `assets.extra/tf_serving_warmup_requests` (`WARMUP_FILE`), the requests TF Serving replays
-before the version serves. A `Servable` loads the `serve` meta graph; each of its `Signature`s
-runs the concrete function the SavedModel stored on a dict of arrays.
+before the version serves. A `Servable` loads the `serve` meta graph (or the one the tags of TF
+Serving's `--saved_model_tags` name); each of its `Signature`s runs the concrete function the
+SavedModel stored on a dict of arrays. Only the signatures' definitions are kept of the meta
+graph (TF Serving's `--remove_unused_fields_from_bundle_metagraph`, its default).
+
+A SavedModel that uses ops TensorFlow itself does not register (those of TensorFlow Text:
+`CaseFoldUTF8`, `WhitespaceTokenizeWithOffsetsV2`..., which keras-hub's tokenizers put in
+exports) has TensorFlow Text imported before it loads, which registers them; where TensorFlow
+Text is not installed, the load fails with NOT_FOUND naming the ops and the package.
 
 Example:
 
@@ -23,6 +30,7 @@ Example:
 
 import dataclasses
 import os
+import threading
 
 import numpy as np
 import tensorflow as tf
@@ -30,6 +38,11 @@ from google.protobuf import text_format
 from tensorflow.core.protobuf import saved_model_pb2
 
 from kzoo.serving.errors import from_tensorflow, invalid_argument, not_found
+
+try:  # A private TensorFlow module: without it, ops are not looked up before a load.
+    from tensorflow.python.framework import op_def_registry
+except ImportError:  # pragma: no cover - another TensorFlow
+    op_def_registry = None
 from kzoo.serving.tensors import as_string_array, numpy_dtype, shape_from_proto
 
 SERVE_TAG = "serve"
@@ -119,6 +132,48 @@ def _read_saved_model(path):
     )
 
 
+_op_library_lock = threading.Lock()
+
+
+def unregistered_ops(meta_graph):
+    """The ops a meta graph uses that TensorFlow has not registered (empty where TensorFlow
+    cannot be asked)."""
+    if op_def_registry is None:
+        return []
+    names = {op.name for op in meta_graph.meta_info_def.stripped_op_list.op}
+    return sorted(name for name in names if op_def_registry.get(name) is None)
+
+
+def load_op_libraries(meta_graph, path):
+    """Registers TensorFlow Text's ops when the SavedModel at `path` uses ops TensorFlow lacks.
+
+    Raises:
+        ServingError: NOT_FOUND when ops are still missing: TensorFlow Text is not installed
+            (or fails to import), or the ops come from elsewhere.
+    """
+    missing = unregistered_ops(meta_graph)
+    if not missing:
+        return
+    names = ", ".join(missing)
+    with _op_library_lock:
+        try:
+            # Imported only for the SavedModels that need it: it costs seconds and memory.
+            import tensorflow_text  # noqa: F401 - registers its ops
+        except Exception as error:  # noqa: BLE001 - ImportError, or a broken install
+            raise not_found(
+                f"Op type not registered '{missing[0]}' in binary. The SavedModel at {path} "
+                f"uses ops that TensorFlow does not have ({names}); kzoo serve loads TensorFlow "
+                "Text for such ops, but importing it failed (pip install tensorflow-text): "
+                f"{type(error).__name__}: {error}"
+            ) from None
+    missing = unregistered_ops(meta_graph)
+    if missing:
+        raise not_found(
+            f"Op type not registered '{missing[0]}' in binary. The SavedModel at {path} uses ops "
+            f"that neither TensorFlow nor TensorFlow Text has: {', '.join(missing)}"
+        )
+
+
 def is_complete(path):
     """Whether a version folder holds a SavedModel file yet."""
     return os.path.exists(os.path.join(path, "saved_model.pb")) or os.path.exists(
@@ -129,38 +184,49 @@ def is_complete(path):
 class Servable:
     """One loaded version of a model: its signatures, ready to call.
 
-    Attributes:
+    Args:
         name: str. The model name.
         version: int. The version number.
         path: str. The version folder.
-        signature_defs: the SavedModel's `SignatureDef` map for the `serve` tag, as stored
-            (what TF Serving's metadata API returns).
+        tags: sequence of str. The meta graph's tags. Defaults to `("serve",)`.
+
+    Attributes:
+        name, version, path: as given.
+        signature_defs: dict. The meta graph's signature key → `SignatureDef`, as stored (what
+            TF Serving's metadata API returns).
         signatures: dict. Signature key → `Signature`.
     """
 
-    def __init__(self, name, version, path):
+    def __init__(self, name, version, path, tags=(SERVE_TAG,)):
         self.name = name
         self.version = version
         self.path = path
+        tags = sorted(set(tags))
         saved_model = _read_saved_model(path)
         meta_graph = next(
             (
                 graph
                 for graph in saved_model.meta_graphs
-                if set(graph.meta_info_def.tags) == {SERVE_TAG}
+                if sorted(graph.meta_info_def.tags) == tags
             ),
             None,
         )
         if meta_graph is None:
             raise not_found(
-                "Could not find meta graph def matching supplied tags: { serve }. To inspect "
-                "available tag-sets in the SavedModel, please use the SavedModel CLI: "
+                f"Could not find meta graph def matching supplied tags: {{ {' '.join(tags)} }}. "
+                "To inspect available tag-sets in the SavedModel, please use the SavedModel CLI: "
                 "`saved_model_cli`"
             )
-        self.signature_defs = meta_graph.signature_def
+        # Copies: the rest of the SavedModel (graph and functions) is not kept.
+        self.signature_defs = {
+            key: type(value).FromString(value.SerializeToString())
+            for key, value in meta_graph.signature_def.items()
+        }
+        load_op_libraries(meta_graph, path)
+        del saved_model, meta_graph
         try:
             # Kept referenced: the signature functions read the loaded variables.
-            self._loaded = tf.saved_model.load(path, tags=[SERVE_TAG])
+            self._loaded = tf.saved_model.load(path, tags=tags)
         except Exception as error:  # noqa: BLE001
             raise from_tensorflow(error) from None
         functions = getattr(self._loaded, "signatures", {})

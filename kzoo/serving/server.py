@@ -1,17 +1,14 @@
 """The local model server: `kzoo serve`, TF Serving's REST and gRPC APIs on local SavedModels.
 
-    kzoo serve [--model-base-path saved_models] [--model-name NAME]
-               [--model-config-file models.config] [--model-config-file-poll-wait-seconds N]
-               [--host 127.0.0.1] [--rest-port 8501] [--grpc-port 8500]
-               [--enable-batching --max-batch-size N --batch-timeout-micros N]
-               [--file-system-poll-wait-seconds N] [--max-request-bytes N]
-               [--max-request-instances N] [--max-request-elements N]
-               [--request-timeout SECONDS]
+`kzoo serve` takes tensorflow_model_server's command line (`kzoo.serving.flags`):
 
-It serves every model under `--model-base-path` (each subfolder with integer version folders,
-the layout `kzoo train` exports), or the models a TF Serving `--model-config-file` lists, and
-runs until SIGINT or SIGTERM. The flags mean what TF Serving's flags of the same names mean;
-`--rest-port 0` (and, unlike TF Serving, `--grpc-port 0`) turns that API off. It binds
+    kzoo serve --port=8500 --rest_api_port=8501 --model_name=half --model_base_path=/models/half
+    kzoo serve --model_config_file=models.config --monitoring_config_file=monitoring.config \\
+        --enable_batching --batching_parameters_file=batching.txt \\
+        --enable_grpc_healthcheck_service --grpc_socket_path=/tmp/kzoo.sock
+
+and kzoo's own (`kzoo serve` alone serves every model under `saved_models/`, the layout
+`kzoo train` exports, REST on 8501 and gRPC on 8500). It runs until SIGINT or SIGTERM and binds
 127.0.0.1 unless `--host` says otherwise.
 
 Unlike TF Serving, one request may not take the server's memory: besides `--max-request-bytes`
@@ -45,16 +42,23 @@ In Python, `ModelServer` starts the same server in background threads, e.g. in t
 array([b'HI'], dtype=object)
 """
 
-import argparse
 import logging
 import os
 import signal
 import sys
 import threading
 
-from kzoo.serving.batching import Batcher
+import tensorflow as tf
+
+from kzoo.serving.batching import DEFAULT_THREAD_POOL_NAME, Batcher
 from kzoo.serving.core import ServingCore
 from kzoo.serving.deadlines import DeadlineWatch
+from kzoo.serving.flags import (
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_REQUEST_TIMEOUT,
+    server_options,
+    versions,
+)
 from kzoo.serving.grpc_service import create_grpc_server
 from kzoo.serving.limits import (
     DEFAULT_MAX_REQUEST_ELEMENTS,
@@ -62,14 +66,13 @@ from kzoo.serving.limits import (
     RequestLimits,
 )
 from kzoo.serving.manager import ModelManager
+from kzoo.serving.metrics import DEFAULT_PROMETHEUS_PATH, ServingMetrics
+from kzoo.serving.protos import BatchingParameters, MonitoringConfig, read_text_proto
 from kzoo.serving.rest import RestApi, RestServer
+from kzoo.serving.servables import SERVE_TAG
 from kzoo.serving.sources import BasePathSource, ConfigFileSource
 
 logger = logging.getLogger("kzoo.serving")
-
-DEFAULT_MAX_REQUEST_BYTES = 64 * 2**20
-# TF Serving's --rest_api_timeout_in_ms default.
-DEFAULT_REQUEST_TIMEOUT = 30.0
 
 
 def _folder_problem(path):
@@ -93,8 +96,60 @@ def _join_host_port(host, port):
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _batcher(path, max_batch_size, batch_timeout_micros, metrics):
+    """A `Batcher` from a BatchingParameters file, kzoo's own settings over it."""
+    parameters = read_text_proto(path, BatchingParameters) if path else BatchingParameters()
+    if parameters.pad_variable_length_inputs:
+        raise ValueError(
+            f"Invalid value for setting --batching_parameters_file. kzoo serve cannot honour "
+            "pad_variable_length_inputs (requests whose inputs differ past the first dimension "
+            f"run on their own). Expected: false. Received: --batching_parameters_file={path}"
+        )
+    options = {
+        name: getattr(parameters, name).value
+        for name in (
+            "max_batch_size",
+            "batch_timeout_micros",
+            "max_enqueued_batches",
+            "num_batch_threads",
+            "enable_large_batch_splitting",
+            "max_execution_batch_size",
+        )
+        if parameters.HasField(name)
+    }
+    if max_batch_size is not None:
+        options["max_batch_size"] = max_batch_size
+    if batch_timeout_micros is not None:
+        options["batch_timeout_micros"] = batch_timeout_micros
+    name = parameters.thread_pool_name.value if parameters.HasField("thread_pool_name") else ""
+    return Batcher(
+        **options,
+        allowed_batch_sizes=list(parameters.allowed_batch_sizes),
+        thread_pool_name=name or DEFAULT_THREAD_POOL_NAME,
+        metrics=metrics,
+    )
+
+
+def _prometheus_path(path):
+    """Where a MonitoringConfig file serves the metrics, or None when it does not."""
+    if not path:
+        return None
+    prometheus = read_text_proto(path, MonitoringConfig).prometheus_config
+    if not prometheus.enable:
+        return None
+    if prometheus.path and not prometheus.path.startswith("/"):
+        raise ValueError(
+            "Invalid value for setting --monitoring_config_file. Expected a prometheus_config "
+            f"path starting with /. Received: path: {prometheus.path!r} in {path}"
+        )
+    return prometheus.path or DEFAULT_PROMETHEUS_PATH
+
+
 class ModelServer:
     """TF Serving's REST and gRPC APIs on local SavedModels, in background threads.
+
+    The arguments are TF Serving's `Server::Options` where it has them (`kzoo.serving.flags`
+    gives each one's flag).
 
     Args:
         model_base_path: str. A folder of model folders (`saved_models`), or one model's folder
@@ -105,9 +160,14 @@ class ModelServer:
         host: str. Address to bind. Defaults to `127.0.0.1`.
         rest_port: int or None. REST port; 0 picks a free one, None disables. Defaults to 8501.
         grpc_port: int or None. gRPC port; 0 picks a free one, None disables. Defaults to 8500.
+        grpc_socket_path: str, optional. A Unix socket gRPC listens on too.
         enable_batching: bool. Merge concurrent predict calls (see `Batcher`). Defaults to False.
-        max_batch_size: int. Most rows in a merged call. Defaults to 32.
-        batch_timeout_micros: int. How long a batch waits to fill. Defaults to 1000.
+        batching_parameters_file: str, optional. A text `BatchingParameters` for the batcher;
+            needs `enable_batching`.
+        max_batch_size: int, optional. Most rows in a merged call, over the file's (TF Serving's
+            default 1000).
+        batch_timeout_micros: int, optional. How long a batch waits to fill, over the file's
+            (default 0).
         file_system_poll_wait_seconds: float. Seconds between looks for new versions; 0 looks
             once at start. Defaults to 1, as TF Serving.
         model_config_file_poll_wait_seconds: float. Seconds between looks at the config file;
@@ -122,7 +182,23 @@ class ModelServer:
             wins); None or 0: no limit but the client's. Defaults to 30, as TF Serving's REST API.
         warmup: bool. Replay each version's `assets.extra/tf_serving_warmup_requests` before it
             serves. Defaults to True.
+        warmup_iterations: int. Times each warm-up request is replayed. Defaults to 1.
         grpc_workers: int. Threads answering gRPC calls. Defaults to 32.
+        grpc_channel_arguments: sequence of `(key, value)`. More gRPC server options.
+        rest_workers: int, optional. REST requests processed at once; None: no limit.
+        enable_cors: bool. Add CORS headers to REST answers. Defaults to False.
+        monitoring_config_file: str, optional. A text `MonitoringConfig`; with
+            `prometheus_config { enable: true }` the metrics are served on the REST port.
+        enable_grpc_healthcheck_service: bool. Serve `grpc.health.v1.Health`. Defaults to False.
+        check_signature_methods: bool. Check signatures' `method_name`. Defaults to False.
+        saved_model_tags: sequence of str. The meta graph to load. Defaults to `["serve"]`.
+        max_load_retries: int. Tries after a failed load. Defaults to 0.
+        load_retry_interval: float. Seconds between tries. Defaults to 60.
+        tensor_content: bool. gRPC predict outputs as `tensor_content`. Defaults to False.
+
+    Attributes:
+        metrics: `ServingMetrics`. The server's metrics (`metrics.registry` is its own
+            `prometheus_client` registry).
     """
 
     def __init__(
@@ -134,9 +210,11 @@ class ModelServer:
         host="127.0.0.1",
         rest_port=8501,
         grpc_port=8500,
+        grpc_socket_path=None,
         enable_batching=False,
-        max_batch_size=32,
-        batch_timeout_micros=1000,
+        batching_parameters_file=None,
+        max_batch_size=None,
+        batch_timeout_micros=None,
         file_system_poll_wait_seconds=1.0,
         model_config_file_poll_wait_seconds=0.0,
         max_request_bytes=DEFAULT_MAX_REQUEST_BYTES,
@@ -144,7 +222,18 @@ class ModelServer:
         max_request_elements=DEFAULT_MAX_REQUEST_ELEMENTS,
         request_timeout=DEFAULT_REQUEST_TIMEOUT,
         warmup=True,
+        warmup_iterations=1,
         grpc_workers=32,
+        grpc_channel_arguments=(),
+        rest_workers=None,
+        enable_cors=False,
+        monitoring_config_file=None,
+        enable_grpc_healthcheck_service=False,
+        check_signature_methods=False,
+        saved_model_tags=(SERVE_TAG,),
+        max_load_retries=0,
+        load_retry_interval=60.0,
+        tensor_content=False,
     ):
         if model_config_file:
             self.source = ConfigFileSource(model_config_file, model_config_file_poll_wait_seconds)
@@ -166,19 +255,60 @@ class ModelServer:
                 "Invalid value for argument request_timeout. Expected a number of seconds >= 0 "
                 f"or None. Received: request_timeout={request_timeout}"
             )
+        if batching_parameters_file and not enable_batching:
+            raise ValueError(
+                "server_options.batching_parameters_file is set without setting "
+                "server_options.enable_batching to true."
+            )
+        if rest_port and rest_port == grpc_port:
+            raise ValueError(
+                f"Invalid value for setting --rest_api_port. Expected a port other than --port "
+                f"(the gRPC API's). Received: --rest_api_port={rest_port}"
+            )
+        self.prometheus_path = _prometheus_path(monitoring_config_file)
+        if self.prometheus_path and rest_port is None:
+            raise ValueError(
+                "Invalid value for setting --monitoring_config_file. The metrics are served by "
+                "the REST API: expected a --rest_api_port. Received: --rest_api_port=0"
+            )
         self.host = host
         self.rest_port = rest_port
         self.grpc_port = grpc_port
+        self.grpc_socket_path = grpc_socket_path
         self.max_request_bytes = max_request_bytes
         self.grpc_workers = grpc_workers
-        batcher = Batcher(max_batch_size, batch_timeout_micros) if enable_batching else None
-        self.manager = ModelManager(self.source, file_system_poll_wait_seconds)
+        self.grpc_channel_arguments = list(grpc_channel_arguments)
+        self.rest_workers = rest_workers
+        self.enable_cors = enable_cors
+        self.health_check = enable_grpc_healthcheck_service
+        self.metrics = ServingMetrics()
+        batcher = None
+        if enable_batching:
+            batcher = _batcher(
+                batching_parameters_file, max_batch_size, batch_timeout_micros, self.metrics
+            )
+        self.manager = ModelManager(
+            self.source,
+            file_system_poll_wait_seconds,
+            tags=saved_model_tags,
+            max_load_retries=max_load_retries,
+            load_retry_interval=load_retry_interval,
+            metrics=self.metrics,
+        )
         limits = RequestLimits(
             max_instances=max_request_instances, max_elements=max_request_elements
         )
         self.watch = DeadlineWatch()
         self.core = ServingCore(
-            self.manager, batcher, limits, request_timeout or None, watch=self.watch
+            self.manager,
+            batcher,
+            limits,
+            request_timeout or None,
+            watch=self.watch,
+            metrics=self.metrics,
+            check_signature_methods=check_signature_methods,
+            warmup_iterations=warmup_iterations,
+            tensor_content=tensor_content,
         )
         if warmup:
             self.manager.warmup = self.core.warmup
@@ -201,8 +331,8 @@ class ModelServer:
 
     @property
     def grpc_target(self):
-        """`host:port` of the gRPC API, or None when it is off."""
-        if self._grpc is None:
+        """`host:port` of the gRPC API, or None when it is off or on a socket only."""
+        if self._grpc is None or self._grpc.port is None:
             return None
         return _join_host_port(_client_host(self.host), self.grpc_port)
 
@@ -211,15 +341,28 @@ class ModelServer:
         self.manager.start()
         self.watch.start()
         try:
-            if self.grpc_port is not None:
+            if self.grpc_port is not None or self.grpc_socket_path:
                 self._grpc = create_grpc_server(
-                    self.core, self.host, self.grpc_port, self.max_request_bytes, self.grpc_workers
+                    self.core,
+                    self.host,
+                    self.grpc_port,
+                    self.max_request_bytes,
+                    self.grpc_workers,
+                    socket_path=self.grpc_socket_path,
+                    health_check=self.health_check,
+                    channel_arguments=self.grpc_channel_arguments,
                 )
-                self.grpc_port = self._grpc.port
-                logger.info("Running gRPC ModelServer at %s ...", self.grpc_target)
+                if self._grpc.port is not None:
+                    self.grpc_port = self._grpc.port
+                    logger.info("Running gRPC ModelServer at %s ...", self.grpc_target)
+                if self.grpc_socket_path:
+                    logger.info(
+                        "Running gRPC ModelServer at UNIX socket %s ...", self.grpc_socket_path
+                    )
             if self.rest_port is not None:
+                api = RestApi(self.core, self.prometheus_path, self.enable_cors)
                 self._rest = RestServer(
-                    self.host, self.rest_port, RestApi(self.core), self.max_request_bytes
+                    self.host, self.rest_port, api, self.max_request_bytes, self.rest_workers
                 )
                 self.rest_port = self._rest.port
                 self._rest_thread = threading.Thread(
@@ -245,6 +388,8 @@ class ModelServer:
             self._rest_thread.join()
         if self._grpc is not None:
             self._grpc.stop(grace).wait()
+        if self.batcher is not None:
+            self.batcher.stop()
         self.watch.stop()
         self.manager.stop()
         logger.info("Server stopped.")
@@ -287,150 +432,43 @@ def serve(**options):
     return server
 
 
-def _port(text):
-    port = int(text)
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"Expected a port from 0 to 65535. Received: {text}")
-    return port
-
-
-def _positive(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"Expected a positive integer. Received: {text}")
-    return value
-
-
-def _seconds(text):
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"Expected a number of seconds >= 0. Received: {text}")
-    return value
-
-
-def build_parser(prog="kzoo serve"):
-    """The `kzoo serve` argument parser."""
-    parser = argparse.ArgumentParser(
-        prog=prog,
-        description="Serve SavedModels with TensorFlow Serving's REST and gRPC APIs.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    models = parser.add_argument_group("models")
-    models.add_argument(
-        "--model-base-path",
-        default="saved_models",
-        help="folder of model folders (<name>/<version>/saved_model.pb), or one model's folder",
-    )
-    models.add_argument("--model-name", help="serve --model-base-path as this one model")
-    models.add_argument(
-        "--model-config-file",
-        help="TF Serving model_config_list text proto (instead of the base path)",
-    )
-    models.add_argument(
-        "--model-config-file-poll-wait-seconds",
-        type=float,
-        default=0.0,
-        help="seconds between re-reads of the config file; 0 reads it once",
-    )
-    models.add_argument(
-        "--file-system-poll-wait-seconds",
-        type=float,
-        default=1.0,
-        help="seconds between looks for new versions; 0 looks once at start",
-    )
-    network = parser.add_argument_group("network")
-    network.add_argument("--host", default="127.0.0.1", help="address to bind")
-    network.add_argument("--rest-port", type=_port, default=8501, help="REST port, 0 to turn off")
-    network.add_argument("--grpc-port", type=_port, default=8500, help="gRPC port, 0 to turn off")
-    network.add_argument(
-        "--max-request-bytes",
-        type=_positive,
-        default=DEFAULT_MAX_REQUEST_BYTES,
-        help="largest REST body or gRPC message accepted",
-    )
-    limits = parser.add_argument_group("request limits")
-    limits.add_argument(
-        "--max-request-instances",
-        type=_positive,
-        default=DEFAULT_MAX_REQUEST_INSTANCES,
-        help="most instances in one request: the first (batch) dimension of each input, or the "
-        "examples of classify and regress; larger requests are answered 400 / INVALID_ARGUMENT",
-    )
-    limits.add_argument(
-        "--max-request-elements",
-        type=_positive,
-        default=DEFAULT_MAX_REQUEST_ELEMENTS,
-        help="most tensor elements in one request, all inputs together, counted from the shapes "
-        "it declares before any tensor is built (a TensorProto sending fewer values than its "
-        "shape, which TensorFlow fills by repeating the last one, counts as the dense tensor); "
-        "larger requests are answered 400 / INVALID_ARGUMENT",
-    )
-    limits.add_argument(
-        "--request-timeout",
-        type=_seconds,
-        default=DEFAULT_REQUEST_TIMEOUT,
-        help="seconds a request may run before it is answered DEADLINE_EXCEEDED (REST 504) and "
-        "its computation stopped, as TF Serving's --rest_api_timeout_in_ms; a gRPC client's "
-        "earlier deadline wins; 0: no limit",
-    )
-    batching = parser.add_argument_group("batching")
-    batching.add_argument(
-        "--enable-batching", action="store_true", help="merge concurrent predict requests"
-    )
-    batching.add_argument(
-        "--max-batch-size", type=_positive, default=32, help="most rows in a merged call"
-    )
-    batching.add_argument(
-        "--batch-timeout-micros", type=int, default=1000, help="how long a batch waits to fill"
-    )
-    parser.add_argument(
-        "--no-warmup",
-        action="store_true",
-        help="skip assets.extra/tf_serving_warmup_requests when loading",
-    )
-    parser.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
-    )
-    return parser
+def _set_threads(intra, inter):
+    """TensorFlow's op thread pools, before anything runs (TF Serving's session config)."""
+    if intra:
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+    if inter:
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
 
 
 def main(argv=None, prog="kzoo serve"):
     """Runs `kzoo serve` with command-line arguments; returns the exit status."""
-    args = build_parser(prog).parse_args(argv)
-    if not args.model_config_file:
+    try:
+        options, process = server_options(argv, prog)
+    except (OSError, ValueError) as error:
+        print(f"{prog}: {error}", file=sys.stderr)
+        return 2
+    if process["version"]:
+        print(versions())
+        return 0
+    if not options["model_config_file"]:
         # A wrong path is a usage error: one line and status 2 now, not a warning every poll.
-        problem = _folder_problem(args.model_base_path)
+        path, flag = options["model_base_path"], process["base_path_flag"]
+        problem = _folder_problem(path)
         if problem:
             print(
-                f"{prog}: Invalid value for setting --model-base-path. Expected an existing folder "
-                f"of models. Received: --model-base-path={args.model_base_path}, which {problem}",
+                f"{prog}: Invalid value for setting {flag}. Expected an existing folder "
+                f"of models. Received: {flag}={path}, which {problem}",
                 file=sys.stderr,
             )
             return 2
     logging.basicConfig(
-        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=process["log_level"], format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logger.setLevel(args.log_level)
+    logger.setLevel(process["log_level"])
     try:
-        serve(
-            model_base_path=args.model_base_path,
-            model_config_file=args.model_config_file,
-            model_name=args.model_name,
-            host=args.host,
-            rest_port=args.rest_port or None,
-            grpc_port=args.grpc_port or None,
-            enable_batching=args.enable_batching,
-            max_batch_size=args.max_batch_size,
-            batch_timeout_micros=args.batch_timeout_micros,
-            file_system_poll_wait_seconds=args.file_system_poll_wait_seconds,
-            model_config_file_poll_wait_seconds=args.model_config_file_poll_wait_seconds,
-            max_request_bytes=args.max_request_bytes,
-            max_request_instances=args.max_request_instances,
-            max_request_elements=args.max_request_elements,
-            request_timeout=args.request_timeout,
-            warmup=not args.no_warmup,
-        )
-    except (OSError, ValueError) as error:
+        _set_threads(*process["threads"])
+        serve(**options)
+    except (OSError, ValueError, RuntimeError) as error:
         print(f"{prog}: {error}", file=sys.stderr)
         return 1
     return 0

@@ -26,8 +26,9 @@ import os
 import re
 import time
 
-from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
+
+from kzoo.serving.protos import read_text_proto
 
 logger = logging.getLogger("kzoo.serving")
 
@@ -103,6 +104,11 @@ def configs_from_proto(config):
 def read_config_file(path):
     """Reads a TF Serving model config file (text proto) into a list of `ModelConfig`.
 
+    Raises:
+        ValueError: TF Serving's `Invalid protobuf file: '<path>'. Error parsing text-format
+            tensorflow.serving.ModelServerConfig: <line>:<column>: ...`, or a config it refuses.
+        OSError: the file cannot be read.
+
     Example:
 
     >>> import tempfile
@@ -115,13 +121,7 @@ def read_config_file(path):
     >>> config.policy, config.versions, config.labels
     ('specific', (1, 2), {'stable': 1})
     """
-    with open(path, encoding="utf-8") as file:
-        text = file.read()
-    try:
-        config = text_format.Parse(text, model_server_config_pb2.ModelServerConfig())
-    except text_format.ParseError as error:
-        raise ValueError(f"Invalid model config file {path}: {error}") from None
-    return configs_from_proto(config)
+    return configs_from_proto(read_text_proto(path, model_server_config_pb2.ModelServerConfig))
 
 
 class ConfigFileSource:

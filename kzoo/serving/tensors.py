@@ -152,12 +152,15 @@ def as_string_array(values):
     return result.reshape(array.shape)
 
 
-def to_tensor_proto(array, dtype=None):
-    """Converts a NumPy array to a `TensorProto` with values in the typed field (AsProtoField).
+def to_tensor_proto(array, dtype=None, tensor_content=False):
+    """Converts a NumPy array to a `TensorProto` with values in the typed field (AsProtoField),
+    or in `tensor_content` (AsProtoTensorContent).
 
     Args:
         array: array-like. The values; strings become `DT_STRING`.
         dtype: `DataType` enum, optional. The type to convert to. Defaults to the array's own.
+        tensor_content: bool. Write the values as little-endian bytes in `tensor_content`
+            (strings, which have no such form, stay in `string_val`). Defaults to False.
 
     Returns:
         A `tensorflow.TensorProto`.
@@ -173,7 +176,11 @@ def to_tensor_proto(array, dtype=None):
     for size in array.shape:
         proto.tensor_shape.dim.add().size = size
     field = _VALUE_FIELDS.get(dtype)
-    if field is not None:
+    if tensor_content and dtype != DT_STRING and array.dtype.kind in "biufc":
+        proto.tensor_content = (
+            np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tobytes()
+        )
+    elif field is not None:
         getattr(proto, field).extend(array.ravel().tolist())
     elif dtype in (types_pb2.DT_HALF, types_pb2.DT_BFLOAT16):
         proto.half_val.extend(array.ravel().view(np.uint16).tolist())

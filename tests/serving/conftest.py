@@ -34,12 +34,15 @@ def serving_models(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def local_server(serving_models):
-    """kzoo's server on the test models (config file), REST and gRPC on free ports."""
+    """kzoo's server on the test models (config file), REST and gRPC on free ports, metrics
+    and health checks on, as `make_models` tells a real TF Serving to start."""
     server = ModelServer(
         model_config_file=str(serving_models / "models.config"),
         rest_port=0,
         grpc_port=0,
         file_system_poll_wait_seconds=0,
+        monitoring_config_file=str(serving_models / "monitoring.config"),
+        enable_grpc_healthcheck_service=True,
     ).start()
     yield server
     server.stop()

@@ -18,6 +18,10 @@ writes, under the folder:
     half_plus_two/1  a TF1 graph like TF Serving's own test model: y = 0.5 x + 2 as
                    serving_default (x [-1,1] → y), regress_x_to_y and classify_x_to_y (serialized
                    tf.Examples with a float feature x → outputs / scores)
+    tf2_examples/1 tf.saved_model.save signatures shaped for classify and regress (their
+                   method_name is predict, as every TF2 signature's): classify: inputs
+                   (serialized tf.Examples, float feature x) → classes ["yes", "no"], scores
+                   [x, 1 - x]; regress: inputs → outputs (2 x + 1)
     models.config  model_config_list with absolute paths; versioned serves versions 1 and 2,
                    labelled stable (1) and canary (2)
 
@@ -36,8 +40,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 from tensorflow_serving.apis import predict_pb2, prediction_log_pb2  # noqa: E402
 
-MODEL_NAMES = ("text_model", "arith", "versioned", "half_plus_two")
+MODEL_NAMES = ("text_model", "arith", "versioned", "half_plus_two", "tf2_examples")
 LABELS = {"stable": 1, "canary": 2}
+# The servers under test export TF Serving's metrics here (`--monitoring_config_file`).
+METRICS_PATH = "/monitoring/prometheus/metrics"
+MONITORING_CONFIG = f'prometheus_config {{ enable: true path: "{METRICS_PATH}" }}\n'
 
 
 class TextModel(tf.Module):
@@ -87,6 +94,24 @@ class VersionedModel(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
     def serve(self, x):
         return {"y": x * self.version}
+
+
+class ExampleModel(tf.Module):
+    """TF2 signatures on serialized `tf.train.Example`s, named as classify and regress want."""
+
+    @staticmethod
+    def _x(inputs):
+        return tf.io.parse_example(inputs, {"x": tf.io.FixedLenFeature([1], tf.float32)})["x"]
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def classify(self, inputs):
+        x = self._x(inputs)
+        classes = tf.tile(tf.constant([["yes", "no"]]), [tf.shape(x)[0], 1])
+        return {"classes": classes, "scores": tf.concat([x, 1 - x], axis=1)}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def regress(self, inputs):
+        return {"outputs": 2 * self._x(inputs)[:, 0] + 1}
 
 
 class SlowModel(tf.Module):
@@ -186,6 +211,14 @@ def save_arith_model(path):
     )
 
 
+def save_example_model(path):
+    """Saves the TF2 classify / regress model to `path` (a version folder)."""
+    module = ExampleModel()
+    tf.saved_model.save(
+        module, path, signatures={"classify": module.classify, "regress": module.regress}
+    )
+
+
 def save_versioned_model(path, version):
     """Saves version `version` of the versioned model to `path`."""
     module = VersionedModel(version)
@@ -205,6 +238,8 @@ def config_text(base):
         f'  config {{ name: "arith" base_path: "{base}/arith" model_platform: "tensorflow" }}\n'
         f'  config {{ name: "half_plus_two" base_path: "{base}/half_plus_two" '
         'model_platform: "tensorflow" }\n'
+        f'  config {{ name: "tf2_examples" base_path: "{base}/tf2_examples" '
+        'model_platform: "tensorflow" }\n'
         "  config {\n"
         f'    name: "versioned" base_path: "{base}/versioned" model_platform: "tensorflow"\n'
         "    model_version_policy { specific { versions: 1 versions: 2 } }\n"
@@ -221,9 +256,12 @@ def make_models(base):
     for version in (1, 2):
         save_versioned_model(os.path.join(base, "versioned", str(version)), version)
     save_half_plus_two(os.path.join(base, "half_plus_two", "1"))
+    save_example_model(os.path.join(base, "tf2_examples", "1"))
     config = os.path.join(base, "models.config")
     with open(config, "w", encoding="utf-8") as file:
         file.write(config_text(base))
+    with open(os.path.join(base, "monitoring.config"), "w", encoding="utf-8") as file:
+        file.write(MONITORING_CONFIG)
     return config
 
 
@@ -237,11 +275,16 @@ def main(argv=None):
     config = make_models(base)
     print(f"Wrote {', '.join(MODEL_NAMES)} and {config}.")
     print(
-        "\nServe them with TensorFlow Serving (labels need the last flag at start-up):\n"
+        "\nServe them with TensorFlow Serving (labels need "
+        "--allow_version_labels_for_unavailable_models at start-up, the metrics and health "
+        "checks the last two flags):\n"
         f"  docker run --rm -p 8501:8501 -p 8500:8500 -v {base}:{base} tensorflow/serving \\\n"
-        f"    --model_config_file={config} --allow_version_labels_for_unavailable_models=true\n"
+        f"    --model_config_file={config} --allow_version_labels_for_unavailable_models=true \\\n"
+        f"    --monitoring_config_file={base}/monitoring.config "
+        "--enable_grpc_healthcheck_service=true\n"
         "or with kzoo's local server:\n"
-        f"  kzoo serve --model-config-file {config}\n"
+        f"  kzoo serve --model_config_file={config} "
+        f"--monitoring_config_file={base}/monitoring.config --enable_grpc_healthcheck_service\n"
         "then run the conformance suite against it:\n"
         "  KZOO_SERVING_URL=http://localhost:8501 "
         "python -m pytest tests/serving/test_serving_conformance.py"

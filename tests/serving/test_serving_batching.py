@@ -1,7 +1,9 @@
 """Request batching: concurrent requests merged into one call give the answers of single calls."""
 
 import json
+import re
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -135,3 +137,132 @@ def test_a_request_past_its_deadline_leaves_its_batch_to_the_others():
     )
     assert isinstance(results[0], ServingError) and results[0].code == "DEADLINE_EXCEEDED"
     np.testing.assert_array_equal(results[1]["y"], [6.0, 6.0])
+
+
+def test_a_busy_batcher_gathers_requests_while_its_threads_run():
+    # TF Serving's scheduling: with the default timeout of 0, a request arriving while every
+    # batch thread runs waits in the open batch, and the next free thread runs them together.
+    batcher = Batcher(max_batch_size=64, num_batch_threads=1)
+    started, release, sizes = threading.Event(), threading.Event(), []
+
+    def double(inputs):
+        sizes.append(len(inputs["x"]))
+        if len(sizes) == 1:
+            started.set()
+            release.wait(10)
+        return {"y": inputs["x"] * 2}
+
+    first = threading.Thread(target=batcher.run, args=("k", {"x": np.ones(1)}, double))
+    first.start()
+    assert started.wait(10)
+    threading.Timer(0.3, release.set).start()
+    results = _concurrently(
+        [lambda i=i: batcher.run("k", {"x": np.full(1, float(i))}, double) for i in range(5)]
+    )
+    first.join()
+    batcher.stop()
+    assert [result["y"].tolist() for result in results] == [[2.0 * i] for i in range(5)]
+    assert sizes == [1, 5] and batcher.calls == 2 and batcher.merged_requests == 5
+
+
+def test_an_idle_batcher_answers_at_once_in_the_callers_thread():
+    batcher = Batcher(max_batch_size=8)
+    threads = []
+
+    def where(inputs):
+        threads.append(threading.current_thread())
+        return {"y": inputs["x"]}
+
+    batcher.run("k", {"x": np.ones(2)}, where)
+    assert threads == [threading.current_thread()] and not batcher._threads
+
+
+def test_a_full_queue_is_unavailable():
+    batcher = Batcher(max_batch_size=1, num_batch_threads=1, max_enqueued_batches=1)
+    started, release = threading.Event(), threading.Event()
+
+    def hold(inputs):
+        started.set()
+        release.wait(10)
+        return {"y": inputs["x"]}
+
+    first = threading.Thread(target=batcher.run, args=("k", {"x": np.ones(1)}, hold))
+    first.start()
+    assert started.wait(10)
+    second = threading.Thread(target=batcher.run, args=("k", {"x": np.ones(1)}, hold))
+    second.start()
+    time.sleep(0.2)  # the second request's batch is queued, waiting for the thread
+    with pytest.raises(
+        ServingError,
+        match="The batch scheduling queue to which this task was "
+        "submitted is full; currently 1 batches enqueued and max_enqueued_batches is 1",
+    ):
+        batcher.run("k", {"x": np.ones(1)}, hold)
+    release.set()
+    first.join()
+    second.join()
+    batcher.stop()
+
+
+def test_allowed_batch_sizes_pad_merged_batches():
+    batcher = Batcher(max_batch_size=4, batch_timeout_micros=200_000, allowed_batch_sizes=[2, 4])
+    sizes = []
+
+    def double(inputs):
+        sizes.append(len(inputs["x"]))
+        return {"y": inputs["x"] * 2}
+
+    results = _concurrently(
+        [lambda i=i: batcher.run("k", {"x": np.full(1, float(i + 1))}, double) for i in range(3)]
+    )
+    batcher.stop()
+    assert [result["y"].tolist() for result in results] == [[2.0], [4.0], [6.0]]
+    assert sizes == [4]  # 3 rows padded to the allowed size 4
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (
+            {"max_batch_size": 8, "allowed_batch_sizes": [4, 2, 8]},
+            "allowed_batch_sizes entries must be monotonically increasing",
+        ),
+        (
+            {"max_batch_size": 8, "allowed_batch_sizes": [2, 4]},
+            "Last entry in allowed_batch_sizes must match max_batch_size; last entry was 4; "
+            "expected 8",
+        ),
+        (
+            {
+                "max_batch_size": 8,
+                "allowed_batch_sizes": [2, 8],
+                "enable_large_batch_splitting": True,
+                "max_execution_batch_size": 4,
+            },
+            "Last entry in allowed_batch_sizes must be equal to max_execution_batch_size; last "
+            "entry was 8; expected 4",
+        ),
+        (
+            {"num_batch_threads": 0},
+            "Invalid value for argument num_batch_threads. Expected a positive integer. "
+            "Received: num_batch_threads=0",
+        ),
+    ],
+)
+def test_bad_batching_parameters(arguments, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Batcher(**arguments)
+
+
+def test_large_batch_splitting_runs_a_large_request_in_chunks():
+    batcher = Batcher(
+        max_batch_size=10, enable_large_batch_splitting=True, max_execution_batch_size=4
+    )
+    sizes = []
+
+    def double(inputs):
+        sizes.append(len(inputs["x"]))
+        return {"y": inputs["x"] * 2}
+
+    result = batcher.run("k", {"x": np.arange(10.0)}, double)
+    assert result["y"].tolist() == [2.0 * i for i in range(10)] and sizes == [4, 4, 2]

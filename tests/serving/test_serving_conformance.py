@@ -9,7 +9,8 @@ http_rest_api_handler_test.cc), `handler` (http_rest_api_handler.cc, http_rest_a
 util/net_http/server/internal/evhttp_server.cc). Messages are asserted where TF Serving has one.
 
 The suite runs against kzoo's local server, or against `KZOO_SERVING_URL` (e.g. a real TF
-Serving serving the models written by `python -m tests.serving.make_models DIR`).
+Serving serving the models written by `python -m tests.serving.make_models DIR`, started with
+the monitoring config it writes, for the metrics page).
 """
 
 import base64
@@ -17,6 +18,7 @@ import json
 from dataclasses import dataclass
 
 import pytest
+from make_models import METRICS_PATH
 from serving_helpers import assert_json_close
 
 from kzoo.serving import Client
@@ -490,16 +492,16 @@ CASES = [
         status=400,
         source="kzoo checks shapes before the call (TF Serving's message comes from the graph)",
     ),
-    # --- classify and regress on a predict-only model ---
+    # --- classify and regress on a predict-only model (method_name is not checked without
+    # --enable_signature_method_name_check: the signature's inputs are) ---
     Case(
         "classify_on_a_predict_signature",
         "POST",
         "/v1/models/arith:classify",
         {"examples": [{"x": 1.0}]},
         status=400,
-        message="Expected classification signature method_name to be "
-        "tensorflow/serving/classify. Was: tensorflow/serving/predict",
-        source="classifier GetClassificationSignatureDef",
+        message="Expected one input Tensor.",
+        source="classifier PreProcessClassification",
     ),
     Case(
         "regress_on_a_predict_signature",
@@ -507,9 +509,8 @@ CASES = [
         "/v1/models/arith:regress",
         {"examples": [{"x": 1.0}]},
         status=400,
-        message="Expected regression signature method_name to be tensorflow/serving/regress. "
-        "Was: tensorflow/serving/predict",
-        source="regressor GetRegressionSignatureDef",
+        message="Expected one input Tensor.",
+        source="regressor PreProcessRegression",
     ),
     Case(
         "classify_without_examples",
@@ -543,6 +544,22 @@ CASES = [
         {"signature_name": "regress_x_to_y", "context": {"x": 2.0}, "examples": [{}, {}]},
         expect={"results": [3.0, 3.0]},
         source="api_rest.md Classify and Regress API (context shared by all examples)",
+    ),
+    Case(
+        "classify_a_tf2_signature",
+        "POST",
+        "/v1/models/tf2_examples:classify",
+        {"signature_name": "classify", "examples": [{"x": 0.25}]},
+        expect={"results": [[["yes", 0.25], ["no", 0.75]]]},
+        source="classifier PreProcessClassification (no method_name check by default)",
+    ),
+    Case(
+        "regress_a_tf2_signature",
+        "POST",
+        "/v1/models/tf2_examples:regress",
+        {"signature_name": "regress", "examples": [{"x": 1.5}, {"x": -1.0}]},
+        expect={"results": [4.0, -1.0]},
+        source="regressor PreProcessRegression (no method_name check by default)",
     ),
     Case(
         "predict_tf1_graph",
@@ -667,3 +684,30 @@ def test_server_keeps_serving_after_every_case(client):
     status, payload = client.request("GET", "/v1/models/text_model")
     assert status == 200
     assert payload["model_version_status"][0]["state"] == "AVAILABLE"
+
+
+def _metrics(client):
+    """The metrics page as {sample: value} (`prometheus_exporter.cc`'s text format)."""
+    status, page = client.request("GET", METRICS_PATH)
+    assert status == 200, page
+    lines = page.splitlines()
+    assert "# TYPE :tensorflow:serving:request_count counter" in lines
+    samples = (line.rsplit(" ", 1) for line in lines if line and not line.startswith("#"))
+    return {sample: float(value) for sample, value in samples}
+
+
+def test_metrics_count_rest_requests(client):
+    # http_server.cc: each REST request is counted by model and status; OK ones are timed
+    # under their API (the verb) and entrypoint REST.
+    before = _metrics(client)
+    predict = {"signature_name": "scale", "instances": [1.0]}
+    assert client.request("POST", "/v1/models/arith:predict", json.dumps(predict))[0] == 200
+    assert client.request("POST", "/v1/models/conformance_nope:predict", "{}")[0] == 404
+    after = _metrics(client)
+    for sample in (
+        ':tensorflow:serving:request_count{model_name="arith",status="OK"}',
+        ':tensorflow:serving:request_count{model_name="conformance_nope",status="NOT_FOUND"}',
+        ':tensorflow:serving:request_latency_count{model_name="arith",API="predict",'
+        'entrypoint="REST"}',
+    ):
+        assert after.get(sample, 0) - before.get(sample, 0) == 1, sample

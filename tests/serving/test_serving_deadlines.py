@@ -15,7 +15,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from kzoo.serving import Client, ModelServer, ServingError
 from kzoo.serving.deadlines import Deadline, DeadlineWatch
-from kzoo.serving.server import build_parser
+from kzoo.serving.flags import build_parser, server_options
 
 pytestmark = pytest.mark.usefixtures("local_only")
 
@@ -199,8 +199,8 @@ def test_watch_expires_a_running_deadline():
 
 
 def test_request_timeout_setting():
-    assert build_parser().parse_args([]).request_timeout == 30.0
-    assert build_parser().parse_args(["--request-timeout", "0"]).request_timeout == 0.0
+    assert server_options([])[0]["request_timeout"] == 30.0
+    assert server_options(["--request-timeout", "0"])[0]["request_timeout"] == 0.0
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--request-timeout", "-1"])
     with pytest.raises(ValueError, match="Invalid value for argument request_timeout"):

@@ -1,14 +1,18 @@
-"""gRPC API: PredictionService (Predict, GetModelMetadata, Classify) and ModelService, with TF
-Serving's stubs and status codes. Runs against `KZOO_SERVING_GRPC` when it is set."""
+"""gRPC API: PredictionService (Predict, GetModelMetadata, Classify, Regress, MultiInference),
+ModelService and the health service, with TF Serving's stubs and status codes. Runs against
+`KZOO_SERVING_GRPC` when it is set (the health checks need `--enable_grpc_healthcheck_service`
+there)."""
 
 import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
     get_model_status_pb2,
+    inference_pb2,
     model_service_pb2_grpc,
     predict_pb2,
     prediction_service_pb2_grpc,
@@ -199,7 +203,7 @@ def test_classify_on_a_predict_signature(prediction):
     request.input.example_list.examples.add()
     code, details = _error(prediction.Classify, request)
     assert code == grpc.StatusCode.INVALID_ARGUMENT
-    assert "Expected classification signature method_name to be" in details
+    assert details == "Expected one input Tensor."
 
 
 def test_message_over_the_size_limit(serving_models, local_only):
@@ -235,3 +239,99 @@ def test_regress_and_classify(prediction):
     response = prediction.Classify(classify, timeout=10)
     (classes,) = response.result.classifications
     assert [(item.label, item.score) for item in classes.classes] == [("", 12.0)]
+
+
+def _multi_inference_request(*tasks, model="half_plus_two", x=2.0):
+    request = inference_pb2.MultiInferenceRequest()
+    for signature_name, method in tasks:
+        task = request.tasks.add()
+        task.model_spec.name = model
+        task.model_spec.signature_name = signature_name
+        task.method_name = f"tensorflow/serving/{method}"
+    if x is not None:
+        example = request.input.example_list.examples.add()
+        example.features.feature["x"].float_list.value.append(x)
+    return request
+
+
+def test_multi_inference_runs_regress_and_classify_on_the_same_examples(prediction):
+    # TF Serving's MultiInferenceTest.RegressAndClassifySignaturesTest: y = 0.5 x + 2.
+    request = _multi_inference_request(
+        ("regress_x_to_y", "regress"), ("classify_x_to_y", "classify")
+    )
+    response = prediction.MultiInference(request, timeout=10)
+    regression, classification = response.results
+    assert regression.model_spec.name == "half_plus_two"
+    assert regression.model_spec.signature_name == "regress_x_to_y"
+    assert regression.model_spec.version.value == 1
+    assert [item.value for item in regression.regression_result.regressions] == [3.0]
+    assert classification.model_spec.signature_name == "classify_x_to_y"
+    (classes,) = classification.classification_result.classifications
+    assert [(item.label, item.score) for item in classes.classes] == [("", 3.0)]
+
+
+def test_multi_inference_on_tf2_signatures(prediction):
+    request = _multi_inference_request(
+        ("classify", "classify"), ("regress", "regress"), model="tf2_examples", x=0.25
+    )
+    classification, regression = prediction.MultiInference(request, timeout=10).results
+    (classes,) = classification.classification_result.classifications
+    assert [(item.label, item.score) for item in classes.classes] == [("yes", 0.25), ("no", 0.75)]
+    assert [item.value for item in regression.regression_result.regressions] == [1.5]
+
+
+@pytest.mark.parametrize(
+    "request_, code, message",
+    [
+        (
+            _multi_inference_request(("regress_x_to_y", "regress"), x=None),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "Input is empty.",
+        ),
+        (
+            _multi_inference_request(("nope", "regress")),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "Requested signature not found in model graph: nope",
+        ),
+        (
+            _multi_inference_request(("regress_x_to_y", "regress"), ("regress_x_to_y", "regress")),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "Duplicate evaluation of signature: regress_x_to_y",
+        ),
+        (
+            _multi_inference_request(("serving_default", "predict")),
+            grpc.StatusCode.UNIMPLEMENTED,
+            "Unsupported signature method_name: tensorflow/serving/predict",
+        ),
+    ],
+    ids=["empty", "unknown_signature", "duplicate", "predict_task"],
+)
+def test_multi_inference_errors(prediction, request_, code, message):
+    assert _error(prediction.MultiInference, request_) == (code, message)
+
+
+def test_multi_inference_tasks_name_one_model(prediction):
+    request = _multi_inference_request(("regress_x_to_y", "regress"))
+    task = request.tasks.add()
+    task.model_spec.name = "arith"
+    task.method_name = "tensorflow/serving/regress"
+    assert _error(prediction.MultiInference, request) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "All ModelSpecs in a MultiInferenceRequest must access the same model name.",
+    )
+    request.tasks[1].model_spec.name = ""
+    assert _error(prediction.MultiInference, request) == (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "Found ModelSpec with an empty model name.",
+    )
+
+
+def test_health_check_service(channel):
+    # server.cc: the default health service ("") with ModelService and PredictionService SERVING.
+    health = health_pb2_grpc.HealthStub(channel)
+    for service in ("", "ModelService", "PredictionService"):
+        answer = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING, service
+    assert _error(health.Check, health_pb2.HealthCheckRequest(service="Nope"))[0] == (
+        grpc.StatusCode.NOT_FOUND
+    )

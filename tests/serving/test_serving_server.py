@@ -158,20 +158,19 @@ def test_serve_runs_until_sigint(serving_models):
 
 
 def test_kzoo_serve_runs_until_sigterm(serving_models):
-    port = _free_port()
+    port, grpc_port = _free_port(), _free_port()
     url = f"http://127.0.0.1:{port}"
+    # TF Serving's documented command line, unchanged.
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "kzoo",
             "serve",
-            "--model-base-path",
-            str(serving_models),
-            "--rest-port",
-            str(port),
-            "--grpc-port",
-            "0",
+            f"--port={grpc_port}",
+            f"--rest_api_port={port}",
+            "--model_name=text_model",
+            f"--model_base_path={serving_models / 'text_model'}",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -181,14 +180,15 @@ def test_kzoo_serve_runs_until_sigterm(serving_models):
     try:
         wait_for(lambda: _status_ok(url) or process.poll() is not None, timeout=60, interval=0.2)
         assert process.poll() is None, process.stdout.read()
-        assert Client(url).predict("arith", [1.0], signature_name="scale")["scaled"] == [2.0]
+        for client in (Client(url), Client(f"127.0.0.1:{grpc_port}", grpc=True)):
+            assert client.predict("text_model", {"text": ["a b"]})["length"] == [3]
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=20)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, output
-    assert "Exporting HTTP/REST API at:" in output
+    assert "Exporting HTTP/REST API at:" in output and "Running gRPC ModelServer at" in output
     assert "Server stopped." in output
 
 
@@ -203,7 +203,10 @@ def test_kzoo_serve_reports_a_bad_config(tmp_path, capsys):
     config = tmp_path / "bad.config"
     config.write_text("model_config_list { config { name: 'x' } ")
     assert main(["serve", "--model-config-file", str(config)]) == 1
-    assert "Invalid model config file" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"kzoo serve: Invalid protobuf file: '{config}'. Error parsing text-format "
+        'tensorflow.serving.ModelServerConfig: 1:40: Expected "}".\n'
+    )
 
 
 def _own_lines(stderr):
@@ -217,17 +220,24 @@ def _own_lines(stderr):
     ]
 
 
-@pytest.mark.parametrize("kind", ["missing", "file"])
-def test_kzoo_serve_refuses_a_bad_base_path_in_one_line(tmp_path, capsys, kind):
+@pytest.mark.parametrize(
+    "kind, flag",
+    [
+        ("missing", "--model-base-path"),
+        ("file", "--model-base-path"),
+        ("file", "--model_base_path"),
+    ],
+)
+def test_kzoo_serve_refuses_a_bad_base_path_in_one_line(tmp_path, capsys, kind, flag):
     path = tmp_path / "nope"
     if kind == "file":
         path.write_text("not a folder")
-    status = main(["serve", "--model-base-path", str(path), "--rest-port", "0"])
+    status = main(["serve", f"{flag}={path}", "--rest-port", "0"])
     assert status == 2
     problem = "does not exist" if kind == "missing" else "is not a folder"
     assert capsys.readouterr().err == (
-        "kzoo serve: Invalid value for setting --model-base-path. Expected an existing folder "
-        f"of models. Received: --model-base-path={path}, which {problem}\n"
+        f"kzoo serve: Invalid value for setting {flag}. Expected an existing folder "
+        f"of models. Received: {flag}={path}, which {problem}\n"
     )
 
 

@@ -100,6 +100,24 @@ def test_broken_version_does_not_break_serving(served, serving_models):
     assert _y(client) == [2.0]
 
 
+def test_a_failed_load_is_retried_max_load_retries_times(served):
+    # TF Serving's --max_num_load_retries and --load_retry_interval_micros.
+    server, client, base = served("versioned/1", max_load_retries=2, load_retry_interval=0.01)
+    broken = base / "versioned" / "5"
+    broken.mkdir()
+    (broken / "saved_model.pb").write_bytes(b"not a SavedModel")
+    server.manager.poll()
+    attempts = (
+        f':tensorflow:cc:saved_model:load_attempt_count{{model_path="{broken}",status="fail"}} 3'
+    )
+    assert attempts in server.metrics.render().decode().splitlines()
+    assert {entry["version"]: entry["state"] for entry in client.status("versioned")} == {
+        5: "END",
+        1: "AVAILABLE",
+    }
+    assert _y(client) == [1.0]
+
+
 def test_new_model_folder_is_served(served, serving_models):
     server, client, base = served("versioned/1")
     os.rename(shutil.copytree(serving_models / "text_model", base / ".new"), base / "text_model")
