@@ -155,7 +155,7 @@ def _check_tags(path, sentence, tags):
 
 
 def read_tagged_file(
-    path, encoding="utf-8", word_column=None, tag_column=None, scheme="auto", tags=None
+    path, encoding="utf-8", *, word_column=None, tag_column=None, scheme="auto", tags=None
 ):
     """Reads a CoNLL-U file or a CoNLL/IOB2 column file into sentences of words and tags.
 
