@@ -166,9 +166,10 @@ class TokenClassificationTask(Task):
     Data: CoNLL-U files (the UPOS column, or another with `--tag-column`) and CoNLL/IOB2 column
     files (`--word-column`, `--tag-column`; Universal NER: 2 and 3), the embedded tagged
     sentences (`embedded:entities`, the default, or `embedded:pos`), or TFDS' conll2003
-    (`--tag-feature ner|pos|chunks`). Words keep their case for the character encoder; the
-    word vocabulary reads them through `--standardize` (the recipe's: lower). Training
-    sentences longer than `--max-length` words are cut; evaluation scores every word.
+    (`--tag-feature ner|pos|chunks`); with the last two, `--valid-file` and `--test-file`
+    replace their own validation and test splits. Words keep their case for the character
+    encoder; the word vocabulary reads them through `--standardize` (the recipe's: lower).
+    Training sentences longer than `--max-length` words are cut; evaluation scores every word.
     """
 
     EMBEDDED = ("entities", "pos")
@@ -229,6 +230,12 @@ class TokenClassificationTask(Task):
         self.scheme = scheme
         return words, tags
 
+    def _read_held_out(self, paths, scheme, names):
+        """Validation or test files, read with training's scheme and tags: an unknown tag there
+        is an error naming its file and line."""
+        known = sorted({n[2:] for n in names if n != "O"}) if scheme == "iob2" else names
+        return self._read_files(paths, scheme, known)
+
     def _raw_splits(self):
         """({split: (words, tags)}, scheme, tag names)."""
         c = self.config
@@ -237,12 +244,9 @@ class TokenClassificationTask(Task):
             train = self._read_files(c["train_file"], declared=declared)
             scheme = self.scheme
             names = tag_names(train[1], scheme, declared)
-            known = sorted({n[2:] for n in names if n != "O"}) if scheme == "iob2" else names
 
             def read(paths, split):
-                # Validation and test files are read with training's scheme and tags: an
-                # unknown tag there is an error naming its file and line.
-                return train if split == "train" else self._read_files(paths, scheme, known)
+                return train if split == "train" else self._read_held_out(paths, scheme, names)
 
             splits = local_splits(c, read)
         elif c["dataset"].startswith("embedded"):
@@ -275,6 +279,12 @@ class TokenClassificationTask(Task):
             if scheme == "auto":
                 scheme = "iob2" if conll_files.is_iob2(every) else "tags"
             names = tag_names(splits["train"][1], scheme)
+        if not c["train_file"]:
+            # Local files replace the corpus's own validation or test split: a model trained on
+            # the embedded sentences, tested on real ones.
+            for split in ("valid", "test"):
+                if c[f"{split}_file"]:
+                    splits[split] = self._read_held_out(c[f"{split}_file"], scheme, names)
         return with_validation(splits, c), scheme, names
 
     def _dataset(self, words, tag_ids, vectorizers, batch_size, boundaries, shuffle):

@@ -150,6 +150,21 @@ def test_a_test_file_tag_that_training_lacks_names_the_file_and_line(tmp_path):
         TokenClassificationTask(config).load(4)
 
 
+def test_a_test_file_replaces_the_embedded_test_split(tmp_path):
+    test = _write_uner(tmp_path / "test.iob2.gz", TEST)
+    argv = ["--num-examples", "40", "--test-file", test, "--word-column", "2", "--tag-column"]
+    config = parse_settings(SETTINGS, [*argv, "3", "--output-dir", str(tmp_path / "run")])
+    data = TokenClassificationTask(config).load(4)
+    assert data.raw["test"] == (
+        [[w for w, _ in s] for s in TEST],
+        [[t for _, t in s] for s in TEST],
+    )
+    assert len(data.raw["train"][0]) + len(data.raw["valid"][0]) == 36  # 4 held out for test
+    _write_uner(tmp_path / "test.iob2.gz", [[("EU", "B-MISC")]])
+    with pytest.raises(DataFileError, match=r"test\.iob2\.gz line 2 has the unknown tag 'B-MISC'"):
+        TokenClassificationTask(config).load(4)
+
+
 def test_a_malformed_training_file_is_one_line_on_the_command_line(tmp_path, capsys):
     path = tmp_path / "train.iob2"
     path.write_text("Anna B-PER\nin O\nNew I-LOC\n")
