@@ -257,15 +257,19 @@ def load_tfds_tagging(name, split="train", data_dir=None, tokens_key="tokens", t
         A tuple `(words, tags)`: two lists of equally long lists of str, one per sentence.
 
     Raises:
-        ValueError: TFDS cannot provide the dataset or has no such feature.
+        ValueError: TFDS cannot provide the dataset, has no such feature, or a sentence has
+            not one tag per word.
 
     Example:
 
+    >>> import tensorflow as tf
     >>> import tensorflow_datasets as tfds
-    >>> with tfds.testing.mock_data(num_examples=2):
-    ...     words, tags = load_tfds_tagging("conll2003")
-    >>> len(words), all(len(w) == len(t) for w, t in zip(words, tags))
-    (2, True)
+    >>> def sentences(*args, **kwargs):  # stands in for the download
+    ...     return tf.data.Dataset.from_tensors(
+    ...         {"tokens": ["EU", "rejects", "German", "call"], "ner": [3, 0, 7, 0]})
+    >>> with tfds.testing.mock_data(as_dataset_fn=sentences):
+    ...     load_tfds_tagging("conll2003")
+    ([['EU', 'rejects', 'German', 'call']], [['B-ORG', 'O', 'B-MISC', 'O']])
     """
     tfds = _tfds()
     dataset, info = _load(name, split, data_dir)
@@ -286,6 +290,13 @@ def load_tfds_tagging(name, split="train", data_dir=None, tokens_key="tokens", t
             tags.append([names[i] if names else str(i) for i in ids])
     except Exception as error:  # a damaged or partly downloaded dataset fails while read
         raise _failure(name, split, _reason(error)) from error
+    for number, (row_words, row_tags) in enumerate(zip(words, tags)):
+        if len(row_words) != len(row_tags):
+            raise ValueError(
+                f"The TensorFlow Datasets dataset {name!r} (split {split!r}) has a sentence "
+                f"(example {number}) of {len(row_words)} {tokens_key!r} and {len(row_tags)} "
+                f"{tags_key!r}. Expected one tag per word."
+            )
     return words, tags
 
 
