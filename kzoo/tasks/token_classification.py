@@ -15,7 +15,7 @@ from seqeval.metrics import classification_report
 from kzoo.data import batching, conll_files, embedded, tfds_sources, vectorization
 from kzoo.data.word_tokens import split_words
 from kzoo.settings import Setting
-from kzoo.signatures import checked_token_ids
+from kzoo.signatures import checked, checked_token_ids
 from kzoo.tasks.base import (
     Data,
     Task,
@@ -426,8 +426,8 @@ class TokenClassificationTask(Task):
         """`serving_default`: `text` [-1] string → `tokens`, `tags` [-1, words] string and
         `token_starts`, `token_ends` [-1, words] character offsets (padding: "" and -1); for
         IOB2 tags also `entities` (their text), `entity_types` [-1, entities] string and
-        `entity_starts`, `entity_ends`. `token_ids`: word and character ids → `tag_ids` and
-        `scores` [-1, words, tags]."""
+        `entity_starts`, `entity_ends`. `token_ids`: word ids and character ids of the same
+        batch and words → `tag_ids` and `scores` [-1, words, tags]."""
         model = bundle.model
         words_of, characters_of = bundle.vectorizers["text"], bundle.vectorizers["characters"]
         names = tf.constant(["", *bundle.class_names])
@@ -479,6 +479,14 @@ class TokenClassificationTask(Task):
             ]
         )
         def serve_token_ids(token_ids, character_ids):
+            words = tf.shape(token_ids)
+            message = tf.strings.format(
+                "Invalid value for input character_ids. Expected (batch, words, characters) with "
+                "the batch and words of token_ids, {}. Received: character_ids.shape={}",
+                [words, tf.shape(character_ids)],
+            )
+            same_words = tf.reduce_all(tf.equal(tf.shape(character_ids)[:2], words))
+            character_ids = checked(character_ids, same_words, message)
             inputs = {
                 "token_ids": checked_token_ids(token_ids, vocabulary_size, "token_ids"),
                 "character_ids": checked_token_ids(character_ids, characters_size, "character_ids"),

@@ -169,6 +169,14 @@ def test_a_tagger_answers_tokens_tags_and_entity_spans_over_rest(server):
     )
     assert ids["tag_ids"].shape == (1, 3) and ids["tag_ids"][0, 2] == 0
     assert ids["scores"].shape == (1, 3, len(ENTITY_TAGS) + 1)
+    # Characters of other words than token_ids' are refused in Keras' words; serving goes on.
+    with pytest.raises(ServingError, match=r"input character_ids. Expected \(batch, words, ch"):
+        client.predict(
+            "tagger",
+            {"token_ids": [[2, 3, 0]], "character_ids": [[[2, 3], [4, 0]]]},
+            signature_name="token_ids",
+        )
+    assert client.predict("tagger", {"text": ["Oslo"]})["tags"].tolist() == [[b"B-LOC"]]
 
 
 def test_grpc_answers_like_rest(server):
