@@ -1,8 +1,9 @@
 """A finished run, read back from its folder: its settings, vocabularies, classes and model.
 
-`kzoo train` leaves `runs/<recipe>/` with `config.json`, the vocabularies, `class_names.txt`,
-`examples.json` and `model.keras`; `load_run` rebuilds from them the `ServingBundle` that
-`kzoo export`, `kzoo.generate` and `kzoo attention` work from.
+`kzoo train` leaves `runs/<recipe>/` with `config.json`, the vocabularies and how each
+vectorizer splits and standardizes (`vectorizers.json`), `class_names.txt`, `examples.json` and
+`model.keras`; `load_run` rebuilds from them the `ServingBundle` that `kzoo export`,
+`kzoo.generate` and `kzoo attention` work from.
 """
 
 import json
@@ -17,12 +18,28 @@ from kzoo import optimizers  # noqa: F401
 from kzoo.data import vectorization
 from kzoo.signatures import ServingBundle
 
-# The vocabulary files a run writes, by the role of their vectorizer.
+# The vocabulary files of runs written before `vectorizers.json`, by the role of their
+# vectorizer; their settings are the run's `split` and `standardize`.
 VOCABULARY_FILES = {
     "text": "vocabulary.txt",
     "source": "source_vocabulary.txt",
     "target": "target_vocabulary.txt",
 }
+
+
+def vocabulary_file(role):
+    """The file a run keeps the vocabulary of its `role` vectorizer in."""
+    return "vocabulary.txt" if role == "text" else f"{role}_vocabulary.txt"
+
+
+def describe_vectorizers(vectorizers):
+    """What `vectorizers.json` holds: each role's vocabulary file, split and standardization,
+    so that `load_run` rebuilds every vectorizer as it was (a tagger's characters and words are
+    split unlike the run's `split` setting says)."""
+    return {
+        role: {"vocabulary": vocabulary_file(role), **vectorization.vectorizer_settings(vectorizer)}
+        for role, vectorizer in vectorizers.items()
+    }
 
 
 def _read_json(path, default):
@@ -55,19 +72,23 @@ def load_run(run_dir):
             f"model.keras and config.json. Received: run_dir={run_dir}"
         )
     config = _read_json(path("config.json"), None)
-    standardize = vectorization.standardizer(config["standardize"])
-    layer_split = "character" if config["split"] == "character" else "whitespace"
-    vectorizers = {}
-    for role, filename in VOCABULARY_FILES.items():
-        if os.path.exists(path(filename)):
-            tokens = vectorization.load_vocabulary(path(filename))
-            vectorizers[role] = keras.layers.TextVectorization(
-                standardize=standardize,
-                split=layer_split,
-                ragged=True,
-                vocabulary=tokens[2:],  # "" and [UNK] are the layer's own first two entries
-                name=f"{role}_vectorizer",
-            )
+    described = _read_json(path("vectorizers.json"), None)
+    if described is None:  # a run folder from before vectorizers.json
+        split = "character" if config["split"] == "character" else "whitespace"
+        described = {
+            role: {"vocabulary": name, "split": split, "standardize": config["standardize"]}
+            for role, name in VOCABULARY_FILES.items()
+            if os.path.exists(path(name))
+        }
+    vectorizers = {
+        role: vectorization.vectorizer_from_vocabulary(
+            vectorization.load_vocabulary(path(settings["vocabulary"])),
+            split=settings["split"],
+            standardize=settings["standardize"],
+            name=f"{role}_vectorizer",
+        )
+        for role, settings in described.items()
+    }
     class_names = None
     if os.path.exists(path("class_names.txt")):
         with open(path("class_names.txt"), encoding="utf-8") as f:

@@ -62,6 +62,7 @@ def test_registry_lists_every_architecture():
         "word2vec_classifier",
         "gpt",
         "transformer_seq2seq",
+        "bilstm_tagger",
     }
     assert set(MODEL_NAMES) == expected
     for name in MODEL_NAMES:

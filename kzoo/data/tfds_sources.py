@@ -240,9 +240,70 @@ def load_tfds_images(name, split="train", data_dir=None):
     return images.astype("float32"), labels.astype("int32")
 
 
+def load_tfds_tagging(name, split="train", data_dir=None, tokens_key="tokens", tags_key="ner"):
+    """Loads a sequence-labelling dataset from TensorFlow Datasets: sentences of words and
+    their tags.
+
+    Args:
+        name: str. The TFDS name, e.g. `"conll2003"` (IOB2 entity tags, parts of speech and
+            chunks of English news).
+        split: str. The TFDS split. Defaults to `"train"`.
+        data_dir: str. Where TFDS keeps its data. Defaults to `None` (TFDS' default).
+        tokens_key: str. The feature holding each sentence's words. Defaults to `"tokens"`.
+        tags_key: str. The feature holding their tags, a sequence of `ClassLabel` (conll2003:
+            `"ner"`, `"pos"` or `"chunks"`). Defaults to `"ner"`.
+
+    Returns:
+        A tuple `(words, tags)`: two lists of equally long lists of str, one per sentence.
+
+    Raises:
+        ValueError: TFDS cannot provide the dataset, has no such feature, or a sentence has
+            not one tag per word.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> import tensorflow_datasets as tfds
+    >>> def sentences(*args, **kwargs):  # stands in for the download
+    ...     return tf.data.Dataset.from_tensors(
+    ...         {"tokens": ["EU", "rejects", "German", "call"], "ner": [3, 0, 7, 0]})
+    >>> with tfds.testing.mock_data(as_dataset_fn=sentences):
+    ...     load_tfds_tagging("conll2003")
+    ([['EU', 'rejects', 'German', 'call']], [['B-ORG', 'O', 'B-MISC', 'O']])
+    """
+    tfds = _tfds()
+    dataset, info = _load(name, split, data_dir)
+    available = sorted(dataset.element_spec) if isinstance(dataset.element_spec, dict) else []
+    for key in (tokens_key, tags_key):
+        if key not in available:
+            raise ValueError(
+                f"The TensorFlow Datasets dataset {name!r} has no feature {key!r}. Features "
+                f"found: {available}. Pass the right key (--tag-feature)."
+            )
+    feature = info.features[tags_key].feature
+    names = list(getattr(feature, "names", None) or [])
+    words, tags = [], []
+    try:
+        for example in tfds.as_numpy(dataset):
+            words.append(_decode(example[tokens_key]))
+            ids = example[tags_key].tolist()
+            tags.append([names[i] if names else str(i) for i in ids])
+    except Exception as error:  # a damaged or partly downloaded dataset fails while read
+        raise _failure(name, split, _reason(error)) from error
+    for number, (row_words, row_tags) in enumerate(zip(words, tags)):
+        if len(row_words) != len(row_tags):
+            raise ValueError(
+                f"The TensorFlow Datasets dataset {name!r} (split {split!r}) has a sentence "
+                f"(example {number}) of {len(row_words)} {tokens_key!r} and {len(row_tags)} "
+                f"{tags_key!r}. Expected one tag per word."
+            )
+    return words, tags
+
+
 __all__ = [
     "load_tfds_classification",
     "load_tfds_images",
+    "load_tfds_tagging",
     "load_tfds_text",
     "load_tfds_translation",
 ]

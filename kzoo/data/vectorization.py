@@ -250,7 +250,8 @@ def make_vectorizer(
 
     Args:
         texts: list of str. Training texts.
-        split: str. `"whitespace"` for word tokens or `"character"` for characters.
+        split: str or `None`. `"whitespace"` for word tokens, `"character"` for characters, or
+            `None` for texts that are tokens already (a tagger's words): one id per text.
         max_tokens: int. Vocabulary size cap, padding and `[UNK]` included. Defaults to `None`
             (every token seen).
         standardize: str, callable or `None`. As in `TextVectorization`, or one of kzoo's
@@ -269,11 +270,11 @@ def make_vectorizer(
     >>> vocabulary(v)
     ['', '[UNK]', '[start]', '[end]', 'b', 'c', 'a']
     """
-    validation.one_of("split", split, SPLITS)
+    validation.one_of("split", split, (*SPLITS, None))
     standardize = standardizer(standardize)
     if max_tokens is not None:
         validation.int_at_least("max_tokens", max_tokens, 3 + len(reserved_tokens))
-    layer_split = "character" if split == "character" else "whitespace"
+    layer_split = split
     adapted = keras.layers.TextVectorization(
         max_tokens=None if max_tokens is None else max_tokens - len(reserved_tokens),
         standardize=standardize,
@@ -287,6 +288,45 @@ def make_vectorizer(
         split=layer_split,
         ragged=True,
         vocabulary=[*reserved_tokens, *learned],
+        name=name,
+    )
+
+
+def vectorizer_settings(vectorizer):
+    """How a vectorizer splits and standardizes, as `make_vectorizer` and
+    `vectorizer_from_vocabulary` take them: what a run saves to rebuild it.
+
+    Example:
+
+    >>> vectorizer_settings(make_vectorizer(["a b"], split="character", standardize=None))
+    {'split': 'character', 'standardize': 'none'}
+    """
+    config = vectorizer.get_config()
+    standardize = config["standardize"]
+    if standardize is None:
+        standardize = "none"
+    elif callable(standardize):
+        names = {function: name for name, function in _STANDARDIZERS.items()}
+        standardize = names[standardize]
+    return {"split": config["split"], "standardize": standardize}
+
+
+def vectorizer_from_vocabulary(tokens, split="whitespace", standardize="none", name="vectorizer"):
+    """Rebuilds a vectorizer from its vocabulary (`load_vocabulary`) and its settings
+    (`vectorizer_settings`).
+
+    Example:
+
+    >>> v = make_vectorizer(["a b b"])
+    >>> vocabulary(vectorizer_from_vocabulary(vocabulary(v), **vectorizer_settings(v)))
+    ['', '[UNK]', 'b', 'a']
+    """
+    validation.one_of("split", split, (*SPLITS, None))
+    return keras.layers.TextVectorization(
+        standardize=standardizer(standardize),
+        split=split,
+        ragged=True,
+        vocabulary=list(tokens[2:]),  # "" and [UNK] are the layer's own first two entries
         name=name,
     )
 

@@ -6,6 +6,7 @@ model's inference models...) stays in its module.
 """
 
 from kzoo.models.attention_seq2seq import build_attention_seq2seq
+from kzoo.models.bilstm_tagger import build_bilstm_tagger
 from kzoo.models.cnn_sentiment import build_cnn_sentiment, build_kim_cnn
 from kzoo.models.encoder_decoder_classifier import build_encoder_decoder_classifier
 from kzoo.models.gan import GAN, build_gan

@@ -36,6 +36,7 @@ from kzoo.distribute.xla import xla_supported
 from kzoo.export import export_bundle
 from kzoo.files import write_atomically, write_text_atomically
 from kzoo.optimizers import build_optimizer, learning_rate_schedule
+from kzoo.runs import describe_vectorizers
 from kzoo.signatures import serving_bundle
 from kzoo.tasks import get_task
 from kzoo.training.callbacks import ExactProgbarLogger, ResumableEarlyStopping
@@ -193,9 +194,12 @@ class Run:
     def load_data(self):
         """Loads and vectorizes the data and builds its pipelines; saves the vocabularies."""
         data = self.task.load(self.global_batch_size)
-        for role, vectorizer in data.vectorizers.items() if self.chief else ():
-            name = "vocabulary.txt" if role == "text" else f"{role}_vocabulary.txt"
-            vectorization.save_vocabulary(vectorizer, self.path(name))
+        if self.chief and data.vectorizers:
+            described = describe_vectorizers(data.vectorizers)
+            for role, vectorizer in data.vectorizers.items():
+                vectorization.save_vocabulary(vectorizer, self.path(described[role]["vocabulary"]))
+            text = json.dumps(described, indent=2, sort_keys=True)
+            write_text_atomically(self.path("vectorizers.json"), text)
         if data.class_names and self.chief:
             names = "".join(name + "\n" for name in data.class_names)
             write_text_atomically(self.path("class_names.txt"), names)

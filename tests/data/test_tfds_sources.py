@@ -3,11 +3,13 @@ structure (features, supervised keys, class names) from the metadata that tfds s
 
 import numpy as np
 import pytest
+import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from kzoo.data import (
     load_tfds_classification,
     load_tfds_images,
+    load_tfds_tagging,
     load_tfds_text,
     load_tfds_translation,
 )
@@ -84,6 +86,41 @@ def test_translation_with_an_unknown_language_lists_the_features():
     expected = r"has no feature 'fr'\. Features found: \['en', 'pt'\]"
     with tfds.testing.mock_data(num_examples=2), pytest.raises(ValueError, match=expected):
         load_tfds_translation("ted_hrlr_translate/pt_to_en", "fr", "en")
+
+
+def _conll2003(*sentences):
+    """Stands in for conll2003's download: sentences of (tokens, ner ids, pos ids)."""
+
+    def as_dataset(*args, **kwargs):
+        rows = [{"tokens": t, "ner": n, "pos": p} for t, n, p in sentences]
+        return tf.data.Dataset.from_generator(
+            lambda: iter(rows),
+            output_signature={
+                "tokens": tf.TensorSpec([None], tf.string),
+                "ner": tf.TensorSpec([None], tf.int64),
+                "pos": tf.TensorSpec([None], tf.int64),
+            },
+        )
+
+    return tfds.testing.mock_data(as_dataset_fn=as_dataset)
+
+
+def test_tagged_sentences_from_conll2003_by_tag_feature():
+    sentences = [(["EU", "rejects", "German"], [3, 0, 7], [22, 42, 16]), (["Peter"], [1], [22])]
+    with _conll2003(*sentences):
+        words, ner = load_tfds_tagging("conll2003", "validation")
+        _, pos = load_tfds_tagging("conll2003", tags_key="pos")
+        with pytest.raises(ValueError, match=r"'conll2003' has no feature 'entities'. Features"):
+            load_tfds_tagging("conll2003", tags_key="entities")
+    assert words == [["EU", "rejects", "German"], ["Peter"]]
+    assert ner == [["B-ORG", "O", "B-MISC"], ["B-PER"]]  # the ClassLabel names
+    assert pos == [["NNP", "VBZ", "JJ"], ["NNP"]]
+
+
+def test_a_sentence_without_one_tag_per_word_is_an_error():
+    with _conll2003((["EU", "rejects"], [3, 0], [22, 42]), (["Peter", "Blackburn"], [1], [22])):
+        with pytest.raises(ValueError, match=r"sentence \(example 1\) of 2 'tokens' and 1 'ner'"):
+            load_tfds_tagging("conll2003")
 
 
 def test_images_from_mnist_scaled_to_unit_range():

@@ -12,6 +12,24 @@ from kzoo.serving import Client, ModelServer, ServingError
 from kzoo.signatures import ServingBundle
 
 TEXTS = ["the film was good", "not good at all", "a dull movie"]
+TAGGED = "Anna Smith lives in Oslo."
+TAGGED_WORDS = ["Anna", "Smith", "lives", "in", "Oslo", "."]  # as serving_default splits it
+ENTITY_TAGS = ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+
+
+def _lookup_tagger(words, tags_of_words):
+    """A tagger that tags each word by a table, so that its entities are known."""
+    vocabulary = vectorization.vocabulary(words)
+    table = np.zeros((len(vocabulary), len(ENTITY_TAGS) + 1), "float32")
+    for row, word in enumerate(vocabulary):
+        table[row, 1 + ENTITY_TAGS.index(tags_of_words.get(word, "O"))] = 1.0
+    token_ids = keras.Input((None,), dtype="int32", name="token_ids")
+    characters = keras.Input((None, None), dtype="int32", name="character_ids")
+    initializer = keras.initializers.Constant(table)
+    tags = keras.layers.Embedding(
+        len(vocabulary), table.shape[1], embeddings_initializer=initializer
+    )
+    return keras.Model({"token_ids": token_ids, "character_ids": characters}, tags(token_ids))
 
 
 def _bundles():
@@ -26,7 +44,16 @@ def _bundles():
         reserved_tokens=(vectorization.START, vectorization.END),
     )
     size = words.vocabulary_size()
+    tokens = vectorization.make_vectorizer(TAGGED_WORDS, split=None, standardize="lower")
+    letters = vectorization.make_vectorizer([TAGGED], split="character", standardize=None)
     return {
+        "tagger": ServingBundle(
+            _lookup_tagger(tokens, {"anna": "B-PER", "smith": "I-PER", "oslo": "B-LOC"}),
+            "token_classification",
+            {"text": tokens, "characters": letters},
+            ENTITY_TAGS,
+            examples=[TAGGED],
+        ),
         "reviews": ServingBundle(
             kzoo.build_lstm_classifier(vocabulary_size=size, num_classes=3, units=4),
             "classification",
@@ -114,6 +141,42 @@ def test_every_model_kind_answers_raw_input_over_rest(server):
     assert digits["images"].shape == (2, 3, 3, 1)
     vectors = client.predict("vectors", {"words": ["good", "unseen"]})
     assert vectors["vectors"].shape == (2, 4) and vectors["in_vocabulary"].tolist() == [True, False]
+
+
+def test_a_tagger_answers_tokens_tags_and_entity_spans_over_rest(server):
+    client = Client(server.rest_url)
+    tagged = client.predict("tagger", {"text": [TAGGED, "in Oslo!", ""]})
+    tokens = [[t.decode() for t in row] for row in tagged["tokens"]]
+    assert tokens == [
+        ["Anna", "Smith", "lives", "in", "Oslo", "."],
+        ["in", "Oslo", "!", "", "", ""],
+        ["", "", "", "", "", ""],
+    ]
+    assert [t.decode() for t in tagged["tags"][0]] == ["B-PER", "I-PER", "O", "O", "B-LOC", "O"]
+    assert tagged["token_starts"][1].tolist() == [0, 3, 7, -1, -1, -1]
+    assert tagged["token_ends"][1].tolist() == [2, 7, 8, -1, -1, -1]
+    assert [e.decode() for e in tagged["entities"][0]] == ["Anna Smith", "Oslo"]
+    assert [e.decode() for e in tagged["entity_types"][0]] == ["PER", "LOC"]
+    assert tagged["entity_starts"].tolist() == [[0, 20], [3, -1], [-1, -1]]
+    assert tagged["entity_ends"].tolist() == [[10, 24], [7, -1], [-1, -1]]
+    # As a row request (curl's), and from ids.
+    status, body = client.request("POST", "/v1/models/tagger:predict", {"instances": [TAGGED]})
+    assert status == 200 and body["predictions"][0]["entities"] == ["Anna Smith", "Oslo"]
+    ids = client.predict(
+        "tagger",
+        {"token_ids": [[2, 3, 0]], "character_ids": [[[2, 3], [4, 0], [0, 0]]]},
+        signature_name="token_ids",
+    )
+    assert ids["tag_ids"].shape == (1, 3) and ids["tag_ids"][0, 2] == 0
+    assert ids["scores"].shape == (1, 3, len(ENTITY_TAGS) + 1)
+    # Characters of other words than token_ids' are refused in Keras' words; serving goes on.
+    with pytest.raises(ServingError, match=r"input character_ids. Expected \(batch, words, ch"):
+        client.predict(
+            "tagger",
+            {"token_ids": [[2, 3, 0]], "character_ids": [[[2, 3], [4, 0]]]},
+            signature_name="token_ids",
+        )
+    assert client.predict("tagger", {"text": ["Oslo"]})["tags"].tolist() == [[b"B-LOC"]]
 
 
 def test_grpc_answers_like_rest(server):

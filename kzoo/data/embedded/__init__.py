@@ -10,11 +10,12 @@ each is built so that the model it feeds has something real to learn:
 | `prose_text` | CPython's own language-reference prose (`pydoc_data`) | ≈ 460,000 chars | LMs |
 | `date_pairs` | dates in 14 human formats → ISO 8601 | 20,000 | seq2seq |
 | `news_headlines` | template news stories → their headlines | 10,000 | summarisation |
+| `tagged_sentences` | template sentences with POS and IOB2 entity tags | 6,000 | taggers |
 | `digit_images` | scikit-learn's 8×8 handwritten digits, resized | 1,797 | GANs |
 
 Every generated dataset is a deterministic function of its `seed`. Each corpus is a module of
-its own (`sentiment`, `questions`, `prose`, `dates`, `news`, `digits`); this package hands
-their functions on.
+its own (`sentiment`, `questions`, `prose`, `dates`, `news`, `tagged_sentences`, `digits`);
+this package hands their functions on.
 """
 
 from kzoo.data.embedded.dates import date_pairs
@@ -23,6 +24,7 @@ from kzoo.data.embedded.news import news_headlines
 from kzoo.data.embedded.prose import prose_text
 from kzoo.data.embedded.questions import QUESTION_CLASSES, question_corpus
 from kzoo.data.embedded.sentiment import sentiment_corpus
+from kzoo.data.embedded.tagged_sentences import tagged_sentences
 
 __all__ = [
     "QUESTION_CLASSES",
@@ -32,4 +34,5 @@ __all__ = [
     "prose_text",
     "question_corpus",
     "sentiment_corpus",
+    "tagged_sentences",
 ]
