@@ -4,6 +4,7 @@ Reads `<label> <text>` lines, CSV/TSV columns, one file per label, the embedded 
 question corpus, or a TFDS dataset; serves raw text in, class probabilities and names out.
 """
 
+import os
 import warnings
 
 import numpy as np
@@ -16,6 +17,7 @@ from kzoo.data import (
     tfds_sources,
     vectorization,
 )
+from kzoo.embeddings import WordVectors
 from kzoo.registry import entry_for
 from kzoo.settings import Setting
 from kzoo.signatures import checked_token_ids, ids_from_text
@@ -94,6 +96,14 @@ class ClassificationTask(Task):
             "warning (warn) or silently (skip)",
             ("error", "warn", "skip"),
         ),
+        "word_vectors": Setting(
+            None,
+            str,
+            "pre-trained word vectors the model's embedding starts from: a word2vec text or "
+            "binary file, a GloVe text file (.gz read directly) or a word2vec run folder; "
+            "words they lack start uniform in [-0.25, 0.25] (Kim 2014). Frozen with --set "
+            "model_args.trainable_embeddings=false (CNN-static)",
+        ),
         # The word2vec classifier's skip-gram pretraining (`kzoo.tasks.word2vec.pretrain`).
         **word2vec.SKIPGRAM_SETTINGS,
         "word2vec_epochs": Setting(
@@ -103,6 +113,20 @@ class ClassificationTask(Task):
             True, bool, "compile skip-gram pretraining with XLA (word2vec classifier)"
         ),
     }
+
+    def __init__(self, config):
+        super().__init__(config)
+        path = config.get("word_vectors")
+        if path and not self.accepts("embeddings"):
+            raise ValueError(
+                "Invalid value for setting word_vectors. Expected no word vectors for model "
+                f"{config['model']}, which takes no embeddings. Received: word_vectors={path}"
+            )
+        if path and not os.path.exists(path):
+            raise ValueError(
+                "Invalid value for setting word_vectors. Expected a word vector file or a "
+                f"word2vec run folder; the path does not exist. Received: word_vectors={path}"
+            )
 
     def stand_in_model_args(self):
         args = {"vocabulary_size": 3, "num_classes": 2}
@@ -254,6 +278,10 @@ class ClassificationTask(Task):
         }
         if self.accepts("max_sequence_length"):
             model_args["max_sequence_length"] = limit
+        summary = self._summary(splits)
+        if c["word_vectors"]:
+            model_args["embeddings"], line = self._word_vectors(vectorizer)
+            summary.append(line)
         return Data(
             train=datasets["train"],
             valid=datasets.get("valid"),
@@ -265,8 +293,29 @@ class ClassificationTask(Task):
             examples=list(splits["valid"][0][:3]),
             max_length=limit,
             lines_left_out=dict(self.lines_left_out),
-            summary=self._summary(splits)
+            summary=summary
             + [f"classes: {class_names}", f"vocabulary: {vectorizer.vocabulary_size()} tokens"],
+        )
+
+    def _word_vectors(self, vectorizer):
+        """The `word_vectors` file's vectors laid out for the vocabulary (its words only are
+        kept while reading), and the log's line on how many words it covers."""
+        path = self.config["word_vectors"]
+        tokens = vectorization.vocabulary(vectorizer)
+        vectors = WordVectors.load(path, words=tokens)
+        dim, asked = vectors.vectors.shape[1], self.config["model_args"].get("embedding_dim")
+        if asked is not None and asked != dim:
+            raise ValueError(
+                f"Invalid value for setting word_vectors. Expected {asked}-dimensional vectors, "
+                f"as model_args.embedding_dim={asked}. Received: {dim}-dimensional vectors in "
+                f"{path} (--set model_args.embedding_dim={dim} takes them)"
+            )
+        found = sum(token in vectors for token in tokens[2:])
+        aligned = vectors.aligned_to(tokens, seed=self.config["seed"])
+        return aligned.vectors, (
+            f"word vectors: {found} of the vocabulary's {len(tokens) - 2} words in {path} "
+            f"({aligned.vectors.shape[1]} dimensions); the other "
+            f"{len(tokens) - 2 - found} start uniform in [-0.25, 0.25]"
         )
 
     # === Serving: raw text in, class probabilities and names out ===
