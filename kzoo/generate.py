@@ -26,7 +26,7 @@ from kzoo import validation
 from kzoo.data import vectorization
 from kzoo.decoding import SAMPLERS, Decoding
 from kzoo.registry import decoder_class, decoder_for
-from kzoo.runs import load_run
+from kzoo.runs import is_hub_handle, load_run, model_file
 from kzoo.signatures import ServingBundle
 
 # The decodings of the last few models used, and the runs loaded from folders, by (path,
@@ -74,9 +74,10 @@ def generate(
     same text.
 
     Args:
-        model: a Keras model from one of the four factories (fresh or loaded from `.keras`),
-            or the path of a finished kzoo run folder (`runs/<recipe>`), which brings its own
-            vocabularies.
+        model: a Keras model from one of the four factories (fresh or loaded from `.keras`);
+            the path of a finished kzoo run folder (`runs/<recipe>`) or of a preset, or a
+            `kaggle://` or `hf://` handle of one, which bring their own vocabularies; or what
+            `kzoo.from_preset` returns for a generator or translator.
         prompts: str or list of str. Prompts to continue, or sentences to translate.
         max_new_tokens: int. Tokens to generate per prompt (language models), or the longest
             translation. Defaults to `100` for language models and, for seq2seq, to the run's
@@ -214,8 +215,11 @@ def perplexity(model, texts, vectorizer=None):
 
 
 def _load_run(path):
-    weights = os.path.join(path, "model.keras")
-    key = (os.path.abspath(path), os.path.getmtime(weights) if os.path.exists(weights) else 0)
+    if is_hub_handle(path):  # the hub's cache keeps the files; the handle names the version
+        key = (path, 0)
+    else:
+        weights = model_file(path)
+        key = (os.path.abspath(path), os.path.getmtime(weights) if os.path.exists(weights) else 0)
     if key not in _RUNS:
         _RUNS[key] = load_run(path)[0]  # raises for folders without a model
         _trim(_RUNS)

@@ -39,11 +39,19 @@ def _fail_preset(preset):
     )
 
 
-def _check_hub_reachable(preset, scheme):
-    """Raises `ConnectionError` at once when the hub that `preset` downloads from cannot be
-    reached (without a network, huggingface_hub retries for about 25 s and then reports a
-    missing config.json). Behind a proxy the clients' own connection decides."""
-    if any(os.environ.get(name) for name in _PROXY_VARIABLES):
+def check_hub_reachable(preset, scheme=None, action="download"):
+    """Raises `ConnectionError` at once when the hub that `preset` downloads from (or uploads
+    to) cannot be reached: without a network, huggingface_hub retries for about 25 s and then
+    reports a missing config.json. Behind a proxy the clients' own connection decides.
+
+    Args:
+        preset: str. A `"kaggle://..."` or `"hf://..."` handle (other strings pass).
+        scheme: str or `None`. The hub, when `preset` does not say it (`"kaggle"` for
+            keras-hub's own preset names). Defaults to the handle's scheme.
+        action: str. `"download"` or `"upload"`, for the message.
+    """
+    scheme = scheme or preset.partition("://")[0].lower()
+    if scheme not in _HUB_HOSTS or any(os.environ.get(name) for name in _PROXY_VARIABLES):
         return
     variable, default = _HUB_HOSTS[scheme]
     url = urllib.parse.urlsplit(os.environ.get(variable) or default)
@@ -51,10 +59,14 @@ def _check_hub_reachable(preset, scheme):
     try:
         socket.create_connection((host, port), timeout=_PROBE_TIMEOUT).close()
     except OSError as error:
+        advice = (
+            "Without a network, pass the local directory of the preset instead (download it "
+            "elsewhere, or write one with keras-hub's `save_to_preset`)."
+            if action == "download"
+            else "Upload it from a machine with a network."
+        )
         raise ConnectionError(
-            f"Cannot download preset {preset!r}: {host} cannot be reached ({error}). Without a "
-            "network, pass the local directory of the preset instead (download it elsewhere, or "
-            "write one with keras-hub's `save_to_preset`)."
+            f"Cannot {action} preset {preset!r}: {host} cannot be reached ({error}). {advice}"
         ) from None
 
 
@@ -73,8 +85,7 @@ def _resolve_preset(preset):
         scheme = "kaggle"  # keras-hub's own presets live on Kaggle
     else:
         _fail_preset(preset)  # neither a directory nor something a hub could serve
-    if scheme in _HUB_HOSTS:
-        _check_hub_reachable(preset, scheme)
+    check_hub_reachable(preset, scheme)
     return preset
 
 

@@ -129,6 +129,13 @@ class Task(abc.ABC):
         name, `serving_default` first."""
 
     @classmethod
+    def ready_model(cls, bundle):
+        """What `kzoo.from_preset` returns for a finished run of this kind: by default its
+        `ServingBundle` (the model with its vectorizers and settings), which `kzoo.generate`,
+        `kzoo.perplexity` and `kzoo.export.export_bundle` take as it is."""
+        return bundle
+
+    @classmethod
     def warmup_inputs(cls, bundle):
         """The `serving_default` inputs of the warm-up requests and the post-export check."""
         examples = [str(x) for x in bundle.examples[:3]] or ["hello"]

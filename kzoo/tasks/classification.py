@@ -7,6 +7,7 @@ question corpus, or a TFDS dataset; serves raw text in, class probabilities and 
 import os
 import warnings
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -321,22 +322,26 @@ class ClassificationTask(Task):
     # === Serving: raw text in, class probabilities and names out ===
 
     @classmethod
+    def ready_model(cls, bundle):
+        """A `RawTextClassifier`: raw strings in, class probabilities out."""
+        return RawTextClassifier(
+            bundle.model,
+            bundle.vectorizers["text"],
+            bundle.class_names,
+            max_length=served_length(bundle.model, bundle.max_length),
+        )
+
+    @classmethod
     def endpoints(cls, bundle):
         """`serving_default`: `text` [-1] string → `scores` [-1, classes], `label` [-1] string,
         `label_id` [-1]; `token_ids`: the same from token ids."""
         model, vectorizer = bundle.model, bundle.vectorizers["text"]
         class_names = tf.constant(bundle.class_names)
         vocabulary_size = len(vectorization.vocabulary(vectorizer))
-        max_length = bundle.max_length
-        # A model with a position embedding reads no more tokens than it covers.
-        limit = entry_for(model).input_limit
-        if limit is not None:
-            max_length = min(max_length or limit(model), limit(model))
+        max_length = served_length(model, bundle.max_length)
 
         def classify(token_ids):
-            probabilities = tf.cast(model(token_ids, training=False), tf.float32)
-            if probabilities.shape[-1] == 1:  # one sigmoid unit: P(class 1)
-                probabilities = tf.concat([1.0 - probabilities, probabilities], axis=-1)
+            probabilities = class_probabilities(model, token_ids)
             label_id = tf.argmax(probabilities, axis=-1)
             return {
                 "scores": probabilities,
@@ -374,3 +379,84 @@ class ClassificationTask(Task):
             "label_id": label_id,
             "label": np.array([bundle.class_names[i] for i in label_id], dtype=object),
         }
+
+
+def served_length(model, max_length):
+    """The most tokens a served classifier reads: the run's `max_length`, and no more than a
+    position embedding covers."""
+    limit = entry_for(model).input_limit
+    if limit is not None:
+        max_length = min(max_length or limit(model), limit(model))
+    return max_length
+
+
+def class_probabilities(model, token_ids):
+    """The classifier's probabilities of every class, float32 `[batch, classes]`: a sigmoid
+    unit's P(class 1) becomes the pair (P(class 0), P(class 1))."""
+    probabilities = tf.cast(model(token_ids, training=False), tf.float32)
+    if probabilities.shape[-1] == 1:
+        probabilities = tf.concat([1.0 - probabilities, probabilities], axis=-1)
+    return probabilities
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class RawTextClassifier(keras.Model):
+    """A trained kzoo classifier with its vectorizer: raw strings in, the probability of every
+    class out, as `kzoo.from_preset` returns a classifier.
+
+    Texts are vectorized as in training (and as the exported SavedModel does): standardized,
+    split, truncated to `max_length` tokens; a text without a known word reads as `[UNK]`.
+    `predict` also takes a list of str.
+
+    Args:
+        classifier: a kzoo classifier (token ids in).
+        vectorizer: its adapted `TextVectorization`.
+        class_names: list of str, by class id.
+        max_length: int or `None`. Most tokens read per text.
+
+    Example:
+
+    >>> import kzoo
+    >>> from kzoo.data import vectorization
+    >>> vectorizer = vectorization.make_vectorizer(["a fine film", "a dull plot"])
+    >>> classifier = kzoo.build_cnn_sentiment(
+    ...     vocabulary_size=vectorizer.vocabulary_size(), embedding_dim=4, filters=2)
+    >>> model = RawTextClassifier(classifier, vectorizer, ["neg", "pos"])
+    >>> model.predict(["a fine film", "words it never saw"], verbose=0).shape
+    (2, 2)
+    """
+
+    def __init__(self, classifier, vectorizer, class_names, max_length=None, **kwargs):
+        super().__init__(**kwargs)
+        self.classifier, self.vectorizer = classifier, vectorizer
+        self.class_names, self.max_length = list(class_names), max_length
+
+    def call(self, texts):
+        return class_probabilities(
+            self.classifier, ids_from_text(self.vectorizer, texts, self.max_length)
+        )
+
+    def predict(self, x, batch_size=None, **kwargs):
+        """`keras.Model.predict`, which also takes a str or a list of str."""
+        if isinstance(x, str):
+            x = [x]
+        if isinstance(x, (list, tuple, np.ndarray)):
+            texts = tf.constant([str(text) for text in x])
+            x = tf.data.Dataset.from_tensor_slices(texts).batch(batch_size or 32)
+        return super().predict(x, **kwargs)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "classifier": keras.saving.serialize_keras_object(self.classifier),
+            "vectorizer": keras.saving.serialize_keras_object(self.vectorizer),
+            "class_names": self.class_names,
+            "max_length": self.max_length,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("classifier", "vectorizer"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
