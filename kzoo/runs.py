@@ -99,13 +99,15 @@ def _preset_model(run_dir, config):
     return model
 
 
-def load_run(run_dir):
+def load_run(run_dir, load_model=True):
     """Reads a finished run folder (`runs/<recipe>`) or a preset back.
 
     Args:
         run_dir: str. A folder `kzoo train` finished, with `model.keras` and `config.json`; a
             preset folder (`kzoo.presets.save_preset`); or a `"kaggle://..."` or `"hf://..."`
             handle of a preset, downloaded and cached on first use.
+        load_model: bool. Whether to load the model too; without it, the bundle's `model` is
+            `None` (a run that fine-tunes a preset reads its vocabulary before its model).
 
     Returns:
         `(bundle, config)`: the `kzoo.signatures.ServingBundle` of its model, vectorizers
@@ -160,7 +162,7 @@ def load_run(run_dir):
         with open(path("class_names.txt"), encoding="utf-8") as f:
             class_names = [line.rstrip("\n") for line in f]
     bundle = ServingBundle(
-        model=read_model(),
+        model=read_model() if load_model else None,
         task=config["task"],
         vectorizers=vectorizers,
         class_names=class_names,

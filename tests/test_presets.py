@@ -215,3 +215,74 @@ def test_upload_needs_a_hub_handle(classifier_run, tmp_path):
         ValueError, match=r"argument handle. Expected 'kaggle://.*Received: handle=s3"
     ):
         kzoo.upload_preset(preset, "s3://bucket/cnn")
+
+
+# === Fine-tuning a preset (--fine-tune) ===
+
+
+@pytest.fixture(scope="module")
+def gpt_preset(gpt_run, tmp_path_factory):
+    return str(kzoo.save_preset(gpt_run, tmp_path_factory.mktemp("gpt") / "preset"))
+
+
+@pytest.fixture
+def shakespeare_files(tmp_path):
+    # "☃" is no character of the embedded prose the preset learned.
+    train, valid = tmp_path / "train.txt", tmp_path / "valid.txt"
+    train.write_text("ROMEO: the lady doth protest ☃ too much.\n" * 20, encoding="utf-8")
+    valid.write_text("JULIET: what is in a name? ☃☃\n" * 10, encoding="utf-8")
+    return ["--train-file", str(train), "--valid-file", str(valid)]
+
+
+def test_fine_tuning_starts_from_the_presets_weights_and_reads_with_its_vocabulary(
+    gpt_preset, shakespeare_files, tmp_path
+):
+    from kzoo.recipes.gpt import TINY
+
+    run = tmp_path / "run"
+    # A learning rate of 1e-12 leaves the weights where they started.
+    argv = ["train", "gpt", *TRAIN, *TINY, *shakespeare_files, "--output-dir", str(run)]
+    argv += ["--fine-tune", gpt_preset, "--learning-rate", "1e-12", "--steps-per-epoch", "1"]
+    argv += ["--set", "model_args.num_layers=3"]
+    assert kzoo_main(argv) == 0
+    preset, _ = load_run(gpt_preset)
+    tuned, config = load_run(run)
+    assert config["model_args"] == preset_settings(gpt_preset)["model_args"]  # not num_layers=3
+    assert tuned.vectorizers["text"].get_vocabulary() == preset.vectorizers["text"].get_vocabulary()
+    assert len(tuned.model.weights) == len(preset.model.weights)
+    for weight, start in zip(tuned.model.weights, preset.model.weights):
+        np.testing.assert_allclose(weight.numpy(), start.numpy(), atol=1e-6)
+    log = (run / "run.log").read_text()
+    # 20 and 20 unknown characters; every other character is the preset's.
+    assert "data: train: 820 characters, 820 tokens, 20 [UNK]" in log
+    assert "data: valid: 300 characters, 300 tokens, 20 [UNK]" in log
+    assert f"the preset's ({gpt_preset})" in log
+
+
+def preset_settings(preset):
+    with open(os.path.join(preset, "config.json"), encoding="utf-8") as f:
+        return json.load(f)["kzoo"]["settings"]
+
+
+def test_fine_tuning_needs_a_preset_of_the_recipes_model(gpt_preset, tmp_path, capsys):
+    argv = ["train", "rnn_generator", "--fine-tune", gpt_preset, "--output-dir", str(tmp_path)]
+    assert kzoo_main(argv) == 2
+    assert (
+        "Invalid value for setting fine_tune. Expected a preset of this recipe's model and text "
+        f"(model=rnn_generator). Received: fine_tune={gpt_preset}, with model=gpt"
+    ) in capsys.readouterr().err
+
+
+def test_fine_tuning_reads_the_text_as_the_preset_did(gpt_preset, tmp_path, capsys):
+    argv = ["train", "gpt", "--fine-tune", gpt_preset, "--split", "whitespace"]
+    assert kzoo_main([*argv, "--output-dir", str(tmp_path)]) == 2
+    assert "(split=whitespace). Received: fine_tune=" in capsys.readouterr().err
+
+
+def test_fine_tuning_windows_fit_the_presets_positions(gpt_preset, tmp_path, capsys):
+    argv = ["train", "gpt", "--fine-tune", gpt_preset, "--sequence-length", "17"]
+    assert kzoo_main([*argv, "--output-dir", str(tmp_path)]) == 2
+    assert (
+        "Invalid value for setting sequence_length. Expected at most the 16 tokens the "
+        "preset's positions cover. Received: sequence_length=17"
+    ) in capsys.readouterr().err

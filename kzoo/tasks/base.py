@@ -84,6 +84,11 @@ class Task(abc.ABC):
         """
         return {"vocabulary_size": 3}
 
+    def pretrained_model(self):
+        """The model a run starts from instead of a fresh one (a preset it fine-tunes, loaded
+        in the run's strategy scope), or `None` for a fresh model from the factory."""
+        return None
+
     def accepts(self, argument):
         """Whether the recipe's model factory takes `argument`."""
         factory = self.model_factory(self.config["model"])

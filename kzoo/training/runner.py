@@ -208,14 +208,17 @@ class Run:
         """Builds the recipe's model in the strategy scope and compiles it for training.
 
         Arguments the data decides (vocabulary size, classes) come first, then the recipe's
-        `model_args`, then `model_args` given here.
+        `model_args`, then `model_args` given here. A run that fine-tunes a preset loads the
+        preset's model instead (`Task.pretrained_model`).
         """
         args = {**data.model_args, **self.config["model_args"], **model_args}
         with self.strategy.scope():
-            # As kzoo.build_model, for registered models and those that need a preset alike:
-            # arguments left as None keep the factory's defaults.
-            factory = model_factory(self.config["model"], self.config["task"])
-            model = factory(**{key: value for key, value in args.items() if value is not None})
+            model = self.task.pretrained_model()
+            if model is None:
+                # As kzoo.build_model, for registered models and those that need a keras-hub
+                # preset alike: arguments left as None keep the factory's defaults.
+                factory = model_factory(self.config["model"], self.config["task"])
+                model = factory(**{key: value for key, value in args.items() if value is not None})
             self.compile(model, data.train)
         self.log(f"model: {model.name}, {model.count_params():,} parameters")
         return model
