@@ -4,6 +4,7 @@ serve take a preset."""
 
 import json
 import os
+import shutil
 import socket
 
 import keras
@@ -286,3 +287,32 @@ def test_fine_tuning_windows_fit_the_presets_positions(gpt_preset, tmp_path, cap
         "Invalid value for setting sequence_length. Expected at most the 16 tokens the "
         "preset's positions cover. Received: sequence_length=17"
     ) in capsys.readouterr().err
+
+
+def test_a_hf_handle_in_offline_mode_loads_from_the_hubs_cache(
+    classifier_run, tmp_path, monkeypatch
+):
+    from huggingface_hub import constants as hub_constants
+
+    preset = kzoo.save_preset(classifier_run, tmp_path / "preset")
+    # The Hugging Face cache's layout, as a download of hf://someone/kim_cnn leaves it.
+    repository = tmp_path / "hub" / "models--someone--kim_cnn"
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(preset, repository / "snapshots" / revision)
+    (repository / "refs").mkdir()
+    (repository / "refs" / "main").write_text(revision)
+
+    def no_network(address, timeout=None):
+        raise AssertionError(f"connected to {address} in offline mode")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    # huggingface_hub reads its variables once, when it is imported.
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hub_constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    texts = ["a gripping, lovely film", "not good at all"]
+    model = kzoo.from_preset("hf://someone/kim_cnn")
+    expected = kzoo.from_preset(preset).predict(texts, verbose=0)
+    np.testing.assert_allclose(model.predict(texts, verbose=0), expected, atol=1e-6)
+    with pytest.raises(Exception, match=r"offline|cache"):  # huggingface_hub's own words
+        kzoo.from_preset("hf://someone/not_cached")

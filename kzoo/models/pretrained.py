@@ -42,7 +42,8 @@ def _fail_preset(preset):
 def check_hub_reachable(preset, scheme=None, action="download"):
     """Raises `ConnectionError` at once when the hub that `preset` downloads from (or uploads
     to) cannot be reached: without a network, huggingface_hub retries for about 25 s and then
-    reports a missing config.json. Behind a proxy the clients' own connection decides.
+    reports a missing config.json. Behind a proxy the clients' own connection decides; in
+    Hugging Face's offline mode (`HF_HUB_OFFLINE=1`) a download reads the hub's cache alone.
 
     Args:
         preset: str. A `"kaggle://..."` or `"hf://..."` handle (other strings pass).
@@ -53,6 +54,9 @@ def check_hub_reachable(preset, scheme=None, action="download"):
     scheme = scheme or preset.partition("://")[0].lower()
     if scheme not in _HUB_HOSTS or any(os.environ.get(name) for name in _PROXY_VARIABLES):
         return
+    offline = os.environ.get("HF_HUB_OFFLINE", "").upper() in ("1", "ON", "YES", "TRUE")
+    if scheme == "hf" and action == "download" and offline:
+        return  # the client answers from its cache, or says it is offline, without a network
     variable, default = _HUB_HOSTS[scheme]
     url = urllib.parse.urlsplit(os.environ.get(variable) or default)
     host, port = url.hostname, url.port or (443 if url.scheme == "https" else 80)
