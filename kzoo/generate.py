@@ -77,7 +77,9 @@ def generate(
         model: a Keras model from one of the four factories (fresh or loaded from `.keras`);
             the path of a finished kzoo run folder (`runs/<recipe>`) or of a preset, or a
             `kaggle://` or `hf://` handle of one, which bring their own vocabularies; or what
-            `kzoo.from_preset` returns for a generator or translator.
+            `kzoo.from_preset` returns for a generator or translator. A keras-hub causal
+            language model (`build_pretrained_generator`, or a run or preset of one) generates
+            with its own tokenizer and keras-hub's samplers, up to its end token.
         prompts: str or list of str. Prompts to continue, or sentences to translate.
         max_new_tokens: int. Tokens to generate per prompt (language models), or the longest
             translation. Defaults to `100` for language models and, for seq2seq, to the run's
@@ -117,7 +119,6 @@ def generate(
     ...                       vectorizer=vectorizer)
     True
     """
-    run = _resolve(model, vectorizer, source_vectorizer, target_vectorizer)
     single = isinstance(prompts, str)
     prompts = _check_prompts(prompts)
     validation.one_of("sampler", sampler, SAMPLERS)
@@ -127,15 +128,26 @@ def generate(
     validation.positive_int("num_beams", num_beams)
     if seed is not None:
         validation.int_at_least("seed", seed, 0)
+    causal_lm = _causal_lm(model)
+    if causal_lm is not None:
+        if sampler == "top_k":
+            _check_k(k, causal_lm.backbone.vocabulary_size)
+        samplers = {
+            "greedy": lambda: keras_hub.samplers.GreedySampler(),
+            "temperature": lambda: keras_hub.samplers.RandomSampler(temperature, seed=seed),
+            "top_k": lambda: keras_hub.samplers.TopKSampler(k, seed=seed, temperature=temperature),
+            "top_p": lambda: keras_hub.samplers.TopPSampler(p, seed=seed, temperature=temperature),
+            "beam": lambda: keras_hub.samplers.BeamSampler(num_beams),
+        }
+        texts = _generate_with_keras_hub(causal_lm, prompts, max_new_tokens, samplers[sampler]())
+        return texts[0] if single else texts
+    run = _resolve(model, vectorizer, source_vectorizer, target_vectorizer)
     if max_new_tokens is None:
         max_new_tokens = run["max_new_tokens"]
     validation.positive_int("max_new_tokens", max_new_tokens)
     decoding = run["decoding"]
-    if sampler == "top_k" and k > decoding.vocabulary_size:
-        raise ValueError(
-            f"Invalid value for argument k. Expected an integer between 1 and the vocabulary "
-            f"size, {decoding.vocabulary_size}. Received: k={k}"
-        )
+    if sampler == "top_k":
+        _check_k(k, decoding.vocabulary_size)
     if decoding.decoder.translates:
         token_ids = vectorization.vectorize(run["vectorizer"], prompts, run["max_length"])
     else:
@@ -224,6 +236,46 @@ def _load_run(path):
         _RUNS[key] = load_run(path)[0]  # raises for folders without a model
         _trim(_RUNS)
     return _RUNS[key]
+
+
+def _check_k(k, vocabulary_size):
+    if k > vocabulary_size:
+        raise ValueError(
+            f"Invalid value for argument k. Expected an integer between 1 and the vocabulary "
+            f"size, {vocabulary_size}. Received: k={k}"
+        )
+
+
+def _causal_lm(model):
+    """The keras-hub `CausalLM` that `model` is, or that a run or preset of one holds; else
+    `None`."""
+    if isinstance(model, (str, os.PathLike)):
+        model = _load_run(os.fspath(model))
+    if isinstance(model, ServingBundle):
+        model = model.model
+    return model if isinstance(model, keras_hub.models.CausalLM) else None
+
+
+def _generate_with_keras_hub(model, prompts, max_new_tokens, sampler):
+    """A keras-hub causal language model's continuations of `prompts` by its own `generate`,
+    with `sampler` (a fresh one per call, so that a seed gives the same text again): up to
+    `max_new_tokens` (default 100) after the longest prompt, or the end token."""
+    max_new_tokens = validation.positive_int("max_new_tokens", max_new_tokens or 100)
+    longest = max(len(ids) for ids in model.preprocessor.tokenizer(prompts)) + 1  # start token
+    context = getattr(model.backbone, "max_sequence_length", None)
+    if context and longest + max_new_tokens > context:
+        raise ValueError(
+            f"Invalid value for argument max_new_tokens. Expected at most "
+            f"{context - longest}: the model's context of {context} tokens "
+            f"minus the longest prompt and its start token, {longest} tokens. "
+            f"Received: max_new_tokens={max_new_tokens}"
+        )
+    previous = model.sampler
+    model.sampler, model.generate_function = sampler, None  # traced anew for this sampler
+    try:
+        return model.generate(prompts, max_length=longest + max_new_tokens, strip_prompt=True)
+    finally:
+        model.sampler, model.generate_function = previous, None
 
 
 def _trim(cache):

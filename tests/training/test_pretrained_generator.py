@@ -1,11 +1,19 @@
-"""build_pretrained_generator: a keras-hub causal language model fine-tuned on raw text (every
-weight, or LoRA); here on a tiny randomly initialised GPT-2 preset."""
+"""build_pretrained_generator and the pretrained_generator recipe: a keras-hub causal language
+model fine-tuned on local text (every weight, or LoRA), evaluated by perplexity and exported
+with generation in the graph; here on a tiny randomly initialised GPT-2 preset."""
 
+import json
+
+import keras
+import keras_hub
 import numpy as np
 import pytest
+import tensorflow as tf
 
+import kzoo
 from kzoo import build_pretrained_generator
 from kzoo.testing import write_tiny_gpt2_preset
+from kzoo_cli import main as kzoo_main
 
 # keras-hub tasks compile themselves; a reloaded one is left uncompiled, and Keras says so.
 pytestmark = pytest.mark.filterwarnings("ignore:`compile\\(\\)` was not called")
@@ -63,3 +71,62 @@ def test_bad_arguments(preset, kwargs, message):
 def test_a_folder_that_is_no_preset(tmp_path):
     with pytest.raises(ValueError, match=r"keras-hub causal language model preset name such as"):
         build_pretrained_generator(str(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def generator_run(preset, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("run")
+    train, valid = tmp_path / "train.txt", tmp_path / "valid.txt"
+    train.write_text(TEXT * 10)
+    valid.write_text("a cat.\nthe end.\n" * 2)
+    run, exports = tmp_path / "run", tmp_path / "exports"
+    argv = ["train", "pretrained_generator", "--preset", preset, "--train-file", str(train)]
+    argv += ["--valid-file", str(valid), "--sequence-length", "16", "--epochs", "2", "--no-xla"]
+    argv += ["--batch-size", "4", "--output-dir", str(run), "--export-dir", str(exports)]
+    # A high rate, so that the tiny model learns to continue before its end token.
+    assert kzoo_main([*argv, "--learning-rate", "0.01"]) == 0
+    return run, exports
+
+
+def test_recipe_fine_tunes_on_local_text_and_serves_prompts(preset, generator_run):
+    run, exports = generator_run
+
+    config = json.loads((run / "config.json").read_text())
+    assert config["task"] == "pretrained_language_model" and config["preset"] == preset
+    assert not (run / "vocabulary.txt").exists()  # the preset's tokenizer, nothing adapted
+    metrics = json.loads((run / "metrics.json").read_text())
+    np.testing.assert_allclose(metrics["valid"]["perplexity"], np.exp(metrics["valid"]["loss"]))
+    log = (run / "run.log").read_text()
+    # Lines of 7 tokens ("a", "Ġ", "c", "a", "t", ".", "Ċ"; "the", "Ġ", "e", "n", "d", ".",
+    # "Ċ") pack in twos: 14 tokens and the start and end tokens make 16.
+    assert "data: valid: 32 characters, 28 tokens, 2 examples" in log
+
+    # The SavedModel generates in the graph what keras-hub's generate does in Python.
+    signature = tf.saved_model.load(str(exports / "pretrained_generator" / "1")).signatures[
+        "serving_default"
+    ]
+    prompts = ["the cat", "a"]
+    served = [text.decode() for text in signature(prompt=tf.constant(prompts))["text"].numpy()]
+    model = keras.models.load_model(run / "model.keras")
+    model.compile(sampler="greedy")
+    assert served == model.generate(prompts, strip_prompt=True)
+    assert any(served)  # the tiny model does not end every prompt at once
+
+
+def test_kzoo_generate_and_a_preset_of_the_run(generator_run, tmp_path):
+    run, _ = generator_run
+    prompts = ["the cat", "a"]
+    model = keras.models.load_model(run / "model.keras")
+    model.compile(sampler="greedy")
+    # 6 new tokens after the longest prompt: its 5 tokens and the start token.
+    expected = model.generate(prompts, max_length=12, strip_prompt=True)
+    assert kzoo.generate(str(run), prompts, max_new_tokens=6) == expected
+    sampled = kzoo.generate(str(run), "the", 6, sampler="top_k", k=3, seed=4)
+    assert sampled == kzoo.generate(str(run), "the", 6, sampler="top_k", k=3, seed=4)
+    preset = kzoo.save_preset(run, tmp_path / "preset")
+    ready = kzoo.from_preset(preset)
+    assert isinstance(ready, keras_hub.models.CausalLM)
+    assert kzoo.generate(ready, prompts, max_new_tokens=6) == expected
+    assert kzoo.generate(str(preset), prompts, max_new_tokens=6) == expected
+    with pytest.raises(ValueError, match=r"Expected at most 26: the model's context of 32"):
+        kzoo.generate(ready, prompts, max_new_tokens=27)

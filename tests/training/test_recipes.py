@@ -28,14 +28,15 @@ from kzoo_cli import recipe_names
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Tiny but real: each recipe declares options that train one short epoch on its embedded
-# default (its TINY). The pretrained classifier's default preset is a download:
-# test_pretrained_recipe.py runs it on a tiny local one.
+# default (its TINY). The pre-trained models' default presets are downloads:
+# test_pretrained_recipe.py and test_pretrained_generator.py run them on tiny local ones.
+PRESET_RECIPES = ("pretrained_classifier", "pretrained_generator")
 TINY = {
     name: importlib.import_module(f"kzoo.recipes.{name}").TINY
     for name in recipe_names()
-    if name != "pretrained_classifier"
+    if name not in PRESET_RECIPES
 }
-TINY["pretrained_classifier"] = None
+TINY.update(dict.fromkeys(PRESET_RECIPES))
 
 
 def test_every_recipe_has_a_tiny_setting():
@@ -51,7 +52,9 @@ def finished_runs():
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_recipe_trains_evaluates_and_exports(name, tmp_path, capsys, finished_runs):
     if TINY[name] is None:
-        pytest.skip("needs a preset: tested in test_pretrained_recipe.py")
+        pytest.skip(
+            "needs a preset: tested in test_pretrained_recipe.py, test_pretrained_generator.py"
+        )
     finished_runs[name] = tmp_path / "run"
     run_dir, export_dir = tmp_path / "run", tmp_path / "exports"
     argv = [
