@@ -142,3 +142,16 @@ class PretrainedLanguageModelTask(LanguageModelTask):
             return {"text": preprocessor.tokenizer.detokenize(tf.ragged.boolean_mask(ids, new))}
 
         return {"serving_default": serve_prompt}
+
+    @classmethod
+    def reference_outputs(cls, bundle, inputs, functions):
+        """`serving_default` on `inputs` before it is saved. A random sampler's seed state is
+        put back afterwards, so that the SavedModel, saved with it, answers its first request
+        with the same draws."""
+        variables = bundle.model.sampler.variables
+        states = [variable.numpy() for variable in variables]
+        try:
+            return super().reference_outputs(bundle, inputs, functions)
+        finally:
+            for variable, state in zip(variables, states):
+                variable.assign(state)

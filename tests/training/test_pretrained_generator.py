@@ -12,6 +12,8 @@ import tensorflow as tf
 
 import kzoo
 from kzoo import build_pretrained_generator
+from kzoo.export import export_bundle
+from kzoo.runs import load_run
 from kzoo.testing import write_tiny_gpt2_preset
 from kzoo_cli import main as kzoo_main
 
@@ -130,3 +132,14 @@ def test_kzoo_generate_and_a_preset_of_the_run(generator_run, tmp_path):
     assert kzoo.generate(str(preset), prompts, max_new_tokens=6) == expected
     with pytest.raises(ValueError, match=r"Expected at most 26: the model's context of 32"):
         kzoo.generate(ready, prompts, max_new_tokens=27)
+
+
+def test_a_random_sampler_exports_and_draws_in_the_graph(generator_run, tmp_path):
+    run, _ = generator_run
+    bundle, _ = load_run(run)
+    bundle.model.compile(sampler=keras_hub.samplers.TopKSampler(k=5, seed=1))
+    # The check after export compares the SavedModel's first answer with the in-memory one.
+    version = export_bundle(bundle, str(tmp_path), "generator")
+    signature = tf.saved_model.load(version).signatures["serving_default"]
+    answers = {signature(prompt=tf.constant(["the cat"]))["text"].numpy()[0] for _ in range(5)}
+    assert len(answers) > 1  # each request draws anew
