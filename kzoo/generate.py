@@ -177,8 +177,13 @@ def perplexity(model, texts, vectorizer=None):
     are scored independently; a text longer than a GPT's context is cut into windows of the
     context's length, each read from its start.
 
+    A keras-hub causal language model (`build_pretrained_generator`, or a run or preset of
+    one) reads each text with its preprocessor, as in training: after its start token, every
+    token up to its end token is predicted, within the preprocessor's sequence length.
+
     Args:
-        model: a model from `build_rnn_generator` or `build_gpt`, or a finished run folder.
+        model: a model from `build_rnn_generator`, `build_gpt` or `build_pretrained_generator`,
+            or a finished run folder or preset of one.
         texts: str or list of str.
         vectorizer: the model's adapted `TextVectorization` (not needed with a run folder).
 
@@ -194,6 +199,9 @@ def perplexity(model, texts, vectorizer=None):
     >>> 1.0 < kzoo.perplexity(model, ["abcab"], vectorizer=vectorizer) < 10.0
     True
     """
+    causal_lm = _causal_lm(model)
+    if causal_lm is not None:
+        return _perplexity_with_keras_hub(causal_lm, _check_prompts(texts, name="texts"))
     run = _resolve(model, vectorizer, None, None)
     decoder = run["decoding"].decoder
     if decoder.translates:
@@ -276,6 +284,14 @@ def _generate_with_keras_hub(model, prompts, max_new_tokens, sampler):
         return model.generate(prompts, max_length=longest + max_new_tokens, strip_prompt=True)
     finally:
         model.sampler, model.generate_function = previous, None
+
+
+def _perplexity_with_keras_hub(model, texts):
+    metric = keras_hub.metrics.Perplexity(from_logits=True)
+    for start in range(0, len(texts), 64):
+        x, y, weights = model.preprocessor(tf.constant(texts[start : start + 64]))
+        metric.update_state(y, model(x, training=False), sample_weight=weights)
+    return float(metric.result())
 
 
 def _trim(cache):

@@ -143,3 +143,17 @@ def test_a_random_sampler_exports_and_draws_in_the_graph(generator_run, tmp_path
     signature = tf.saved_model.load(version).signatures["serving_default"]
     answers = {signature(prompt=tf.constant(["the cat"]))["text"].numpy()[0] for _ in range(5)}
     assert len(answers) > 1  # each request draws anew
+
+
+def test_kzoo_perplexity_of_the_run(generator_run):
+    run, _ = generator_run
+    texts = ["the cat sat.", "a bone."]
+    model = keras.models.load_model(run / "model.keras")
+    x, y, weights = model.preprocessor(tf.constant(texts))
+    log_probabilities = tf.nn.log_softmax(model(x)).numpy()
+    picked = np.take_along_axis(log_probabilities, y.numpy()[..., None], axis=-1)[..., 0]
+    weights = weights.numpy().astype(bool)
+    # Every token after the start token, the end token included: 10 + 1 and 7 + 1 tokens.
+    assert weights.sum() == 19
+    expected = np.exp(-picked[weights].mean())
+    np.testing.assert_allclose(kzoo.perplexity(str(run), texts), expected, rtol=1e-5)
