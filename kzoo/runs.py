@@ -170,5 +170,6 @@ def load_run(run_dir, load_model=True):
         max_length=config.get("max_length"),
         max_decode_length=config.get("max_decode_length", 64),
         examples=_read_json(path("examples.json"), []),
+        sampler=config.get("model_args", {}).get("sampler"),
     )
     return bundle, config

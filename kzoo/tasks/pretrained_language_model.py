@@ -119,15 +119,15 @@ class PretrainedLanguageModelTask(LanguageModelTask):
 
     @classmethod
     def ready_model(cls, bundle):
-        """The keras-hub model itself: `generate` takes raw prompts."""
-        return bundle.model
+        """The keras-hub model itself, with its run's sampler: `generate` takes raw prompts."""
+        return _with_sampler(bundle)
 
     @classmethod
     def endpoints(cls, bundle):
         """`serving_default`: `prompt` [-1] string → `text` [-1] string, the continuation the
         model's sampler generates, up to its preprocessor's sequence length (prompt included)
         or its end token."""
-        model = bundle.model
+        model = _with_sampler(bundle)
         preprocessor = model.preprocessor
         end = preprocessor.tokenizer.end_token_id
 
@@ -155,3 +155,12 @@ class PretrainedLanguageModelTask(LanguageModelTask):
         finally:
             for variable, state in zip(variables, states):
                 variable.assign(state)
+
+
+def _with_sampler(bundle):
+    """The bundle's model, generating with the bundle's sampler (a saved keras-hub model
+    comes back with keras-hub's default, top-k)."""
+    model = bundle.model
+    if bundle.sampler is not None:
+        model.sampler, model.generate_function = keras_hub.samplers.get(bundle.sampler), None
+    return model

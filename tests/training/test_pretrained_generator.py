@@ -2,6 +2,7 @@
 model fine-tuned on local text (every weight, or LoRA), evaluated by perplexity and exported
 with generation in the graph; here on a tiny randomly initialised GPT-2 preset."""
 
+import dataclasses
 import json
 
 import keras
@@ -12,7 +13,7 @@ import tensorflow as tf
 
 import kzoo
 from kzoo import build_pretrained_generator
-from kzoo.export import export_bundle
+from kzoo.export import export_bundle, export_run
 from kzoo.runs import load_run
 from kzoo.testing import write_tiny_gpt2_preset
 from kzoo_cli import main as kzoo_main
@@ -130,6 +131,13 @@ def test_kzoo_generate_and_a_preset_of_the_run(generator_run, tmp_path):
     assert isinstance(ready, keras_hub.models.CausalLM)
     assert kzoo.generate(ready, prompts, max_new_tokens=6) == expected
     assert kzoo.generate(str(preset), prompts, max_new_tokens=6) == expected
+    # The run's sampler (greedy) comes back with the preset, which serves with it.
+    assert isinstance(ready.sampler, keras_hub.samplers.GreedySampler)
+    version = export_run(str(preset), export_dir=str(tmp_path / "exports"))
+    served = tf.saved_model.load(version).signatures["serving_default"](prompt=tf.constant(prompts))
+    assert [text.decode() for text in served["text"].numpy()] == model.generate(
+        prompts, strip_prompt=True
+    )
     with pytest.raises(ValueError, match=r"Expected at most 26: the model's context of 32"):
         kzoo.generate(ready, prompts, max_new_tokens=27)
 
@@ -137,7 +145,7 @@ def test_kzoo_generate_and_a_preset_of_the_run(generator_run, tmp_path):
 def test_a_random_sampler_exports_and_draws_in_the_graph(generator_run, tmp_path):
     run, _ = generator_run
     bundle, _ = load_run(run)
-    bundle.model.compile(sampler=keras_hub.samplers.TopKSampler(k=5, seed=1))
+    bundle = dataclasses.replace(bundle, sampler="top_k")
     # The check after export compares the SavedModel's first answer with the in-memory one.
     version = export_bundle(bundle, str(tmp_path), "generator")
     signature = tf.saved_model.load(version).signatures["serving_default"]
