@@ -7,6 +7,11 @@ kzoo export RUN_DIR [OPTIONS]   export a finished run for TF Serving (raw text i
 kzoo attention RUN_DIR SENTENCE picture of a run's attention on one sentence (PNG)
 kzoo generate RUN_DIR PROMPT... continue prompts or translate with a finished run
 kzoo serve [OPTIONS]            serve saved_models/ with TF Serving's REST and gRPC APIs
+                                (--preset PRESET exports a preset there first)
+kzoo preset save RUN_DIR DIR    write a finished run as a preset (keras-hub's layout)
+kzoo preset upload DIR HANDLE   publish a preset on Kaggle (kaggle://) or Hugging Face (hf://)
+
+RUN_DIR may also be a preset folder or a kaggle:// or hf:// handle of one.
 
 Two options work with every command, anywhere on the line: `--debug` shows the traceback of an
 error (as does `KZOO_DEBUG=1`), `--verbose` shows TensorFlow's own log lines.
@@ -240,11 +245,54 @@ def _generate(args):
     return 0
 
 
+def _option_values(argv, option):
+    """(values of `option` in `argv`, whether as `--x V` or `--x=V`; `argv` without them)."""
+    values, rest, i = [], [], 0
+    while i < len(argv):
+        if argv[i] == option and i + 1 < len(argv):
+            values.append(argv[i + 1])
+            i += 2
+            continue
+        if argv[i].startswith(option + "="):
+            values.append(argv[i].partition("=")[2])
+        else:
+            rest.append(argv[i])
+        i += 1
+    return values, rest
+
+
 def _serve(argv):
     # Imported here: the server loads TensorFlow Serving's APIs, which `kzoo list` does not need.
     from kzoo.serving.server import main as serve_main
 
+    presets, argv = _option_values(argv, "--preset")
+    if presets:
+        from kzoo.export import export_run
+
+        if _option_values(argv, "--model-config-file")[0]:
+            raise ValueError(
+                "Invalid value for option --preset. Expected no --model-config-file, which lists "
+                "the models itself: export the preset with `kzoo export PRESET --export-dir DIR` "
+                "and list DIR/NAME there. Received: --preset with --model-config-file"
+            )
+        base = (_option_values(argv, "--model-base-path")[0] or ["saved_models"])[-1]
+        for preset in presets:  # each a new version of its recipe's model under the base path
+            print(f"kzoo serve: exported {preset} to {export_run(preset, export_dir=base)}")
     return serve_main(argv, prog="kzoo serve")
+
+
+def _preset_save(args):
+    from kzoo.presets import save_preset
+
+    print(save_preset(args.run_dir, args.preset_dir))
+    return 0
+
+
+def _preset_upload(args):
+    from kzoo.presets import upload_preset
+
+    print(upload_preset(args.preset_dir, args.handle))
+    return 0
 
 
 class _Parser(argparse.ArgumentParser):
@@ -278,7 +326,11 @@ def build_parser():
         description="Exports runs/RECIPE/model.keras with raw-input signatures, its vocabularies "
         "and warm-up requests to EXPORT_DIR/NAME/<next version>, checked before it is published.",
     )
-    export.add_argument("run_dir", help="a finished run folder, e.g. runs/lstm_classifier")
+    export.add_argument(
+        "run_dir",
+        help="a finished run folder, e.g. runs/lstm_classifier, or a preset (folder or "
+        "kaggle:// or hf:// handle)",
+    )
     export.add_argument(
         "--export-dir", default="saved_models", help="base folder (default: %(default)s)"
     )
@@ -315,7 +367,9 @@ def build_parser():
         "continuations or translations, one per line (separated by a blank line when a "
         "continuation spans lines).",
     )
-    generation.add_argument("run_dir", help="a finished run folder, e.g. runs/gpt")
+    generation.add_argument(
+        "run_dir", help="a finished run folder, e.g. runs/gpt, or a preset (folder or handle)"
+    )
     generation.add_argument("prompts", nargs="+", metavar="PROMPT", help="raw text")
     generation.add_argument(
         "--sampler",
@@ -336,13 +390,37 @@ def build_parser():
     generation.add_argument("--seed", type=int, help="seed of the random samplers")
     generation.set_defaults(run=_generate)
 
+    preset = commands.add_parser(
+        "preset",
+        help="write a finished run as a preset, or publish one",
+        description="kzoo presets: finished runs in keras-hub's layout (config.json, "
+        "model.weights.h5, metadata.json, assets/), which kzoo.from_preset, kzoo export, "
+        "kzoo generate and kzoo serve --preset load from a folder or a kaggle:// or hf:// handle.",
+    )
+    actions = preset.add_subparsers(
+        dest="action", required=True, metavar="ACTION", parser_class=_Parser
+    )
+    save = actions.add_parser("save", help="write a finished run as a preset folder")
+    save.add_argument("run_dir", help="a finished run folder, e.g. runs/kim_cnn")
+    save.add_argument("preset_dir", help="the preset folder to write (new or empty)")
+    save.set_defaults(run=_preset_save)
+    upload = actions.add_parser(
+        "upload", help="publish a preset with keras-hub's upload_preset (needs a network)"
+    )
+    upload.add_argument("preset_dir", help="a preset folder (kzoo preset save)")
+    upload.add_argument(
+        "handle", help="kaggle://<user>/<model>/keras/<variation> or hf://<user>/<model>"
+    )
+    upload.set_defaults(run=_preset_upload)
+
     # `train` and `serve` hand everything after their name to their own parsers.
     commands.add_parser(
         "train", help="run a training recipe (kzoo train RECIPE --help)", add_help=False
     )
     commands.add_parser(
         "serve",
-        help="serve SavedModels with TF Serving's REST and gRPC APIs (kzoo serve --help)",
+        help="serve SavedModels with TF Serving's REST and gRPC APIs (kzoo serve --help); "
+        "--preset PRESET (repeatable) exports a preset under --model-base-path first",
         add_help=False,
     )
     return parser

@@ -29,6 +29,7 @@ from kzoo import embeddings, layers, optimizers, plot, text  # noqa: E402
 from kzoo.generate import generate, perplexity  # noqa: E402
 from kzoo.models import *  # noqa: E402,F403 (every factory: kzoo.models.__all__)
 from kzoo.models import __all__ as _factories  # noqa: E402
+from kzoo.presets import from_preset, save_preset, upload_preset  # noqa: E402
 from kzoo.registry import (  # noqa: E402
     TinyConfig,
     build_model,
@@ -46,6 +47,7 @@ __all__ = [
     "TinyConfig",
     "build_model",
     "embeddings",
+    "from_preset",
     "generate",
     "get_model_entry",
     "layers",
@@ -54,6 +56,8 @@ __all__ = [
     "perplexity",
     "plot",
     "register_model",
+    "save_preset",
     "text",
+    "upload_preset",
     *_factories,
 ]

@@ -12,6 +12,10 @@ for:
 - `vector(word)`, also for words outside the vocabulary, built from character n-grams (below).
 - `export_projector(directory)`: `vectors.tsv` and `metadata.tsv` for TensorBoard's embedding
   projector (or https://projector.tensorflow.org).
+- `load(path)` and `save(path, format)`: word2vec text and binary files and GloVe text files
+  (`kzoo.data.word_vector_files`), so vectors move to and from gensim, the word2vec tool and
+  GloVe; `aligned_to(vocabulary)` lays pre-trained vectors out for a model's token ids, the
+  words they lack drawn uniformly from [-0.25, 0.25] as Kim (2014) did.
 
 **Unknown words.** word2vec has no vector for a word it never saw. fastText (Bojanowski et al.,
 2017, https://arxiv.org/abs/1607.04606) represents a word by the character n-grams of
@@ -37,7 +41,7 @@ from tensorboard.plugins import projector
 # Imported for their Keras registrations, so that a run's `model.keras` loads.
 import kzoo.models  # noqa: F401
 from kzoo import validation
-from kzoo.data import vectorization
+from kzoo.data import vectorization, word_vector_files
 
 SPECIAL_TOKENS = ("", "[UNK]")  # padding and the unknown-word token of kzoo's vectorizers
 
@@ -239,6 +243,116 @@ class WordVectors:
         model = keras.models.load_model(paths["model.keras"], compile=False)
         return cls.from_model(
             model, vectorization.load_vocabulary(paths["vocabulary.txt"]), layer_name, **kwargs
+        )
+
+    @classmethod
+    def load(cls, path, format=None, words=None, limit=None, encoding="utf-8", **kwargs):
+        """Reads pre-trained vectors: a word2vec text or binary file, a GloVe text file, or the
+        folder of a finished kzoo word2vec run.
+
+        Args:
+            path: str. The file (`.gz` is read as it streams) or run folder.
+            format: str or `None`. `"word2vec"`, `"word2vec_binary"` or `"glove"`; `None` tells
+                them apart (`kzoo.data.word_vector_files`). Defaults to `None`.
+            words: collection of str or `None`. Keep only these words (a vocabulary), so that
+                Google's three million News vectors take a model's few thousand rows of memory.
+                Defaults to `None`, every word.
+            limit: int or `None`. Read only the first `limit` vectors. Defaults to `None`.
+            encoding: str. The words' encoding. Defaults to `"utf-8"`.
+            **kwargs: passed to `WordVectors` (`lowercase`, `center`, `ngram_range`).
+
+        Returns:
+            A `WordVectors` of the file's words, in file order.
+
+        Example:
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "glove.txt")
+        >>> _ = open(path, "w").write("the 0.1 0.2\\nfilm 0.3 -0.4\\n")
+        >>> WordVectors.load(path).vocabulary
+        ['the', 'film']
+        """
+        if os.path.isdir(path):
+            vectors = cls.from_run(path, **kwargs)
+            keep = [
+                i
+                for i, word in enumerate(vectors.vocabulary)
+                if word not in SPECIAL_TOKENS and (words is None or word in words)
+            ][:limit]
+            return cls([vectors.vocabulary[i] for i in keep], vectors.vectors[keep], **kwargs)
+        vocabulary, matrix = word_vector_files.read_word_vectors(
+            path, format=format, words=words, limit=limit, encoding=encoding
+        )
+        if not vocabulary:
+            raise ValueError(
+                f"Invalid value for argument words. Expected words of which {path} has vectors. "
+                f"Received: {len(words)} words, none of them in the file"
+            )
+        return cls(vocabulary, matrix, **kwargs)
+
+    def save(self, path, format="word2vec"):
+        """Writes the words (special tokens excluded) and their vectors, as trained (not
+        centered), as a word2vec text or binary file or a GloVe text file.
+
+        gensim reads them with `KeyedVectors.load_word2vec_format(path, binary=...)` (GloVe:
+        `no_header=True`).
+
+        Args:
+            path: str. The file to write (whole or not at all).
+            format: str. `"word2vec"`, `"word2vec_binary"` or `"glove"`. Defaults to
+                `"word2vec"`.
+
+        Returns:
+            `path`.
+        """
+        return word_vector_files.write_word_vectors(
+            path, self.words, self.vectors[self._candidate], format=format
+        )
+
+    def aligned_to(self, vocabulary, scale=0.25, seed=0):
+        """The vectors laid out for a model's token ids: row `i` is `vocabulary[i]`'s.
+
+        A word of `vocabulary` with a vector keeps it; the others (padding `""` excepted,
+        which gets zeros) are drawn uniformly from `[-scale, scale]`: Kim (2014) initialised
+        the words missing from the word2vec vectors so, with 0.25 giving about the variance
+        of Google's News vectors. Words are matched as `in` matches them (`lowercase`).
+
+        Args:
+            vocabulary: list of str. A model's vocabulary, indexed by token id
+                (`kzoo.data.vectorization.vocabulary(vectorizer)`).
+            scale: float. Half-width of the uniform range of missing words. Defaults to
+                `0.25`.
+            seed: int. Seed of the draws. Defaults to `0`.
+
+        Returns:
+            A `WordVectors` over `vocabulary`, for `build_kim_cnn(embeddings=...)` and the
+            other classifiers' `embeddings`.
+
+        Example:
+
+        >>> import numpy as np
+        >>> wv = WordVectors(["good", "film"], np.ones((2, 3)))
+        >>> aligned = wv.aligned_to(["", "[UNK]", "film", "plot"])
+        >>> aligned.vectors[2].tolist(), bool(np.abs(aligned.vectors[3]).max() <= 0.25)
+        ([1.0, 1.0, 1.0], True)
+        """
+        validation.positive_float("scale", scale)
+        vocabulary = [str(word) for word in vocabulary]
+        rng = np.random.default_rng(seed)
+        matrix = rng.uniform(-scale, scale, size=(len(vocabulary), self.vectors.shape[1]))
+        matrix = matrix.astype("float32")
+        for i, word in enumerate(vocabulary):
+            known = self._known_id(word) if word not in SPECIAL_TOKENS else None
+            if known is not None:
+                matrix[i] = self.vectors[known]
+            elif word == vectorization.PADDING:
+                matrix[i] = 0.0
+        return WordVectors(
+            vocabulary,
+            matrix,
+            ngram_range=self.ngram_range,
+            lowercase=self.lowercase,
+            center=self.center,
         )
 
     # === Lookups ===

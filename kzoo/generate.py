@@ -26,7 +26,7 @@ from kzoo import validation
 from kzoo.data import vectorization
 from kzoo.decoding import SAMPLERS, Decoding
 from kzoo.registry import decoder_class, decoder_for
-from kzoo.runs import load_run
+from kzoo.runs import is_hub_handle, load_run, model_file
 from kzoo.signatures import ServingBundle
 
 # The decodings of the last few models used, and the runs loaded from folders, by (path,
@@ -74,9 +74,12 @@ def generate(
     same text.
 
     Args:
-        model: a Keras model from one of the four factories (fresh or loaded from `.keras`),
-            or the path of a finished kzoo run folder (`runs/<recipe>`), which brings its own
-            vocabularies.
+        model: a Keras model from one of the four factories (fresh or loaded from `.keras`);
+            the path of a finished kzoo run folder (`runs/<recipe>`) or of a preset, or a
+            `kaggle://` or `hf://` handle of one, which bring their own vocabularies; or what
+            `kzoo.from_preset` returns for a generator or translator. A keras-hub causal
+            language model (`build_pretrained_generator`, or a run or preset of one) generates
+            with its own tokenizer and keras-hub's samplers, up to its end token.
         prompts: str or list of str. Prompts to continue, or sentences to translate.
         max_new_tokens: int. Tokens to generate per prompt (language models), or the longest
             translation. Defaults to `100` for language models and, for seq2seq, to the run's
@@ -116,7 +119,6 @@ def generate(
     ...                       vectorizer=vectorizer)
     True
     """
-    run = _resolve(model, vectorizer, source_vectorizer, target_vectorizer)
     single = isinstance(prompts, str)
     prompts = _check_prompts(prompts)
     validation.one_of("sampler", sampler, SAMPLERS)
@@ -126,15 +128,26 @@ def generate(
     validation.positive_int("num_beams", num_beams)
     if seed is not None:
         validation.int_at_least("seed", seed, 0)
+    causal_lm = _causal_lm(model)
+    if causal_lm is not None:
+        if sampler == "top_k":
+            _check_k(k, causal_lm.backbone.vocabulary_size)
+        samplers = {
+            "greedy": lambda: keras_hub.samplers.GreedySampler(),
+            "temperature": lambda: keras_hub.samplers.RandomSampler(temperature, seed=seed),
+            "top_k": lambda: keras_hub.samplers.TopKSampler(k, seed=seed, temperature=temperature),
+            "top_p": lambda: keras_hub.samplers.TopPSampler(p, seed=seed, temperature=temperature),
+            "beam": lambda: keras_hub.samplers.BeamSampler(num_beams),
+        }
+        texts = _generate_with_keras_hub(causal_lm, prompts, max_new_tokens, samplers[sampler]())
+        return texts[0] if single else texts
+    run = _resolve(model, vectorizer, source_vectorizer, target_vectorizer)
     if max_new_tokens is None:
         max_new_tokens = run["max_new_tokens"]
     validation.positive_int("max_new_tokens", max_new_tokens)
     decoding = run["decoding"]
-    if sampler == "top_k" and k > decoding.vocabulary_size:
-        raise ValueError(
-            f"Invalid value for argument k. Expected an integer between 1 and the vocabulary "
-            f"size, {decoding.vocabulary_size}. Received: k={k}"
-        )
+    if sampler == "top_k":
+        _check_k(k, decoding.vocabulary_size)
     if decoding.decoder.translates:
         token_ids = vectorization.vectorize(run["vectorizer"], prompts, run["max_length"])
     else:
@@ -164,8 +177,13 @@ def perplexity(model, texts, vectorizer=None):
     are scored independently; a text longer than a GPT's context is cut into windows of the
     context's length, each read from its start.
 
+    A keras-hub causal language model (`build_pretrained_generator`, or a run or preset of
+    one) reads each text with its preprocessor, as in training: after its start token, every
+    token up to its end token is predicted, within the preprocessor's sequence length.
+
     Args:
-        model: a model from `build_rnn_generator` or `build_gpt`, or a finished run folder.
+        model: a model from `build_rnn_generator`, `build_gpt` or `build_pretrained_generator`,
+            or a finished run folder or preset of one.
         texts: str or list of str.
         vectorizer: the model's adapted `TextVectorization` (not needed with a run folder).
 
@@ -181,6 +199,9 @@ def perplexity(model, texts, vectorizer=None):
     >>> 1.0 < kzoo.perplexity(model, ["abcab"], vectorizer=vectorizer) < 10.0
     True
     """
+    causal_lm = _causal_lm(model)
+    if causal_lm is not None:
+        return _perplexity_with_keras_hub(causal_lm, _check_prompts(texts, name="texts"))
     run = _resolve(model, vectorizer, None, None)
     decoder = run["decoding"].decoder
     if decoder.translates:
@@ -214,12 +235,63 @@ def perplexity(model, texts, vectorizer=None):
 
 
 def _load_run(path):
-    weights = os.path.join(path, "model.keras")
-    key = (os.path.abspath(path), os.path.getmtime(weights) if os.path.exists(weights) else 0)
+    if is_hub_handle(path):  # the hub's cache keeps the files; the handle names the version
+        key = (path, 0)
+    else:
+        weights = model_file(path)
+        key = (os.path.abspath(path), os.path.getmtime(weights) if os.path.exists(weights) else 0)
     if key not in _RUNS:
         _RUNS[key] = load_run(path)[0]  # raises for folders without a model
         _trim(_RUNS)
     return _RUNS[key]
+
+
+def _check_k(k, vocabulary_size):
+    if k > vocabulary_size:
+        raise ValueError(
+            f"Invalid value for argument k. Expected an integer between 1 and the vocabulary "
+            f"size, {vocabulary_size}. Received: k={k}"
+        )
+
+
+def _causal_lm(model):
+    """The keras-hub `CausalLM` that `model` is, or that a run or preset of one holds; else
+    `None`."""
+    if isinstance(model, (str, os.PathLike)):
+        model = _load_run(os.fspath(model))
+    if isinstance(model, ServingBundle):
+        model = model.model
+    return model if isinstance(model, keras_hub.models.CausalLM) else None
+
+
+def _generate_with_keras_hub(model, prompts, max_new_tokens, sampler):
+    """A keras-hub causal language model's continuations of `prompts` by its own `generate`,
+    with `sampler` (a fresh one per call, so that a seed gives the same text again): up to
+    `max_new_tokens` (default 100) after the longest prompt, or the end token."""
+    max_new_tokens = validation.positive_int("max_new_tokens", max_new_tokens or 100)
+    longest = max(len(ids) for ids in model.preprocessor.tokenizer(prompts)) + 1  # start token
+    context = getattr(model.backbone, "max_sequence_length", None)
+    if context and longest + max_new_tokens > context:
+        raise ValueError(
+            f"Invalid value for argument max_new_tokens. Expected at most "
+            f"{context - longest}: the model's context of {context} tokens "
+            f"minus the longest prompt and its start token, {longest} tokens. "
+            f"Received: max_new_tokens={max_new_tokens}"
+        )
+    previous = model.sampler
+    model.sampler, model.generate_function = sampler, None  # traced anew for this sampler
+    try:
+        return model.generate(prompts, max_length=longest + max_new_tokens, strip_prompt=True)
+    finally:
+        model.sampler, model.generate_function = previous, None
+
+
+def _perplexity_with_keras_hub(model, texts):
+    metric = keras_hub.metrics.Perplexity(from_logits=True)
+    for start in range(0, len(texts), 64):
+        x, y, weights = model.preprocessor(tf.constant(texts[start : start + 64]))
+        metric.update_state(y, model(x, training=False), sample_weight=weights)
+    return float(metric.result())
 
 
 def _trim(cache):

@@ -43,6 +43,9 @@ class ServingBundle:
             `InvalidArgumentError`. None: the GPT's context (it never generates past it), or
             `DEFAULT_MAX_NEW_TOKENS_LIMIT`.
         examples: a few raw inputs for warm-up requests and the post-export check.
+        sampler: str or None. The keras-hub sampler, by name, a pre-trained generator serves
+            with: its run's `model_args.sampler`, which its saved model forgets. None: the
+            model's own.
     """
 
     model: Any
@@ -55,6 +58,7 @@ class ServingBundle:
     max_new_tokens: int = 100
     max_new_tokens_limit: int = None
     examples: list = dataclasses.field(default_factory=list)
+    sampler: str = None
 
 
 def serving_bundle(model, data, config):
@@ -68,6 +72,7 @@ def serving_bundle(model, data, config):
         max_length=data.max_length,
         max_decode_length=config.get("max_decode_length", 64),
         examples=list(data.examples),
+        sampler=config.get("model_args", {}).get("sampler"),
     )
 
 

@@ -64,3 +64,39 @@ def write_tiny_bert_preset(path, seed=0):
     tokenizer = keras_hub.models.BertTokenizer(vocabulary=TINY_BERT_VOCABULARY, lowercase=True)
     tokenizer.save_to_preset(path)
     return path
+
+
+def write_tiny_gpt2_preset(path, seed=0):
+    """Writes a tiny, randomly initialised GPT-2 preset (backbone and tokenizer) to `path`.
+
+    What `build_pretrained_generator` and the `pretrained_generator` recipe need, without a
+    download: 1 layer of width 8 over 32 positions, and a byte-level BPE vocabulary of the
+    printable ASCII characters (GPT-2 writes a space as "Ġ" and a newline as "Ċ") with a few
+    merges.
+
+    Example:
+
+    >>> import os, tempfile
+    >>> path = write_tiny_gpt2_preset(os.path.join(tempfile.mkdtemp(), "tiny_gpt2"))
+    >>> os.path.exists(os.path.join(path, "tokenizer.json"))
+    True
+    """
+    vocabulary = {}
+    for character in [chr(c) for c in range(33, 127)] + ["Ġ", "Ċ"]:
+        vocabulary[character] = len(vocabulary)
+    merges = ["t h", "th e", "Ġ th", "Ġth e", "Ġ a"]
+    for merge in merges:
+        vocabulary.setdefault(merge.replace(" ", ""), len(vocabulary))
+    # Last, as in GPT-2: its tokenizer pads with id 0, which must not be the end token.
+    vocabulary["<|endoftext|>"] = len(vocabulary)
+    keras.utils.set_random_seed(seed)
+    keras_hub.models.GPT2Backbone(
+        vocabulary_size=len(vocabulary),
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=32,
+    ).save_to_preset(path)
+    keras_hub.models.GPT2Tokenizer(vocabulary=vocabulary, merges=merges).save_to_preset(path)
+    return path

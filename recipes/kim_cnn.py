@@ -18,6 +18,16 @@ local files:
                                                                           # MR, fold 0
     (add --test-fold 1 ... --test-fold 9 for the other folds of a 10-fold cross-validation)
 
+With pre-trained word vectors (`--word-vectors`: a word2vec text or binary file, a GloVe file,
+`.gz` or not, or a kzoo word2vec run folder), Kim's CNN-non-static; words the vectors lack
+start uniform in [-0.25, 0.25]. With Google's News vectors, as Kim (81.5 on MR):
+
+    python recipes/kim_cnn.py --encoding latin-1 --test-fraction 0.1 \
+        --train-file ../shared/data/sentence/rt-polarity.neg \
+            ../shared/data/sentence/rt-polarity.pos \
+        --word-vectors GoogleNews-vectors-negative300.bin.gz
+    (add --set model_args.trainable_embeddings=false for CNN-static)
+
 Run:    python recipes/kim_cnn.py    (same as: kzoo train kim_cnn)
 Expect: test accuracy 0.997 on the embedded questions (chance 0.17), about 11 epochs (early
         stopping), one to two minutes on 2 CPU cores. On the real files
@@ -40,10 +50,9 @@ SETTINGS = dict(
     tfds_name="imdb_reviews",  # used by --dataset tfds (needs a network)
     standardize="lower",  # keep punctuation tokens such as "?" (Kim's preprocessing keeps them)
     max_length=100,
-    # --- model: kzoo.build_kim_cnn arguments (Kim's values are its defaults) ---
-    model_args=dict(
-        embedding_dim=300, filters=100, kernel_sizes=[3, 4, 5], dropout=0.5, max_norm=3.0
-    ),
+    # --- model: kzoo.build_kim_cnn arguments (Kim's values are its defaults; the embedding
+    # is 300 wide, or as wide as --word-vectors) ---
+    model_args=dict(filters=100, kernel_sizes=[3, 4, 5], dropout=0.5, max_norm=3.0),
     # --- training: Kim's (2014) ---
     optimizer="adadelta",  # rho 0.95, epsilon 1e-6
     learning_rate=1.0,

@@ -3,7 +3,9 @@
 First skip-gram word2vec learns vectors from the training sentences themselves, so they follow
 the classifier's vocabulary; then the classifier averages the (frozen) vectors of a sentence's
 words and classifies them with Dense layers. By default on kzoo's embedded question-type corpus
-(6 classes; no network); `--train-file` local files.
+(6 classes; no network); `--train-file` local files. `--word-vectors PATH` starts from
+pre-trained vectors instead (word2vec or GloVe files, with `--set model_args.embedding_dim`
+their width) and skips the pretraining.
 
 Why questions and not the embedded sentiment corpus: skip-gram gives words that share contexts
 similar vectors, and antonyms share contexts ("the plot was good" / "the plot was bad"), while
@@ -60,8 +62,10 @@ def main(argv=None, prog=None):
     config = parse_settings(SETTINGS, argv, prog=prog, description=__doc__)
     run = Run(config)
     data = run.load_data()
-    vectors = pretrain_word2vec(run, data)  # skip-gram on the training sentences
-    model = run.build_model(data, embeddings=vectors)
+    pretrained = {}
+    if "embeddings" not in data.model_args:  # no --word-vectors: train them here
+        pretrained["embeddings"] = pretrain_word2vec(run, data)  # skip-gram on the sentences
+    model = run.build_model(data, **pretrained)
     run.fit(model, data)
     run.evaluate(model, data)
     run.export(model, data)

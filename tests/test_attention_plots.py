@@ -95,7 +95,8 @@ def test_attention_heads_rejects_weights_that_do_not_fit_the_tokens(tmp_path):
     with pytest.raises(
         ValueError,
         match=r"argument weights\. Expected an array of shape \(num_heads, 3, 3\), one "
-        r"\(len\(query_tokens\), len\(tokens\)\) map per head\. Received: weights\.shape=\(1, 4, 3, 3\)",
+        r"\(len\(query_tokens\), len\(tokens\)\) map per head\. "
+        r"Received: weights\.shape=\(1, 4, 3, 3\)",
     ):
         plot.attention_heads(["a", "b", "c"], np.zeros((1, 4, 3, 3)), tmp_path / "h.png")
 

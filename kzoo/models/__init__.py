@@ -13,16 +13,16 @@ from kzoo.models.gan import GAN, build_gan
 from kzoo.models.gpt import build_gpt
 from kzoo.models.lstm_classifier import build_lstm_classifier
 from kzoo.models.mha_classifier import build_mha_classifier
-from kzoo.models.pretrained import build_pretrained_classifier
+from kzoo.models.pretrained import build_pretrained_classifier, build_pretrained_generator
 from kzoo.models.rnn_generator import build_rnn_generator
 from kzoo.models.seq2seq import build_seq2seq
 from kzoo.models.transformer_seq2seq import build_transformer_seq2seq
 from kzoo.models.word2vec import build_word2vec, build_word2vec_classifier
 from kzoo.registry import get_model_entry, list_models
 
-# The GAN's model class, and the factory that needs a preset (so is in no registry of models
-# built from nothing), beside every registered factory.
+# The GAN's model class, and the factories that need a preset (so are in no registry of
+# models built from nothing), beside every registered factory.
 __all__ = sorted(
-    ["GAN", "build_pretrained_classifier"]
+    ["GAN", "build_pretrained_classifier", "build_pretrained_generator"]
     + [get_model_entry(name).builder.__name__ for name in list_models()]
 )

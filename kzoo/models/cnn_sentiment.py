@@ -4,7 +4,7 @@ import keras
 
 from kzoo import testing, validation
 from kzoo.layers import MaskedConv1D, MaskedGlobalMaxPooling1D
-from kzoo.models.heads import classification_head, compile_classifier
+from kzoo.models.heads import classification_head, compile_classifier, token_embedding
 from kzoo.registry import TinyConfig, register_model
 
 
@@ -26,13 +26,15 @@ def _tiny(num_classes):
 
 @register_model(tiny=_tiny(num_classes=2), task="classification")
 def build_cnn_sentiment(
-    vocabulary_size=10_000,
+    vocabulary_size=None,
     num_classes=2,
-    embedding_dim=64,
+    embedding_dim=None,
     filters=128,
     kernel_sizes=(5,),
     dropout=0.0,
     max_norm=None,
+    embeddings=None,
+    trainable_embeddings=True,
 ):
     """Convolutional text classifier: Embedding(64) → Conv1D(128, 5, relu) → max-over-time → Dense.
 
@@ -45,15 +47,23 @@ def build_cnn_sentiment(
     get features.
 
     Args:
-        vocabulary_size: int. Number of token ids, padding (0) included. Defaults to `10000`.
+        vocabulary_size: int. Number of token ids, padding (0) included. Defaults to the rows
+            of `embeddings`, or `10000`.
         num_classes: int. Number of classes, at least 2. Defaults to `2`.
-        embedding_dim: int. Width of the token embedding. Defaults to `64`.
+        embedding_dim: int. Width of the token embedding. Defaults to the columns of
+            `embeddings`, or `64`.
         filters: int. Feature maps per kernel width. Defaults to `128`.
         kernel_sizes: list of int. Convolution widths, one branch each. Defaults to `(5,)`.
         dropout: float. Dropout rate on the pooled features, in [0, 1). Defaults to `0.0`.
         max_norm: float or None. If set, after each update the weights of every output unit are
             rescaled to an L2 norm of at most this value (`keras.constraints.MaxNorm`).
             Defaults to `None`.
+        embeddings: pre-trained word vectors the embedding starts from: a float matrix
+            `(vocabulary_size, embedding_dim)` whose row `i` is token `i`'s, or a
+            `kzoo.embeddings.WordVectors` laid out for the model's vocabulary
+            (`WordVectors.load(path).aligned_to(vocabulary)`). Defaults to `None` (random).
+        trainable_embeddings: bool. Whether training updates the embedding (`False` freezes
+            pre-trained vectors). Defaults to `True`.
 
     Returns:
         A compiled `keras.Model` mapping token ids `(batch_size, steps)` to class probabilities
@@ -69,9 +79,10 @@ def build_cnn_sentiment(
     """
     return _build_cnn(
         "cnn_sentiment",
-        vocabulary_size=vocabulary_size,
         num_classes=num_classes,
-        embedding_dim=embedding_dim,
+        embedding=token_embedding(
+            vocabulary_size, embedding_dim, embeddings, trainable_embeddings, 64
+        ),
         filters=filters,
         kernel_sizes=kernel_sizes,
         dropout=dropout,
@@ -79,12 +90,8 @@ def build_cnn_sentiment(
     )
 
 
-def _build_cnn(
-    name, vocabulary_size, num_classes, embedding_dim, filters, kernel_sizes, dropout, max_norm
-):
-    validation.int_at_least("vocabulary_size", vocabulary_size, 2)
+def _build_cnn(name, num_classes, embedding, filters, kernel_sizes, dropout, max_norm):
     validation.int_at_least("num_classes", num_classes, 2)
-    validation.positive_int("embedding_dim", embedding_dim)
     validation.positive_int("filters", filters)
     kernel_sizes = validation.positive_ints("kernel_sizes", kernel_sizes)
     validation.rate("dropout", dropout)
@@ -92,9 +99,7 @@ def _build_cnn(
         validation.positive_float("max_norm", max_norm)
 
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    embedded = keras.layers.Embedding(
-        vocabulary_size, embedding_dim, mask_zero=True, name="embedding"
-    )(token_ids)
+    embedded = embedding(token_ids)
     features = []
     for size in kernel_sizes:
         x = MaskedConv1D(filters, size, activation="relu", name=f"conv_{size}")(embedded)
@@ -111,44 +116,63 @@ def _build_cnn(
 
 @register_model(tiny=_tiny(num_classes=6), task="classification")
 def build_kim_cnn(
-    vocabulary_size=10_000,
+    vocabulary_size=None,
     num_classes=2,
-    embedding_dim=300,
+    embedding_dim=None,
     filters=100,
     kernel_sizes=(3, 4, 5),
     dropout=0.5,
     max_norm=None,
+    embeddings=None,
+    trainable_embeddings=True,
 ):
     """Kim (2014) CNN: kernel widths 3/4/5 with 100 maps each, max-over-time, dropout 0.5.
 
-    "Convolutional Neural Networks for Sentence Classification" (https://arxiv.org/abs/1408.5882),
-    the CNN-rand model: randomly initialised 300-wide embeddings trained with the network. The
-    same builder as `build_cnn_sentiment`, with Kim's values as defaults.
+    "Convolutional Neural Networks for Sentence Classification" (https://arxiv.org/abs/1408.5882).
+    Without `embeddings`, the CNN-rand model: randomly initialised 300-wide embeddings trained
+    with the network. With pre-trained word vectors (`embeddings`, e.g. word2vec's Google News
+    vectors laid out for the vocabulary by `WordVectors.aligned_to`, which draws the missing
+    words from [-0.25, 0.25] as Kim did), CNN-static (`trainable_embeddings=False`: the vectors
+    stay fixed) or CNN-non-static (`True`: they are fine-tuned). The same builder as
+    `build_cnn_sentiment`, with Kim's values as defaults.
 
     Args:
-        vocabulary_size: int. Number of token ids, padding (0) included. Defaults to `10000`.
+        vocabulary_size: int. Number of token ids, padding (0) included. Defaults to the rows
+            of `embeddings`, or `10000`.
         num_classes: int. Number of classes, at least 2. Defaults to `2`.
-        embedding_dim: int. Width of the token embedding. Defaults to `300`.
+        embedding_dim: int. Width of the token embedding. Defaults to the columns of
+            `embeddings`, or `300`.
         filters: int. Feature maps per kernel width. Defaults to `100`.
         kernel_sizes: list of int. Convolution widths, one branch each. Defaults to
             `(3, 4, 5)`.
         dropout: float. Dropout rate on the pooled features, in [0, 1). Defaults to `0.5`.
         max_norm: float or None. If set, the weights of every output unit are rescaled to an
             L2 norm of at most this value after each update (Kim uses 3). Defaults to `None`.
+        embeddings: pre-trained word vectors, as in `build_cnn_sentiment`. Defaults to
+            `None` (CNN-rand).
+        trainable_embeddings: bool. `False` for CNN-static, `True` for CNN-non-static (and
+            CNN-rand). Defaults to `True`.
 
     Example:
 
     >>> import numpy as np
     >>> from kzoo import build_kim_cnn
+    >>> from kzoo.embeddings import WordVectors
     >>> model = build_kim_cnn(vocabulary_size=100, num_classes=6)
     >>> model.predict(np.array([[5, 8, 13, 0]]), verbose=0).shape
     (1, 6)
+    >>> vectors = WordVectors(["good", "film"], np.ones((2, 4)))  # e.g. WordVectors.load(path)
+    >>> static = build_kim_cnn(embeddings=vectors.aligned_to(["", "[UNK]", "a", "good", "film"]),
+    ...                        trainable_embeddings=False)
+    >>> static.get_layer("embedding").get_weights()[0][3].tolist()
+    [1.0, 1.0, 1.0, 1.0]
     """
     return _build_cnn(
         "kim_cnn",
-        vocabulary_size=vocabulary_size,
         num_classes=num_classes,
-        embedding_dim=embedding_dim,
+        embedding=token_embedding(
+            vocabulary_size, embedding_dim, embeddings, trainable_embeddings, 300
+        ),
         filters=filters,
         kernel_sizes=kernel_sizes,
         dropout=dropout,

@@ -3,7 +3,7 @@
 import keras
 
 from kzoo import testing, validation
-from kzoo.models.heads import classification_head, compile_classifier
+from kzoo.models.heads import classification_head, compile_classifier, token_embedding
 from kzoo.registry import TinyConfig, register_model
 
 
@@ -18,7 +18,13 @@ from kzoo.registry import TinyConfig, register_model
     ),
 )
 def build_encoder_decoder_classifier(
-    vocabulary_size=10_000, num_classes=2, embedding_dim=64, units=64, dropout=0.0
+    vocabulary_size=None,
+    num_classes=2,
+    embedding_dim=None,
+    units=64,
+    dropout=0.0,
+    embeddings=None,
+    trainable_embeddings=True,
 ):
     """Encoder-decoder classifier: an LSTM sentence encoder and a Dense decoder as sub-models.
 
@@ -29,12 +35,20 @@ def build_encoder_decoder_classifier(
     id 0) is masked.
 
     Args:
-        vocabulary_size: int. Number of token ids, padding (0) included. Defaults to `10000`.
+        vocabulary_size: int. Number of token ids, padding (0) included. Defaults to the rows
+            of `embeddings`, or `10000`.
         num_classes: int. Number of classes, at least 2. Defaults to `2`.
-        embedding_dim: int. Width of the token embedding. Defaults to `64`.
+        embedding_dim: int. Width of the token embedding. Defaults to the columns of
+            `embeddings`, or `64`.
         units: int. Width of the LSTM, and of the sentence vector. Defaults to `64`.
         dropout: float. Dropout rate on the sentence vector in the decoder, in [0, 1).
             Defaults to `0.0`.
+        embeddings: pre-trained word vectors the embedding starts from: a float matrix
+            `(vocabulary_size, embedding_dim)` whose row `i` is token `i`'s, or a
+            `kzoo.embeddings.WordVectors` laid out for the model's vocabulary
+            (`WordVectors.load(path).aligned_to(vocabulary)`). Defaults to `None` (random).
+        trainable_embeddings: bool. Whether training updates the embedding (`False` freezes
+            pre-trained vectors). Defaults to `True`.
 
     Returns:
         A compiled `keras.Model` with sub-models `encoder` and `decoder`, mapping token ids
@@ -50,17 +64,16 @@ def build_encoder_decoder_classifier(
     >>> encoder.predict(np.array([[5, 8, 13, 0]]), verbose=0).shape
     (1, 8)
     """
-    validation.int_at_least("vocabulary_size", vocabulary_size, 2)
+    embedding = token_embedding(
+        vocabulary_size, embedding_dim, embeddings, trainable_embeddings, 64
+    )
     validation.int_at_least("num_classes", num_classes, 2)
-    validation.positive_int("embedding_dim", embedding_dim)
     validation.positive_int("units", units)
     validation.rate("dropout", dropout)
 
     # === Encoder: token ids → sentence vector ===
     encoder_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    x = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name="embedding")(
-        encoder_ids
-    )
+    x = embedding(encoder_ids)
     sentence_vector = keras.layers.LSTM(units, name="lstm")(x)
     encoder = keras.Model(encoder_ids, sentence_vector, name="encoder")
 

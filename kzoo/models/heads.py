@@ -1,7 +1,106 @@
-"""Output heads and compile defaults shared by kzoo's classifiers and language models."""
+"""What kzoo's classifiers and language models share: the token embedding (started from
+pre-trained word vectors or not), the output heads and the compile defaults."""
 
 import keras
 import keras_hub
+import numpy as np
+
+from kzoo import validation
+
+# kzoo's vectorizers give padding token id 0 and unknown words id 1
+# (`kzoo.data.vectorization.make_vectorizer`).
+_SPECIAL_TOKENS = ["", "[UNK]"]
+
+
+def embedding_matrix(embeddings):
+    """The initial vectors of a token embedding, a float32 matrix whose row `i` is token
+    `i`'s; `None` for `None`.
+
+    `embeddings` is a matrix, or a `kzoo.embeddings.WordVectors` whose vocabulary is the
+    model's (as `WordVectors.aligned_to(vocabulary)` and `WordVectors.from_run` give it): its
+    first words must be padding `""` and `[UNK]`, as in every kzoo vocabulary, or its rows
+    would not follow the model's token ids.
+    """
+    if embeddings is None:
+        return None
+    vocabulary = getattr(embeddings, "vocabulary", None)
+    if vocabulary is not None:  # a WordVectors
+        if list(vocabulary[:2]) != _SPECIAL_TOKENS:
+            raise ValueError(
+                "Invalid value for argument embeddings. Expected word vectors whose rows follow "
+                "the model's token ids (first padding '' and '[UNK]'): lay them out with "
+                "`WordVectors.aligned_to(vocabulary)`. Received: WordVectors whose first words "
+                f"are {list(vocabulary[:3])}"
+            )
+        embeddings = embeddings.vectors
+    matrix = np.asarray(embeddings, dtype="float32")
+    if matrix.ndim != 2:
+        raise ValueError(
+            "Invalid value for argument embeddings. Expected a WordVectors or a matrix of "
+            f"shape (vocabulary_size, embedding_dim). Received: embeddings.shape={matrix.shape}"
+        )
+    return matrix
+
+
+def token_embedding(
+    vocabulary_size,
+    embedding_dim,
+    embeddings=None,
+    trainable_embeddings=True,
+    default_embedding_dim=128,
+    mask_zero=True,
+    name="embedding",
+):
+    """The token `Embedding` of a classifier, started from pre-trained vectors when given.
+
+    With `embeddings`, the layer's weights are those vectors (set as weights, not as an
+    initializer, so that the model's config stays small) and `vocabulary_size` and
+    `embedding_dim` default to its shape; they must agree with it when given.
+    `trainable_embeddings=False` freezes them (Kim's CNN-static), `True` fine-tunes them
+    (CNN-non-static).
+
+    Args:
+        vocabulary_size: int or `None`. Token ids, padding included; `None`: the rows of
+            `embeddings`, or 10,000.
+        embedding_dim: int or `None`. Vector width; `None`: the columns of `embeddings`, or
+            `default_embedding_dim`.
+        embeddings: a matrix or `WordVectors` (see `embedding_matrix`), or `None`.
+        trainable_embeddings: bool. Whether training updates the vectors.
+        default_embedding_dim: int. The width without `embeddings` or `embedding_dim`.
+        mask_zero: bool. Mask padding (token id 0).
+        name: str. The layer's name.
+
+    Returns:
+        A built `keras.layers.Embedding`.
+    """
+    matrix = embedding_matrix(embeddings)
+    if matrix is not None:
+        for argument, given, found in (
+            ("vocabulary_size", vocabulary_size, matrix.shape[0]),
+            ("embedding_dim", embedding_dim, matrix.shape[1]),
+        ):
+            if given is not None and given != found:
+                raise ValueError(
+                    f"Invalid value for argument {argument}. Expected {found}, as the "
+                    f"embeddings have shape {matrix.shape}. Received: {argument}={given}"
+                )
+        vocabulary_size, embedding_dim = matrix.shape
+    vocabulary_size = 10_000 if vocabulary_size is None else vocabulary_size
+    embedding_dim = default_embedding_dim if embedding_dim is None else embedding_dim
+    validation.int_at_least("vocabulary_size", vocabulary_size, 2)
+    validation.positive_int("embedding_dim", embedding_dim)
+    validation.boolean("trainable_embeddings", trainable_embeddings)
+    layer = keras.layers.Embedding(
+        int(vocabulary_size),
+        int(embedding_dim),
+        mask_zero=mask_zero,
+        trainable=trainable_embeddings,
+        name=name,
+    )
+    if matrix is not None:
+        layer.build((None, None))
+        layer.set_weights([matrix])
+    return layer
 
 
 def classification_head(num_classes, name="predictions", kernel_constraint=None):

@@ -3,7 +3,7 @@
 import keras
 
 from kzoo import testing, validation
-from kzoo.models.heads import classification_head, compile_classifier
+from kzoo.models.heads import classification_head, compile_classifier, token_embedding
 from kzoo.registry import TinyConfig, register_model
 
 RNN_LAYERS = {
@@ -30,14 +30,16 @@ def recurrent_layer(rnn, units, name, **kwargs):
     ),
 )
 def build_lstm_classifier(
-    vocabulary_size=10_000,
+    vocabulary_size=None,
     num_classes=2,
-    embedding_dim=16,
+    embedding_dim=None,
     units=32,
     rnn="lstm",
     bidirectional=False,
     num_layers=1,
     dropout=0.0,
+    embeddings=None,
+    trainable_embeddings=True,
 ):
     """Recurrent text classifier: Embedding(16) → LSTM(32) → Dense, padding masked.
 
@@ -52,9 +54,11 @@ def build_lstm_classifier(
     to change that.
 
     Args:
-        vocabulary_size: int. Number of token ids, padding (0) included. Defaults to `10000`.
+        vocabulary_size: int. Number of token ids, padding (0) included. Defaults to the rows
+            of `embeddings`, or `10000`.
         num_classes: int. Number of classes, at least 2. Defaults to `2`.
-        embedding_dim: int. Width of the token embedding. Defaults to `16`.
+        embedding_dim: int. Width of the token embedding. Defaults to the columns of
+            `embeddings`, or `16`.
         units: int. Width of each recurrent layer (per direction). Defaults to `32`.
         rnn: str. Recurrent layer, one of `"lstm"`, `"gru"` or `"simple_rnn"`. Defaults to
             `"lstm"`.
@@ -64,6 +68,12 @@ def build_lstm_classifier(
         dropout: float. Dropout rate after each recurrent layer, in [0, 1). Applied between
             layers rather than inside them, so that GPUs keep the fast cuDNN kernels.
             Defaults to `0.0`.
+        embeddings: pre-trained word vectors the embedding starts from: a float matrix
+            `(vocabulary_size, embedding_dim)` whose row `i` is token `i`'s, or a
+            `kzoo.embeddings.WordVectors` laid out for the model's vocabulary
+            (`WordVectors.load(path).aligned_to(vocabulary)`). Defaults to `None` (random).
+        trainable_embeddings: bool. Whether training updates the embedding (`False` freezes
+            pre-trained vectors). Defaults to `True`.
 
     Returns:
         A compiled `keras.Model` mapping token ids `(batch_size, steps)` to class probabilities
@@ -77,9 +87,10 @@ def build_lstm_classifier(
     >>> model.predict(np.array([[5, 8, 13, 0, 0]]), verbose=0).shape
     (1, 1)
     """
-    validation.int_at_least("vocabulary_size", vocabulary_size, 2)
+    embedding = token_embedding(
+        vocabulary_size, embedding_dim, embeddings, trainable_embeddings, 16
+    )
     validation.int_at_least("num_classes", num_classes, 2)
-    validation.positive_int("embedding_dim", embedding_dim)
     validation.positive_int("units", units)
     validation.one_of("rnn", rnn, tuple(RNN_LAYERS))
     validation.positive_int("num_layers", num_layers)
@@ -87,9 +98,7 @@ def build_lstm_classifier(
 
     # === Layers and functional model ===
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    x = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name="embedding")(
-        token_ids
-    )
+    x = embedding(token_ids)
     for i in range(num_layers):
         last = i == num_layers - 1
         layer = recurrent_layer(rnn, units, name=f"{rnn}_{i}", return_sequences=not last)

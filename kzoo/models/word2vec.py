@@ -5,7 +5,7 @@ import numpy as np
 from keras import ops
 
 from kzoo import testing, validation
-from kzoo.models.heads import classification_head, compile_classifier
+from kzoo.models.heads import classification_head, compile_classifier, token_embedding
 from kzoo.registry import TinyConfig, register_model
 
 
@@ -88,20 +88,6 @@ def target_embedding(model):
 def word2vec_vectors(model):
     """Returns the word vectors of a word2vec model, a numpy array `(vocabulary_size, dim)`."""
     return keras.ops.convert_to_numpy(target_embedding(model).embeddings)
-
-
-def _embedding_matrix(embeddings):
-    if embeddings is None:
-        return None
-    if isinstance(embeddings, keras.Model):
-        return word2vec_vectors(embeddings)
-    matrix = np.asarray(embeddings, dtype="float32")
-    if matrix.ndim != 2:
-        raise ValueError(
-            "Invalid value for argument embeddings. Expected a word2vec model or a matrix of "
-            f"shape (vocabulary_size, embedding_dim). Received: embeddings.shape={matrix.shape}"
-        )
-    return matrix
 
 
 OOV_TOKEN_ID = 1  # `[UNK]` in kzoo's vectorizers (`kzoo.data.vectorization.make_vectorizer`)
@@ -215,8 +201,10 @@ def build_word2vec_classifier(
         num_classes: int. Number of classes, at least 2. Defaults to `2`.
         embedding_dim: int. Width of the word vectors. Defaults to the columns of
             `embeddings`, or `128` without them.
-        embeddings: a word2vec `keras.Model` or a float matrix `(vocabulary_size,
-            embedding_dim)`. Initial word vectors; random when `None`. Defaults to `None`.
+        embeddings: a word2vec `keras.Model`, a float matrix `(vocabulary_size,
+            embedding_dim)`, or a `kzoo.embeddings.WordVectors` laid out for the vocabulary
+            (`WordVectors.load(path).aligned_to(vocabulary)`). Initial word vectors; random
+            when `None`. Defaults to `None`.
         trainable_embeddings: bool. Fine-tune the vectors (`True`) or keep them frozen
             (`False`). Defaults to `False`.
         hidden_dim: int. Width of the Dense layer. Defaults to `64`.
@@ -241,35 +229,18 @@ def build_word2vec_classifier(
     ...                  model.predict(np.array([[5, 8]]), verbose=0)))
     True
     """
-    matrix = _embedding_matrix(embeddings)
-    if matrix is not None:
-        for name, given, found in (
-            ("vocabulary_size", vocabulary_size, matrix.shape[0]),
-            ("embedding_dim", embedding_dim, matrix.shape[1]),
-        ):
-            if given is not None and given != found:
-                raise ValueError(
-                    f"Invalid value for argument {name}. Expected {found}, as the embeddings "
-                    f"have shape {matrix.shape}. Received: {name}={given}"
-                )
-        vocabulary_size, embedding_dim = matrix.shape
-    vocabulary_size = 10_000 if vocabulary_size is None else vocabulary_size
-    embedding_dim = 128 if embedding_dim is None else embedding_dim
-    validation.int_at_least("vocabulary_size", vocabulary_size, 2)
+    if isinstance(embeddings, keras.Model):
+        embeddings = word2vec_vectors(embeddings)
+    # The average reads padding and unknown words from the ids themselves, not from a mask.
+    embedding = token_embedding(
+        vocabulary_size, embedding_dim, embeddings, trainable_embeddings, 128, mask_zero=False
+    )
     validation.int_at_least("num_classes", num_classes, 2)
-    validation.positive_int("embedding_dim", embedding_dim)
     validation.positive_int("hidden_dim", hidden_dim)
     validation.rate("dropout", dropout)
     validation.one_of("oov", oov, OOV_MODES)
 
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    embedding = keras.layers.Embedding(
-        int(vocabulary_size),
-        int(embedding_dim),
-        trainable=bool(trainable_embeddings),
-        name="embedding",
-    )
-    # The average reads padding and unknown words from the ids themselves, not from a mask.
     average = WordVectorAverage(oov, name="average_pool")
     x = average(embedding(token_ids), token_ids)
     x = keras.layers.Dense(hidden_dim, activation="relu", name="hidden")(x)
@@ -277,9 +248,6 @@ def build_word2vec_classifier(
         x = keras.layers.Dropout(dropout, name="dropout")(x)
     outputs = classification_head(num_classes)(x)
     model = keras.Model(token_ids, outputs, name="word2vec_classifier")
-    if matrix is not None:
-        # Set as weights, not as a Constant initializer, so the config stays small.
-        embedding.set_weights([matrix])
-    if oov == "trainable" and matrix is not None:
-        average.oov_vector.assign(matrix[OOV_TOKEN_ID])
+    if oov == "trainable" and embeddings is not None:
+        average.oov_vector.assign(embedding.embeddings[OOV_TOKEN_ID])
     return compile_classifier(model, num_classes)

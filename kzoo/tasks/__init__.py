@@ -20,6 +20,7 @@ from kzoo.tasks.classification import ClassificationTask
 from kzoo.tasks.gan import GANTask
 from kzoo.tasks.language_model import LanguageModelTask
 from kzoo.tasks.pretrained_classification import PretrainedClassificationTask
+from kzoo.tasks.pretrained_language_model import PretrainedLanguageModelTask
 from kzoo.tasks.token_classification import TokenClassificationTask
 from kzoo.tasks.translation import TranslationTask
 from kzoo.tasks.word2vec import Word2VecTask
@@ -31,6 +32,7 @@ TASKS = {
     "gan": GANTask,
     "word2vec": Word2VecTask,
     "pretrained_classification": PretrainedClassificationTask,
+    "pretrained_language_model": PretrainedLanguageModelTask,
     "token_classification": TokenClassificationTask,
 }
 

@@ -84,6 +84,11 @@ class Task(abc.ABC):
         """
         return {"vocabulary_size": 3}
 
+    def pretrained_model(self):
+        """The model a run starts from instead of a fresh one (a preset it fine-tunes, loaded
+        in the run's strategy scope), or `None` for a fresh model from the factory."""
+        return None
+
     def accepts(self, argument):
         """Whether the recipe's model factory takes `argument`."""
         factory = self.model_factory(self.config["model"])
@@ -127,6 +132,13 @@ class Task(abc.ABC):
     def endpoints(cls, bundle):
         """The SavedModel's endpoints of a `kzoo.signatures.ServingBundle`: `tf.function`s by
         name, `serving_default` first."""
+
+    @classmethod
+    def ready_model(cls, bundle):
+        """What `kzoo.from_preset` returns for a finished run of this kind: by default its
+        `ServingBundle` (the model with its vectorizers and settings), which `kzoo.generate`,
+        `kzoo.perplexity` and `kzoo.export.export_bundle` take as it is."""
+        return bundle
 
     @classmethod
     def warmup_inputs(cls, bundle):

@@ -4,8 +4,10 @@ Reads `<label> <text>` lines, CSV/TSV columns, one file per label, the embedded 
 question corpus, or a TFDS dataset; serves raw text in, class probabilities and names out.
 """
 
+import os
 import warnings
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -16,6 +18,7 @@ from kzoo.data import (
     tfds_sources,
     vectorization,
 )
+from kzoo.embeddings import WordVectors
 from kzoo.registry import entry_for
 from kzoo.settings import Setting
 from kzoo.signatures import checked_token_ids, ids_from_text
@@ -94,6 +97,14 @@ class ClassificationTask(Task):
             "warning (warn) or silently (skip)",
             ("error", "warn", "skip"),
         ),
+        "word_vectors": Setting(
+            None,
+            str,
+            "pre-trained word vectors the model's embedding starts from: a word2vec text or "
+            "binary file, a GloVe text file (.gz read directly) or a word2vec run folder; "
+            "words they lack start uniform in [-0.25, 0.25] (Kim 2014). Frozen with --set "
+            "model_args.trainable_embeddings=false (CNN-static)",
+        ),
         # The word2vec classifier's skip-gram pretraining (`kzoo.tasks.word2vec.pretrain`).
         **word2vec.SKIPGRAM_SETTINGS,
         "word2vec_epochs": Setting(
@@ -103,6 +114,20 @@ class ClassificationTask(Task):
             True, bool, "compile skip-gram pretraining with XLA (word2vec classifier)"
         ),
     }
+
+    def __init__(self, config):
+        super().__init__(config)
+        path = config.get("word_vectors")
+        if path and not self.accepts("embeddings"):
+            raise ValueError(
+                "Invalid value for setting word_vectors. Expected no word vectors for model "
+                f"{config['model']}, which takes no embeddings. Received: word_vectors={path}"
+            )
+        if path and not os.path.exists(path):
+            raise ValueError(
+                "Invalid value for setting word_vectors. Expected a word vector file or a "
+                f"word2vec run folder; the path does not exist. Received: word_vectors={path}"
+            )
 
     def stand_in_model_args(self):
         args = {"vocabulary_size": 3, "num_classes": 2}
@@ -254,6 +279,10 @@ class ClassificationTask(Task):
         }
         if self.accepts("max_sequence_length"):
             model_args["max_sequence_length"] = limit
+        summary = self._summary(splits)
+        if c["word_vectors"]:
+            model_args["embeddings"], line = self._word_vectors(vectorizer)
+            summary.append(line)
         return Data(
             train=datasets["train"],
             valid=datasets.get("valid"),
@@ -265,11 +294,42 @@ class ClassificationTask(Task):
             examples=list(splits["valid"][0][:3]),
             max_length=limit,
             lines_left_out=dict(self.lines_left_out),
-            summary=self._summary(splits)
+            summary=summary
             + [f"classes: {class_names}", f"vocabulary: {vectorizer.vocabulary_size()} tokens"],
         )
 
+    def _word_vectors(self, vectorizer):
+        """The `word_vectors` file's vectors laid out for the vocabulary (its words only are
+        kept while reading), and the log's line on how many words it covers."""
+        path = self.config["word_vectors"]
+        tokens = vectorization.vocabulary(vectorizer)
+        vectors = WordVectors.load(path, words=tokens)
+        dim, asked = vectors.vectors.shape[1], self.config["model_args"].get("embedding_dim")
+        if asked is not None and asked != dim:
+            raise ValueError(
+                f"Invalid value for setting word_vectors. Expected {asked}-dimensional vectors, "
+                f"as model_args.embedding_dim={asked}. Received: {dim}-dimensional vectors in "
+                f"{path} (--set model_args.embedding_dim={dim} takes them)"
+            )
+        found = sum(token in vectors for token in tokens[2:])
+        aligned = vectors.aligned_to(tokens, seed=self.config["seed"])
+        return aligned.vectors, (
+            f"word vectors: {found} of the vocabulary's {len(tokens) - 2} words in {path} "
+            f"({aligned.vectors.shape[1]} dimensions); the other "
+            f"{len(tokens) - 2 - found} start uniform in [-0.25, 0.25]"
+        )
+
     # === Serving: raw text in, class probabilities and names out ===
+
+    @classmethod
+    def ready_model(cls, bundle):
+        """A `RawTextClassifier`: raw strings in, class probabilities out."""
+        return RawTextClassifier(
+            bundle.model,
+            bundle.vectorizers["text"],
+            bundle.class_names,
+            max_length=served_length(bundle.model, bundle.max_length),
+        )
 
     @classmethod
     def endpoints(cls, bundle):
@@ -278,16 +338,10 @@ class ClassificationTask(Task):
         model, vectorizer = bundle.model, bundle.vectorizers["text"]
         class_names = tf.constant(bundle.class_names)
         vocabulary_size = len(vectorization.vocabulary(vectorizer))
-        max_length = bundle.max_length
-        # A model with a position embedding reads no more tokens than it covers.
-        limit = entry_for(model).input_limit
-        if limit is not None:
-            max_length = min(max_length or limit(model), limit(model))
+        max_length = served_length(model, bundle.max_length)
 
         def classify(token_ids):
-            probabilities = tf.cast(model(token_ids, training=False), tf.float32)
-            if probabilities.shape[-1] == 1:  # one sigmoid unit: P(class 1)
-                probabilities = tf.concat([1.0 - probabilities, probabilities], axis=-1)
+            probabilities = class_probabilities(model, token_ids)
             label_id = tf.argmax(probabilities, axis=-1)
             return {
                 "scores": probabilities,
@@ -325,3 +379,84 @@ class ClassificationTask(Task):
             "label_id": label_id,
             "label": np.array([bundle.class_names[i] for i in label_id], dtype=object),
         }
+
+
+def served_length(model, max_length):
+    """The most tokens a served classifier reads: the run's `max_length`, and no more than a
+    position embedding covers."""
+    limit = entry_for(model).input_limit
+    if limit is not None:
+        max_length = min(max_length or limit(model), limit(model))
+    return max_length
+
+
+def class_probabilities(model, token_ids):
+    """The classifier's probabilities of every class, float32 `[batch, classes]`: a sigmoid
+    unit's P(class 1) becomes the pair (P(class 0), P(class 1))."""
+    probabilities = tf.cast(model(token_ids, training=False), tf.float32)
+    if probabilities.shape[-1] == 1:
+        probabilities = tf.concat([1.0 - probabilities, probabilities], axis=-1)
+    return probabilities
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class RawTextClassifier(keras.Model):
+    """A trained kzoo classifier with its vectorizer: raw strings in, the probability of every
+    class out, as `kzoo.from_preset` returns a classifier.
+
+    Texts are vectorized as in training (and as the exported SavedModel does): standardized,
+    split, truncated to `max_length` tokens; a text without a known word reads as `[UNK]`.
+    `predict` also takes a list of str.
+
+    Args:
+        classifier: a kzoo classifier (token ids in).
+        vectorizer: its adapted `TextVectorization`.
+        class_names: list of str, by class id.
+        max_length: int or `None`. Most tokens read per text.
+
+    Example:
+
+    >>> import kzoo
+    >>> from kzoo.data import vectorization
+    >>> vectorizer = vectorization.make_vectorizer(["a fine film", "a dull plot"])
+    >>> classifier = kzoo.build_cnn_sentiment(
+    ...     vocabulary_size=vectorizer.vocabulary_size(), embedding_dim=4, filters=2)
+    >>> model = RawTextClassifier(classifier, vectorizer, ["neg", "pos"])
+    >>> model.predict(["a fine film", "words it never saw"], verbose=0).shape
+    (2, 2)
+    """
+
+    def __init__(self, classifier, vectorizer, class_names, max_length=None, **kwargs):
+        super().__init__(**kwargs)
+        self.classifier, self.vectorizer = classifier, vectorizer
+        self.class_names, self.max_length = list(class_names), max_length
+
+    def call(self, texts):
+        return class_probabilities(
+            self.classifier, ids_from_text(self.vectorizer, texts, self.max_length)
+        )
+
+    def predict(self, x, batch_size=None, **kwargs):
+        """`keras.Model.predict`, which also takes a str or a list of str."""
+        if isinstance(x, str):
+            x = [x]
+        if isinstance(x, (list, tuple, np.ndarray)):
+            texts = tf.constant([str(text) for text in x])
+            x = tf.data.Dataset.from_tensor_slices(texts).batch(batch_size or 32)
+        return super().predict(x, **kwargs)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "classifier": keras.saving.serialize_keras_object(self.classifier),
+            "vectorizer": keras.saving.serialize_keras_object(self.vectorizer),
+            "class_names": self.class_names,
+            "max_length": self.max_length,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("classifier", "vectorizer"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)

@@ -2,6 +2,8 @@
 
 Reads a local file, the embedded prose or a TFDS text dataset; serves prompts in,
 continuations out, with every sampler of `kzoo.generate` (the same `kzoo.decoding` loop).
+`--fine-tune PRESET` starts from a kzoo preset (or finished run) of the same model: its
+vocabulary reads the text, tokens it lacks becoming `[UNK]`, and its weights start training.
 """
 
 import numpy as np
@@ -11,6 +13,7 @@ from kzoo import validation
 from kzoo.data import batching, embedded, text_files, tfds_sources, vectorization
 from kzoo.decoding import Decoding
 from kzoo.registry import decoder_for
+from kzoo.runs import load_run
 from kzoo.settings import Setting
 from kzoo.signatures import (
     DEFAULT_MAX_NEW_TOKENS_LIMIT,
@@ -31,7 +34,49 @@ class LanguageModelTask(Task):
         "random_offsets": Setting(
             False, bool, "cut the training windows at a new random offset each epoch"
         ),
+        "fine_tune": Setting(
+            None,
+            str,
+            "kzoo preset (folder, kaggle:// or hf:// handle) or finished run to fine-tune: its "
+            "model, model_args and vocabulary replace the recipe's",
+        ),
     }
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.preset = None  # the ServingBundle (no model) of the preset fine-tuned
+        if config.get("fine_tune"):
+            self.preset, settings = load_run(config["fine_tune"], load_model=False)
+            self._check_preset(settings)
+            # The model is the preset's: the run's settings say so (config.json, resume).
+            config["model_args"] = settings["model_args"]
+
+    def _check_preset(self, settings):
+        c, path = self.config, self.config["fine_tune"]
+        same = ("task", "model", "split", "standardize")
+        differing = [key for key in same if settings.get(key) != c.get(key)]
+        if differing:
+            expected = ", ".join(f"{key}={c.get(key)}" for key in differing)
+            received = ", ".join(f"{key}={settings.get(key)}" for key in differing)
+            raise ValueError(
+                "Invalid value for setting fine_tune. Expected a preset of this recipe's model "
+                f"and text ({expected}). Received: fine_tune={path}, with {received}"
+            )
+        if (
+            self.accepts("max_sequence_length")
+            and c["sequence_length"] > settings["sequence_length"]
+        ):
+            raise ValueError(
+                "Invalid value for setting sequence_length. Expected at most the "
+                f"{settings['sequence_length']} tokens the preset's positions cover. Received: "
+                f"sequence_length={c['sequence_length']}"
+            )
+
+    def pretrained_model(self):
+        """The preset's model, when the run fine-tunes one."""
+        if self.preset is None:
+            return None
+        return load_run(self.config["fine_tune"])[0].model
 
     def stand_in_model_args(self):
         args = {"vocabulary_size": 3}
@@ -63,12 +108,15 @@ class LanguageModelTask(Task):
     def load(self, global_batch_size):
         c = self.config
         train_text, valid_text = self._text()
-        vectorizer = vectorization.make_vectorizer(
-            train_text.splitlines(keepends=True),
-            split=c["split"],
-            max_tokens=c["max_tokens"],
-            standardize=standardize(c),
-        )
+        if self.preset is not None:
+            vectorizer = self.preset.vectorizers["text"]
+        else:
+            vectorizer = vectorization.make_vectorizer(
+                train_text.splitlines(keepends=True),
+                split=c["split"],
+                max_tokens=c["max_tokens"],
+                standardize=standardize(c),
+            )
         streams = {
             "train": self._stream(vectorizer, train_text),
             "valid": self._stream(vectorizer, valid_text),
@@ -102,9 +150,13 @@ class LanguageModelTask(Task):
             raw={"train": train_text, "valid": valid_text},
             examples=[line[:40] for line in valid_text.splitlines() if line.strip()][:3],
             summary=[
-                f"train: {len(train_text)} characters, {len(streams['train'])} tokens",
-                f"valid: {len(valid_text)} characters, {len(streams['valid'])} tokens",
-                f"vocabulary: {vectorizer.vocabulary_size()} tokens ({c['split']})",
+                *(
+                    f"{split}: {len(text)} characters, {len(streams[split])} tokens, "
+                    f"{unknown_count(streams[split])} [UNK]"
+                    for split, text in (("train", train_text), ("valid", valid_text))
+                ),
+                f"vocabulary: {vectorizer.vocabulary_size()} tokens ({c['split']})"
+                + (f", the preset's ({c['fine_tune']})" if self.preset is not None else ""),
             ],
         )
 
@@ -180,6 +232,11 @@ class LanguageModelTask(Task):
     def warmup_inputs(cls, bundle):
         examples = [str(x) for x in bundle.examples[:3]] or ["hello"]
         return {"prompt": np.array(examples, dtype=object)}
+
+
+def unknown_count(stream):
+    """How many tokens of a stream of ids are `[UNK]` (id 1): the vocabulary lacks them."""
+    return int(np.count_nonzero(stream == 1))
 
 
 def max_new_tokens_limit(bundle, decoding):

@@ -70,6 +70,11 @@ class PretrainedClassificationTask(ClassificationTask):
         )
 
     @classmethod
+    def ready_model(cls, bundle):
+        """The keras-hub classifier itself: its preprocessor already takes raw strings."""
+        return bundle.model
+
+    @classmethod
     def endpoints(cls, bundle):
         """`serving_default`: `text` [-1] string → `scores`, `label`, `label_id`, as for
         classifiers; the model's own preprocessor, tracked with it, tokenizes."""

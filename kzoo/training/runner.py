@@ -36,7 +36,7 @@ from kzoo.distribute.xla import xla_supported
 from kzoo.export import export_bundle
 from kzoo.files import write_atomically, write_text_atomically
 from kzoo.optimizers import build_optimizer, learning_rate_schedule
-from kzoo.runs import describe_vectorizers
+from kzoo.runs import VECTORIZERS_FILE, describe_vectorizers
 from kzoo.signatures import serving_bundle
 from kzoo.tasks import get_task
 from kzoo.training.callbacks import ExactProgbarLogger, ResumableEarlyStopping
@@ -199,7 +199,7 @@ class Run:
             for role, vectorizer in data.vectorizers.items():
                 vectorization.save_vocabulary(vectorizer, self.path(described[role]["vocabulary"]))
             text = json.dumps(described, indent=2, sort_keys=True)
-            write_text_atomically(self.path("vectorizers.json"), text)
+            write_text_atomically(self.path(VECTORIZERS_FILE), text)
         if data.class_names and self.chief:
             names = "".join(name + "\n" for name in data.class_names)
             write_text_atomically(self.path("class_names.txt"), names)
@@ -212,14 +212,17 @@ class Run:
         """Builds the recipe's model in the strategy scope and compiles it for training.
 
         Arguments the data decides (vocabulary size, classes) come first, then the recipe's
-        `model_args`, then `model_args` given here.
+        `model_args`, then `model_args` given here. A run that fine-tunes a preset loads the
+        preset's model instead (`Task.pretrained_model`).
         """
         args = {**data.model_args, **self.config["model_args"], **model_args}
         with self.strategy.scope():
-            # As kzoo.build_model, for registered models and those that need a preset alike:
-            # arguments left as None keep the factory's defaults.
-            factory = model_factory(self.config["model"], self.config["task"])
-            model = factory(**{key: value for key, value in args.items() if value is not None})
+            model = self.task.pretrained_model()
+            if model is None:
+                # As kzoo.build_model, for registered models and those that need a keras-hub
+                # preset alike: arguments left as None keep the factory's defaults.
+                factory = model_factory(self.config["model"], self.config["task"])
+                model = factory(**{key: value for key, value in args.items() if value is not None})
             self.compile(model, data.train)
         self.log(f"model: {model.name}, {model.count_params():,} parameters")
         return model

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import pytest
 
-from kzoo.testing import write_tiny_bert_preset
+from kzoo.testing import write_tiny_bert_preset, write_tiny_gpt2_preset
 from kzoo_cli import main as kzoo_main
 from kzoo_cli import recipe_names
 
@@ -28,6 +28,8 @@ def _options(name, tmp_path, epochs=2):
     options = list(importlib.import_module(f"kzoo.recipes.{name}").TINY)
     if name == "pretrained_classifier":
         options += ["--preset", write_tiny_bert_preset(str(tmp_path / "tiny_bert"))]
+    if name == "pretrained_generator":
+        options += ["--preset", write_tiny_gpt2_preset(str(tmp_path / "tiny_gpt2"))]
     # Early stopping off: the run must train exactly the planned epochs.
     options += ["--epochs", str(epochs), "--early-stopping-patience", "0", "--no-xla"]
     return options + ["--no-export", "--output-dir", str(tmp_path / "run")]

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import kzoo
 from kzoo.testing import write_tiny_bert_preset
 from kzoo.training.config import parse_settings
 from kzoo_cli import main as kzoo_main
@@ -66,6 +67,10 @@ def test_recipe_fine_tunes_on_local_files_and_exports_raw_text(preset, tmp_path,
     np.testing.assert_array_equal(outputs["label_id"].numpy(), expected.argmax(-1))
     labels = [label.decode() for label in outputs["label"].numpy()]
     assert labels == [["neg", "pos"][i] for i in expected.argmax(-1)]
+
+    # Its preset loads as the fine-tuned keras-hub classifier, raw strings in.
+    ready = kzoo.from_preset(kzoo.save_preset(run, tmp_path / "preset"))
+    np.testing.assert_allclose(ready.predict(texts, verbose=0), expected, atol=1e-5)
 
 
 def test_preset_is_a_setting_of_this_task_only():

@@ -16,6 +16,9 @@ import pytest
 import tensorflow as tf
 from keras.callbacks import EarlyStopping
 
+import kzoo
+from kzoo.runs import load_run
+from kzoo.tasks import get_task
 from kzoo.tasks.word2vec import pretrain as pretrain_word2vec
 from kzoo.training import Run, parse_settings
 from kzoo.training.run_state import RunState
@@ -25,14 +28,15 @@ from kzoo_cli import recipe_names
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Tiny but real: each recipe declares options that train one short epoch on its embedded
-# default (its TINY). The pretrained classifier's default preset is a download:
-# test_pretrained_recipe.py runs it on a tiny local one.
+# default (its TINY). The pre-trained models' default presets are downloads:
+# test_pretrained_recipe.py and test_pretrained_generator.py run them on tiny local ones.
+PRESET_RECIPES = ("pretrained_classifier", "pretrained_generator")
 TINY = {
     name: importlib.import_module(f"kzoo.recipes.{name}").TINY
     for name in recipe_names()
-    if name != "pretrained_classifier"
+    if name not in PRESET_RECIPES
 }
-TINY["pretrained_classifier"] = None
+TINY.update(dict.fromkeys(PRESET_RECIPES))
 
 
 def test_every_recipe_has_a_tiny_setting():
@@ -48,7 +52,9 @@ def finished_runs():
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_recipe_trains_evaluates_and_exports(name, tmp_path, capsys, finished_runs):
     if TINY[name] is None:
-        pytest.skip("needs a preset: tested in test_pretrained_recipe.py")
+        pytest.skip(
+            "needs a preset: tested in test_pretrained_recipe.py, test_pretrained_generator.py"
+        )
     finished_runs[name] = tmp_path / "run"
     run_dir, export_dir = tmp_path / "run", tmp_path / "exports"
     argv = [
@@ -108,6 +114,34 @@ def test_every_recipes_model_loads_in_a_fresh_process_after_import_kzoo(
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip() == f"loaded {len(TINY) - 1}"
+
+
+@pytest.mark.parametrize("name", sorted(name for name in TINY if TINY[name] is not None))
+def test_every_recipes_run_saves_as_a_preset_that_serves_the_same(
+    name, finished_runs, tmp_path_factory
+):
+    run_dir = finished_runs.get(name)
+    if run_dir is None:  # selected on its own: train it
+        run_dir = tmp_path_factory.mktemp(name) / "run"
+        argv = ["--epochs", "1", "--no-xla", "--no-export", "--output-dir", str(run_dir)]
+        assert kzoo_main(["train", name, *argv, *TINY[name]]) == 0
+    preset = kzoo.save_preset(run_dir, tmp_path_factory.mktemp(name) / "preset")
+    (expected, expected_config), (loaded, config) = load_run(run_dir), load_run(preset)
+    assert config == expected_config and loaded.class_names == expected.class_names
+    for role, vectorizer in expected.vectorizers.items():
+        assert loaded.vectorizers[role].get_vocabulary() == vectorizer.get_vocabulary()
+    assert len(loaded.model.weights) == len(expected.model.weights)
+    for weight, run_weight in zip(loaded.model.weights, expected.model.weights):
+        np.testing.assert_array_equal(weight.numpy(), run_weight.numpy())
+    # What the export serves, from the preset and from the run alike.
+    task = get_task(config["task"])
+    inputs = task.warmup_inputs(expected)
+    outputs = task.reference_outputs(loaded, inputs, task.endpoints(loaded))
+    for key, value in task.reference_outputs(expected, inputs, task.endpoints(expected)).items():
+        if value.dtype.kind in "OSU":
+            assert outputs[key].tolist() == value.tolist(), key
+        else:
+            np.testing.assert_allclose(outputs[key], value, atol=1e-6, err_msg=key)
 
 
 def test_mixed_precision_and_steps_per_execution(tmp_path, capsys):
