@@ -53,6 +53,7 @@ def test_a_classifier_preset_in_keras_hubs_layout(classifier_run, tmp_path):
     ]
     assert sorted(os.listdir(tmp_path / "preset" / "assets")) == [
         "class_names.txt",
+        "vectorizers.json",
         "vocabulary.txt",
     ]
     _validate_backbone(str(preset))  # what keras-hub's upload_preset checks first
