@@ -121,7 +121,7 @@ def test_word2vec_classifier_rejects_embeddings_that_are_not_a_matrix():
     with pytest.raises(
         ValueError,
         match=re.escape(
-            "Invalid value for argument embeddings. Expected a word2vec model or a matrix of "
+            "Invalid value for argument embeddings. Expected a WordVectors or a matrix of "
             "shape (vocabulary_size, embedding_dim). Received: embeddings.shape=(20,)"
         ),
     ):
