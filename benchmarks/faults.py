@@ -97,11 +97,14 @@ def _lost_after_resume(run_dir, epochs):
 def _recipe_options(name, work, epochs=2):
     import importlib
 
-    from kzoo.testing import write_tiny_bert_preset
+    from kzoo.testing import write_tiny_bert_preset, write_tiny_gpt2_preset
 
     options = list(importlib.import_module(f"kzoo.recipes.{name}").TINY)
+    # The recipes that fine-tune a preset get a tiny local one (no network).
     if name == "pretrained_classifier":
         options += ["--preset", write_tiny_bert_preset(os.path.join(work, "tiny_bert"))]
+    if name == "pretrained_generator":
+        options += ["--preset", write_tiny_gpt2_preset(os.path.join(work, "tiny_gpt2"))]
     options += ["--epochs", str(epochs), "--early-stopping-patience", "0", "--no-xla"]
     return options + ["--no-export", "--output-dir", os.path.join(work, "run")]
 
@@ -205,7 +208,8 @@ def _resume_cases(work, recipes):
 def _ctrl_c_case(work):
     run_dir = os.path.join(work, "run")
     shutil.rmtree(run_dir, ignore_errors=True)
-    options = _recipe_options("lstm_classifier", work, epochs=40)
+    # Far more epochs than the signal needs: a busy machine may wake this loop late.
+    options = _recipe_options("lstm_classifier", work, epochs=400)
     process = subprocess.Popen(
         [sys.executable, "-m", "kzoo_cli", "train", "lstm_classifier", *options],
         cwd=ROOT,
@@ -220,6 +224,14 @@ def _ctrl_c_case(work):
     process.send_signal(signal.SIGINT)
     _, err = process.communicate()
     interrupted = subprocess.CompletedProcess(process.args, process.returncode, "", err)
+    if not os.path.exists(state):  # it ended before the signal: nothing was tried
+        return [
+            "Ctrl-C during `kzoo train`",
+            _answer(interrupted),
+            process.returncode,
+            "",
+            "not tried: the run ended first",
+        ]
     with open(state, encoding="utf-8") as f:
         completed = json.load(f)["completed"]
     lost = "nothing" if _history(run_dir) == list(range(completed)) else "history incomplete"
