@@ -217,6 +217,8 @@ def _ctrl_c_case(work):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As a foreground command in a terminal: a background job starts with SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     state = os.path.join(run_dir, "backup", "state.json")
     while not os.path.exists(state) and process.poll() is None:

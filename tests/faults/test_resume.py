@@ -139,12 +139,25 @@ def test_a_rerun_with_other_settings_refuses_and_restart_starts_afresh(tmp_path,
     assert saved["learning_rate"] == 0.5 and "restart" not in saved
 
 
+def _as_in_a_terminal():
+    # A shell starts background jobs with SIGINT ignored, and Python keeps an ignored SIGINT;
+    # the command gets the default disposition a foreground command in a terminal has, so the
+    # test holds however the suite itself was started.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_with_one_line_and_the_same_command_resumes(tmp_path):
     name = "lstm_classifier"
     options = _options(name, tmp_path, epochs=40) + ["--set", "model_args.units=4"]
     command = [sys.executable, "-m", "kzoo_cli", "train", name, *options]
     process = subprocess.Popen(
-        command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command,
+        cwd=ROOT,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_as_in_a_terminal,
     )
     state = tmp_path / "run" / "backup" / "state.json"
     while not state.exists():  # Ctrl-C once the first epoch is committed
