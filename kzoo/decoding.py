@@ -132,10 +132,9 @@ class _SeededSampler(keras_hub.samplers.Sampler):
         )[:, 0]
 
 
-# The inputs of the decoding function: token ids (post-padded prompts, or sources), then how
-# much to generate and how to choose each token, as `kzoo.generate` and `sample` take them.
-_SIGNATURE = [
-    tf.TensorSpec([None, None], tf.int32, name="token_ids"),
+# How much to generate and how to choose each token, as `kzoo.generate` and every `sample`
+# signature take them (after their token ids, prompt or text).
+SAMPLING = (
     tf.TensorSpec([], tf.int32, name="max_new_tokens"),
     tf.TensorSpec([], tf.string, name="sampler"),
     tf.TensorSpec([], tf.float32, name="temperature"),
@@ -143,7 +142,10 @@ _SIGNATURE = [
     tf.TensorSpec([], tf.float32, name="top_p"),
     tf.TensorSpec([], tf.int32, name="num_beams"),
     tf.TensorSpec([], tf.int64, name="seed"),
-]
+)
+# The inputs of the decoding function: token ids (post-padded prompts, or sources), then
+# `SAMPLING`.
+_SIGNATURE = [tf.TensorSpec([None, None], tf.int32, name="token_ids"), *SAMPLING]
 
 
 def greedy_search(next, prompt, cache, index, mask, stop_token_id=None):

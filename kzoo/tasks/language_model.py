@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from kzoo import validation
 from kzoo.data import batching, embedded, text_files, tfds_sources, vectorization
-from kzoo.decoding import Decoding
+from kzoo.decoding import SAMPLING, Decoding
 from kzoo.registry import decoder_for
 from kzoo.runs import load_run
 from kzoo.settings import Setting
@@ -246,16 +246,3 @@ def max_new_tokens_limit(bundle, decoding):
     if limit is None:
         limit = decoding.decoder.context or DEFAULT_MAX_NEW_TOKENS_LIMIT
     return validation.positive_int("max_new_tokens_limit", limit)
-
-
-# The inputs of a `sample` signature after its prompt or text: how much to generate and how
-# to choose each token, as `kzoo.generate` takes them.
-SAMPLING = (
-    tf.TensorSpec([], tf.int32, name="max_new_tokens"),
-    tf.TensorSpec([], tf.string, name="sampler"),
-    tf.TensorSpec([], tf.float32, name="temperature"),
-    tf.TensorSpec([], tf.int32, name="top_k"),
-    tf.TensorSpec([], tf.float32, name="top_p"),
-    tf.TensorSpec([], tf.int32, name="num_beams"),
-    tf.TensorSpec([], tf.int64, name="seed"),
-)

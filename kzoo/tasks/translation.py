@@ -14,7 +14,7 @@ import tensorflow as tf
 from rouge_score import rouge_scorer
 
 from kzoo.data import batching, embedded, parallel_text, tfds_sources, vectorization
-from kzoo.decoding import Decoding
+from kzoo.decoding import SAMPLING, Decoding
 from kzoo.registry import decoder_for, entry_for
 from kzoo.settings import Setting
 from kzoo.signatures import (
@@ -34,7 +34,7 @@ from kzoo.tasks.base import (
     tfds_name,
     with_validation,
 )
-from kzoo.tasks.language_model import SAMPLING, max_new_tokens_limit
+from kzoo.tasks.language_model import max_new_tokens_limit
 
 
 def attention_image(weights, scale=8):
