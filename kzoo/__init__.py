@@ -1,5 +1,8 @@
 """kzoo: a Keras 3 / TensorFlow model zoo of the classic NLP and generative architectures.
 
+The models run on every Keras backend; training runs, export, serving and generation on
+TensorFlow's, kzoo's default (`kzoo.backends`).
+
 Every model is a factory function, importable from the top level and registered by name:
 
 >>> import kzoo
@@ -10,22 +13,14 @@ Every model is a factory function, importable from the top level and registered 
 
 import os
 
-# kzoo is built on Keras 3's TensorFlow backend (tf.distribute, SavedModel export, TF Serving).
+# Training runs, export and serving are built on TensorFlow (tf.distribute, SavedModel, TF
+# Serving): it is the backend unless the process asked for another before importing Keras.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-
-import keras  # noqa: E402
-
-if keras.backend.backend() != "tensorflow":
-    raise ImportError(
-        "kzoo needs Keras' TensorFlow backend: its training, export and serving are built on "
-        "TensorFlow. Set KERAS_BACKEND=tensorflow before Keras is first imported. "
-        f"Received: KERAS_BACKEND={keras.backend.backend()}"
-    )
 
 # Importing these registers every Keras object a kzoo model or run saves (layers, models,
 # optimizers, the text standardizations), so that `keras.models.load_model` finds them,
 # safe_mode included.
-from kzoo import embeddings, layers, optimizers, plot, text  # noqa: E402
+from kzoo import backends, embeddings, layers, optimizers, plot, text  # noqa: E402
 from kzoo.generate import generate, perplexity  # noqa: E402
 from kzoo.models import *  # noqa: E402,F403 (every factory: kzoo.models.__all__)
 from kzoo.models import __all__ as _factories  # noqa: E402
@@ -45,6 +40,7 @@ __version__ = "0.1.0"
 # module, `kzoo.models.<family>`.
 __all__ = [
     "TinyConfig",
+    "backends",
     "build_model",
     "embeddings",
     "from_preset",

@@ -26,6 +26,7 @@ from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from kzoo import validation
+from kzoo.backends import require_tensorflow
 from kzoo.runs import load_run
 from kzoo.serving.servables import WARMUP_FILE  # where TF Serving reads warm-up requests
 from kzoo.signatures import build_archive
@@ -214,6 +215,7 @@ def export_bundle(bundle, export_dir, name, max_new_tokens_limit=None):
     Returns:
         The path of the new version folder.
     """
+    require_tensorflow("Exporting a SavedModel")
     check_model_name(name)
     if max_new_tokens_limit is not None:
         validation.positive_int("max_new_tokens_limit", max_new_tokens_limit)
@@ -245,6 +247,7 @@ def export_run(run_dir, export_dir="saved_models", name=None, max_new_tokens_lim
     Returns:
         The path of the new version folder.
     """
+    require_tensorflow("Exporting a SavedModel")
     if name is not None:
         check_model_name(name)  # before anything is read or written
     bundle, config = load_run(run_dir)

@@ -23,6 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from kzoo import validation
+from kzoo.backends import require_tensorflow
 from kzoo.data import vectorization
 from kzoo.decoding import SAMPLERS, Decoding
 from kzoo.registry import decoder_class, decoder_for
@@ -301,6 +302,10 @@ def _trim(cache):
 
 def _decoding(model, tokens):
     """The model's `Decoding`, built (and its function traced) once per model."""
+    require_tensorflow(
+        "kzoo.generate and kzoo.perplexity on a kzoo model (its decoding is a TensorFlow graph, "
+        "shared with the export)"
+    )
     entry = _DECODINGS.get(id(model))
     if entry is None or entry.decoder.model is not model or entry.tokens != tokens:
         entry = Decoding(decoder_for(model), tokens)

@@ -5,6 +5,7 @@ import numpy as np
 import tensorflow as tf
 
 from kzoo import validation
+from kzoo.backends import require_tensorflow
 from kzoo.layers import MinibatchStdDev
 from kzoo.registry import TinyConfig, register_model
 
@@ -126,6 +127,12 @@ class GAN(keras.Model):
 
     def _noise(self, batch_size):
         return keras.random.normal((batch_size, self.latent_dim), seed=self.noise_seed)
+
+    def make_train_function(self, force=False):
+        # `fit` and `train_on_batch` come here first; the step below takes its gradients with
+        # tf.GradientTape.
+        require_tensorflow("Training the GAN")
+        return super().make_train_function(force)
 
     def train_step(self, data):
         real_images, _, _ = keras.utils.unpack_x_y_sample_weight(data)

@@ -50,6 +50,7 @@ import threading
 
 import tensorflow as tf
 
+from kzoo.backends import require_tensorflow
 from kzoo.serving.batching import DEFAULT_THREAD_POOL_NAME, Batcher
 from kzoo.serving.core import ServingCore
 from kzoo.serving.deadlines import DeadlineWatch
@@ -235,6 +236,7 @@ class ModelServer:
         load_retry_interval=60.0,
         tensor_content=False,
     ):
+        require_tensorflow("kzoo serve (TF Serving's APIs on SavedModels)")
         if model_config_file:
             self.source = ConfigFileSource(model_config_file, model_config_file_poll_wait_seconds)
         else:

@@ -29,6 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kzoo.backends import require_tensorflow
 from kzoo.data import vectorization
 from kzoo.distribute import multi_worker
 from kzoo.distribute import strategy as strategies
@@ -103,6 +104,7 @@ class Run:
     """
 
     def __init__(self, config):
+        require_tensorflow("A kzoo training run (on tf.distribute)")
         self.config = config
         # Everything the settings alone can tell is checked before any data is read.
         check_settings(config)

@@ -1,0 +1,46 @@
+"""Keras backends: what of kzoo runs on each, and the one error for what needs TensorFlow's.
+
+kzoo's factories, layers and models are plain Keras: they build, run, `fit` (but the GAN's),
+`predict`, save and load on every Keras backend (TensorFlow, JAX, PyTorch), and a `.keras` file
+saved on one loads on the others with the same outputs. The backend is chosen per process by
+`KERAS_BACKEND` before Keras is first imported; kzoo picks TensorFlow when it is unset.
+
+What is built on TensorFlow itself stays there: training runs (`kzoo train`, on
+`tf.distribute`), the SavedModel export and its signatures, the local server, generation and
+perplexity (one TensorFlow graph shared with the export), and the GAN's training step. Each
+calls `require_tensorflow` first, so that from another backend it fails at once, in one line,
+instead of deep in a TensorFlow call that was handed a JAX array.
+
+Example:
+
+>>> require_tensorflow("Exporting a SavedModel")  # kzoo's default backend: nothing happens
+>>> backend_of_process()
+'tensorflow'
+"""
+
+import keras
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def backend_of_process():
+    """The Keras backend of this process: `"tensorflow"`, `"jax"` or `"torch"`."""
+    return keras.backend.backend()
+
+
+def require_tensorflow(feature):
+    """Fails at once when this process does not run Keras' TensorFlow backend.
+
+    Args:
+        feature: str. What needs TensorFlow, as the error's subject (e.g. "Exporting a
+            SavedModel").
+
+    Raises:
+        NotImplementedError: on the JAX and PyTorch backends.
+    """
+    backend = backend_of_process()
+    if backend != "tensorflow":
+        raise NotImplementedError(
+            f"{feature} needs Keras' TensorFlow backend; run it in a process started with "
+            f"KERAS_BACKEND=tensorflow (kzoo's default). Received: KERAS_BACKEND={backend}"
+        )

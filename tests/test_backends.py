@@ -1,0 +1,107 @@
+"""kzoo on Keras' JAX and PyTorch backends (`kzoo.backends`), each in a subprocess, since Keras
+picks its backend once per process: the model contract, `.keras` files that move between
+backends with the same outputs, and one clear error from each part that needs TensorFlow.
+
+A backend whose package is not installed is skipped: `pip install -e ".[jax]"` (the README's
+test command installs it) and `".[torch]"` (see the README for PyTorch's CPU build).
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import backend_worker  # tests/, beside this file
+import numpy as np
+import pytest
+
+import kzoo
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORKER = os.path.join(ROOT, "tests", "backend_worker.py")
+OTHER_BACKENDS = [
+    pytest.param(
+        name,
+        marks=pytest.mark.skipif(
+            importlib.util.find_spec(package) is None, reason=f"{package} is not installed"
+        ),
+    )
+    for name, package in (("jax", "jax"), ("torch", "torch"))
+]
+
+
+def _run(backend, *arguments, timeout=900):
+    environment = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(
+        [sys.executable, *arguments],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_the_model_contract_holds_on_the_backend(backend):
+    result = _run(
+        backend, "-m", "pytest", "tests/test_model_contract.py", "-q", "-p", "no:cacheprovider"
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout and " failed" not in result.stdout
+
+
+def _assert_same_outputs(folder, first, second):
+    for name in kzoo.list_models():
+        with np.load(os.path.join(folder, f"{name}.{first}.npz")) as a:
+            with np.load(os.path.join(folder, f"{name}.{second}.npz")) as b:
+                assert sorted(a.files) == sorted(b.files), name
+                for key in a.files:
+                    np.testing.assert_allclose(
+                        a[key], b[key], atol=1e-4, rtol=1e-4, err_msg=f"{name} output {key}"
+                    )
+
+
+@pytest.fixture(scope="module", params=OTHER_BACKENDS)
+def crossed(request, tmp_path_factory):
+    """`(backend, folder)`: every model saved here and loaded there, saved there and loaded
+    here, and the TensorFlow-only features tried there (`backend_worker.run_all`)."""
+    backend = request.param
+    folder = tmp_path_factory.mktemp(f"crossed_{backend}")
+    (folder / "from_tensorflow").mkdir()
+    backend_worker.save_models(str(folder / "from_tensorflow"))
+    result = _run(backend, WORKER, "all", str(folder))
+    assert result.returncode == 0, result.stderr[-4000:]
+    backend_worker.load_models(str(folder / f"from_{backend}"))
+    return backend, folder
+
+
+def test_keras_files_move_between_tensorflow_and_another_backend_with_the_same_outputs(crossed):
+    backend, folder = crossed
+    _assert_same_outputs(str(folder / "from_tensorflow"), "tensorflow", backend)
+    _assert_same_outputs(str(folder / f"from_{backend}"), backend, "tensorflow")
+
+
+def test_what_needs_tensorflow_says_so_in_one_error(crossed):
+    backend, folder = crossed
+    with open(folder / "guards.json", encoding="utf-8") as f:
+        errors = json.load(f)
+    subjects = {
+        "generate": "kzoo.generate and kzoo.perplexity on a kzoo model",
+        "export": "Exporting a SavedModel",
+        "serve": "kzoo serve",
+        "train": "A kzoo training run",
+    }
+    for feature, subject in subjects.items():
+        assert errors[feature] is not None, f"{feature} ran on {backend}"
+        assert errors[feature].startswith(subject), errors[feature]
+        assert "needs Keras' TensorFlow backend" in errors[feature]
+        assert errors[feature].endswith(f"Received: KERAS_BACKEND={backend}")
+    # From the command line: one line, no traceback.
+    result = _run(backend, "-m", "kzoo_cli", "train", "lstm_classifier", "--no-export")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert "Traceback" not in result.stderr
+    assert lines[-1].startswith("kzoo train: error: NotImplementedError: A kzoo training run")
+    assert f"Received: KERAS_BACKEND={backend}" in lines[-1]
