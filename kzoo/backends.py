@@ -1,13 +1,14 @@
 """Keras backends: what of kzoo runs on each, and the one error for what needs TensorFlow's.
 
-kzoo's factories, layers and models are plain Keras: they build, run, `fit` (but the GAN's),
-`predict`, save and load on every Keras backend (TensorFlow, JAX, PyTorch), and a `.keras` file
-saved on one loads on the others with the same outputs. The backend is chosen per process by
-`KERAS_BACKEND` before Keras is first imported; kzoo picks TensorFlow when it is unset.
+kzoo's factories, layers and models are plain Keras: they build, run, `fit` (the GAN with a
+train step per backend), `predict`, save and load on every Keras backend (TensorFlow, JAX,
+PyTorch), and a `.keras` file saved on one loads on the others with the same outputs. The
+backend is chosen per process by `KERAS_BACKEND` before Keras is first imported; kzoo picks
+TensorFlow when it is unset.
 
 What is built on TensorFlow itself stays there: training runs (`kzoo train`, on
 `tf.distribute`), the SavedModel export and its signatures, the local server, generation and
-perplexity (one TensorFlow graph shared with the export), and the GAN's training step. Each
+perplexity (one TensorFlow graph shared with the export). Each
 calls `require_tensorflow` first, so that from another backend it fails at once, in one line,
 instead of deep in a TensorFlow call that was handed a JAX array.
 

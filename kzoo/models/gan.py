@@ -5,7 +5,6 @@ import numpy as np
 import tensorflow as tf
 
 from kzoo import validation
-from kzoo.backends import require_tensorflow
 from kzoo.layers import MinibatchStdDev
 from kzoo.registry import TinyConfig, register_model
 
@@ -108,6 +107,9 @@ class GAN(keras.Model):
         super().compile(optimizer=None, **kwargs)
         self.d_optimizer = self._prepare(d_optimizer, self.discriminator)
         self.g_optimizer = self._prepare(g_optimizer, self.generator)
+        if keras.backend.backend() == "jax":
+            # Keras' JAX trainer carries `model.optimizer.variables` through each step.
+            self.optimizer = _OptimizerPair(self.d_optimizer, self.g_optimizer)
 
     def _prepare(self, optimizer, network):
         optimizer = optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
@@ -128,24 +130,43 @@ class GAN(keras.Model):
     def _noise(self, batch_size):
         return keras.random.normal((batch_size, self.latent_dim), seed=self.noise_seed)
 
-    def make_train_function(self, force=False):
-        # `fit` and `train_on_batch` come here first; the step below takes its gradients with
-        # tf.GradientTape.
-        require_tensorflow("Training the GAN")
-        return super().make_train_function(force)
+    # === Training: one step per Keras backend, sharing the losses ===
 
-    def train_step(self, data):
+    def _discriminator_loss(self, real_logits, fake_logits):
+        real_target = keras.ops.full_like(real_logits, 1.0 - self.label_smoothing)
+        return self.bce(real_target, real_logits) + self.bce(
+            keras.ops.zeros_like(fake_logits), fake_logits
+        )
+
+    def _generator_loss(self, fake_logits):
+        return self.bce(keras.ops.ones_like(fake_logits), fake_logits)
+
+    def _finish_step(self, d_loss, g_loss):
+        if self.ema_generator is not None:
+            self._update_average()
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def train_step(self, *args):
+        # Keras' JAX trainer passes the state first: `train_step(state, data)`.
+        backend = keras.backend.backend()
+        if backend == "jax":
+            return self._jax_train_step(*args)
+        if backend == "torch":
+            return self._torch_train_step(*args)
+        return self._tensorflow_train_step(*args)
+
+    def _tensorflow_train_step(self, data):
         real_images, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        batch_size = tf.shape(real_images)[0]
+        batch_size = keras.ops.shape(real_images)[0]
 
         # === Discriminator: real images → 1, generated images → 0 ===
         fake_images = self.generator(self._noise(batch_size), training=True)
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(real_images, training=True)
-            fake_logits = self.discriminator(fake_images, training=True)
-            real_target = tf.fill(tf.shape(real_logits), 1.0 - self.label_smoothing)
-            d_loss = self.bce(real_target, real_logits) + self.bce(
-                tf.zeros_like(fake_logits), fake_logits
+            d_loss = self._discriminator_loss(
+                self.discriminator(real_images, training=True),
+                self.discriminator(fake_images, training=True),
             )
             scaled_loss = self.d_optimizer.scale_loss(d_loss)
         weights = self.discriminator.trainable_weights
@@ -153,19 +174,118 @@ class GAN(keras.Model):
 
         # === Generator: make the discriminator call fresh generated images real ===
         with tf.GradientTape() as tape:
-            fake_logits = self.discriminator(
-                self.generator(self._noise(batch_size), training=True), training=True
+            g_loss = self._generator_loss(
+                self.discriminator(
+                    self.generator(self._noise(batch_size), training=True), training=True
+                )
             )
-            g_loss = self.bce(tf.ones_like(fake_logits), fake_logits)
             scaled_loss = self.g_optimizer.scale_loss(g_loss)
         weights = self.generator.trainable_weights
         self.g_optimizer.apply(tape.gradient(scaled_loss, weights), weights)
-        if self.ema_generator is not None:
-            self._update_average()
+        return self._finish_step(d_loss, g_loss)
 
-        self.d_loss_tracker.update_state(d_loss)
-        self.g_loss_tracker.update_state(g_loss)
-        return {metric.name: metric.result() for metric in self.metrics}
+    def _torch_train_step(self, data):
+        import torch
+
+        real_images, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        batch_size = keras.ops.shape(real_images)[0]
+
+        def update(network, optimizer, loss):
+            network.zero_grad()
+            optimizer.scale_loss(loss).backward()
+            weights = network.trainable_weights
+            with torch.no_grad():
+                optimizer.apply([w.value.grad for w in weights], weights)
+
+        # The generated batch is detached: the discriminator's loss trains the discriminator.
+        fake_images = self.generator(self._noise(batch_size), training=True).detach()
+        d_loss = self._discriminator_loss(
+            self.discriminator(real_images, training=True),
+            self.discriminator(fake_images, training=True),
+        )
+        update(self.discriminator, self.d_optimizer, d_loss)
+        g_loss = self._generator_loss(
+            self.discriminator(
+                self.generator(self._noise(batch_size), training=True), training=True
+            )
+        )
+        update(self.generator, self.g_optimizer, g_loss)
+        return self._finish_step(d_loss.detach(), g_loss.detach())
+
+    def _jax_train_step(self, state, data):
+        import jax
+
+        # Keras' JAX trainer hands the step the values of every variable (the model's, the two
+        # optimizers', the metrics') and takes back their new values: the step below is the
+        # other backends' one, each part run in a StatelessScope over those values.
+        groups = (
+            self.trainable_variables,
+            self.non_trainable_variables,
+            self.optimizer.variables,
+            self.metrics_variables,
+        )
+        every_variable = [variable for group in groups for variable in group]
+        values = {
+            id(variable): value
+            for group, group_values in zip(groups, state)
+            for variable, value in zip(group, group_values)
+        }
+
+        def run(function, overrides=()):
+            """`function()` on the current values (and `overrides`, pairs of variable and
+            value); returns its result and every variable's value after it."""
+            mapping = {
+                id(variable): (variable, values[id(variable)]) for variable in every_variable
+            }
+            mapping.update({id(variable): (variable, value) for variable, value in overrides})
+            with keras.StatelessScope(state_mapping=list(mapping.values())) as scope:
+                result = function()
+            return result, {id(v): scope.get_current_value(v) for v in every_variable}
+
+        def update(weights, optimizer, loss_of_step):
+            """One optimizer step on `weights` for the loss `loss_of_step()`; returns the loss."""
+
+            def scaled_loss(weight_values):
+                def step():
+                    loss = loss_of_step()
+                    return optimizer.scale_loss(loss), loss
+
+                (scaled, loss), after = run(step, zip(weights, weight_values))
+                return scaled, (loss, after)
+
+            gradients, (loss, after) = jax.grad(scaled_loss, has_aux=True)(
+                [values[id(weight)] for weight in weights]
+            )
+            values.update(after)  # batch statistics and noise seeds moved on
+            values.update(run(lambda: optimizer.apply(gradients, weights))[1])
+            return loss
+
+        real_images, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        batch_size = real_images.shape[0]
+        fake_images, after = run(lambda: self.generator(self._noise(batch_size), training=True))
+        values.update(after)
+        fake_images = jax.lax.stop_gradient(fake_images)
+        d_loss = update(
+            self.discriminator.trainable_variables,
+            self.d_optimizer,
+            lambda: self._discriminator_loss(
+                self.discriminator(real_images, training=True),
+                self.discriminator(fake_images, training=True),
+            ),
+        )
+        g_loss = update(
+            self.generator.trainable_variables,
+            self.g_optimizer,
+            lambda: self._generator_loss(
+                self.discriminator(
+                    self.generator(self._noise(batch_size), training=True), training=True
+                )
+            ),
+        )
+        logs, after = run(lambda: self._finish_step(d_loss, g_loss))
+        values.update(after)
+        new_state = tuple([values[id(variable)] for variable in group] for group in groups)
+        return logs, new_state
 
     def _update_average(self):
         # Trainable weights are averaged; BatchNormalization's moving statistics, already
@@ -228,6 +348,20 @@ class GAN(keras.Model):
 
     def compile_from_config(self, config):
         self.compile(**{k: keras.saving.deserialize_keras_object(v) for k, v in config.items()})
+
+
+class _OptimizerPair:
+    """The GAN's two optimizers as the one `model.optimizer` Keras' JAX trainer reads the
+    variables of (not a Keras object: each optimizer saves its own state)."""
+
+    built = True
+
+    def __init__(self, *optimizers):
+        self.optimizers = optimizers
+
+    @property
+    def variables(self):
+        return [variable for optimizer in self.optimizers for variable in optimizer.variables]
 
 
 def _generator(latent_dim, image_shape, units):
