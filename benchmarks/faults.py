@@ -312,6 +312,11 @@ def _server_cases(work):
             ),
             ("`max_new_tokens=100000000`", hostile.huge_max_new_tokens, ("writer",)),
             (
+                "a GAN's `num_images=2147483647` (6 TB of images)",
+                hostile.huge_num_images,
+                ("painter",),
+            ),
+            (
                 "token id = vocabulary size",
                 hostile.token_ids_request,
                 ("reviews", "token_ids", [[2, 12]], "token id 12"),

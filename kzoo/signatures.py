@@ -5,10 +5,11 @@ model, its vectorizers (and their lookup tables, so clients send raw strings) an
 in one `keras.export.ExportArchive`.
 
 Request values are checked inside the graph, before any work: a token id outside
-`[0, vocabulary size)` in a `token_ids` endpoint, or a `max_new_tokens` outside
-`[1, max_new_tokens_limit]`, fails the call with `InvalidArgumentError` naming the input, what
-was expected and the value received (a server answers 400 / INVALID_ARGUMENT), instead of a
-vector of zeros, a wrapped-around id or hours of generation.
+`[0, vocabulary size)` in a `token_ids` endpoint, a `max_new_tokens` outside
+`[1, max_new_tokens_limit]` or a GAN's `num_images` outside `[1, 1024]` fails the call with
+`InvalidArgumentError` naming the input, what was expected and the value received (a server
+answers 400 / INVALID_ARGUMENT), instead of a vector of zeros, a wrapped-around id, hours of
+generation or terabytes of images.
 """
 
 import dataclasses
@@ -115,15 +116,20 @@ def checked_token_ids(ids, vocabulary_size, name):
     return checked(ids, (low >= 0) & (high < vocabulary_size), message)
 
 
+def checked_count(value, name, limit):
+    """`value`, once it is from 1 to `limit` (the limit set at export): a count a request asks
+    for, of which each one costs work and memory."""
+    message = tf.strings.format(
+        f"Invalid value for input {name}. Expected an integer from 1 to {limit}, the limit this "
+        f"model was exported with. Received: {name}={{}}",
+        [value],
+    )
+    return checked(value, (value >= 1) & (value <= limit), message)
+
+
 def checked_max_new_tokens(max_new_tokens, limit):
     """`max_new_tokens`, once it is from 1 to `limit` (the limit set at export)."""
-    message = tf.strings.format(
-        "Invalid value for input max_new_tokens. Expected an integer from 1 to "
-        f"{limit}, the limit this model was exported with. "
-        "Received: max_new_tokens={}",
-        [max_new_tokens],
-    )
-    return checked(max_new_tokens, (max_new_tokens >= 1) & (max_new_tokens <= limit), message)
+    return checked_count(max_new_tokens, "max_new_tokens", limit)
 
 
 class TextOf:

@@ -9,7 +9,12 @@ import tensorflow as tf
 from sklearn.linear_model import LogisticRegression
 
 from kzoo.data import batching, embedded, image_files, tfds_sources
+from kzoo.signatures import checked_count
 from kzoo.tasks.base import Data, Task, tfds_name
+
+# Most images one request to the `sample` endpoint may ask for (each costs a generator row):
+# as many as `kzoo serve` lets one request send instances (--max-request-instances).
+MAX_SAMPLED_IMAGES = 1024
 
 
 def image_grid(images, columns=None):
@@ -112,7 +117,8 @@ class GANTask(Task):
     @classmethod
     def endpoints(cls, bundle):
         """`serving_default`: `seed` [-1] int64 → `images` [-1, h, w, c] in [0, 1], one image
-        per seed; `sample` (`num_images`, `seed`); `noise` [-1, latent_dim] → `images`."""
+        per seed; `sample` (`num_images`, from 1 to `MAX_SAMPLED_IMAGES`, and `seed`); `noise`
+        [-1, latent_dim] → `images`."""
         gan = bundle.model
         latent_dim = gan.latent_dim
 
@@ -138,6 +144,7 @@ class GANTask(Task):
             ]
         )
         def serve_sample(num_images, seed):
+            num_images = checked_count(num_images, "num_images", MAX_SAMPLED_IMAGES)
             noise = tf.random.stateless_normal(
                 tf.stack([num_images, latent_dim]), seed=tf.stack([seed, tf.constant(1, tf.int64)])
             )

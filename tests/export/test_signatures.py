@@ -1,6 +1,7 @@
 """Exported SavedModels take raw inputs and give what the in-memory pipeline gives."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -330,6 +331,27 @@ def test_gan_images_per_seed(tmp_path, ema_momentum):
         num_images=tf.constant(4), seed=tf.constant(1, tf.int64)
     )
     assert sampled["images"].shape == (4, 4, 4, 1)
+
+
+@pytest.mark.parametrize("num_images", [0, -3, 1025, 2**31 - 1])
+def test_gan_sample_refuses_a_number_of_images_outside_its_limit(tmp_path, num_images):
+    # 2**31 - 1 images of 28 x 28 floats would ask for 6 TB before failing.
+    gan = kzoo.build_gan(
+        latent_dim=8, image_shape=(4, 4, 1), generator_units=(8,), discriminator_units=(8,)
+    )
+    _, reloaded = _export(ServingBundle(gan, "gan"), tmp_path)
+    message = (
+        "Invalid value for input num_images. Expected an integer from 1 to 1024, the limit this "
+        f"model was exported with. Received: num_images={num_images}"
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(message)):
+        reloaded.signatures["sample"](
+            num_images=tf.constant(num_images), seed=tf.constant(1, tf.int64)
+        )
+    sampled = reloaded.signatures["sample"](
+        num_images=tf.constant(1024), seed=tf.constant(1, tf.int64)
+    )
+    assert sampled["images"].shape == (1024, 4, 4, 1)
 
 
 def test_word2vec_vectors_by_word(tmp_path):

@@ -1,7 +1,8 @@
 """Hostile requests against a `kzoo serve` process, one function per case.
 
 Each case sends one request meant to take the server's memory or time (two million instances, a
-40-byte gRPC request declaring a million values, `max_new_tokens=100000000`, token ids outside
+40-byte gRPC request declaring a million values, `max_new_tokens=100000000`, a GAN asked for
+two billion images, token ids outside
 the vocabulary, a request past the deadline, a client that goes away) and returns an `Outcome`:
 what the client got and the server's memory afterwards. `tests/faults/test_hostile_requests.py`
 runs them all against a server in a subprocess; a benchmark can import the same functions from
@@ -281,6 +282,12 @@ def huge_max_new_tokens(server, model, value=100_000_000):
     return _post(server, f"max_new_tokens={value}", model, body)
 
 
+def huge_num_images(server, model, value=2**31 - 1):
+    """A GAN's `sample` request for `value` images (28 x 28 floats each)."""
+    body = {"signature_name": "sample", "inputs": {"num_images": value, "seed": 1}}
+    return _post(server, f"num_images={value}", model, body)
+
+
 def token_ids_request(server, model, input_name, ids, case, others=None):
     """A `token_ids` request with the given ids (out of range, negative, floats...)."""
     body = {"signature_name": "token_ids", "inputs": {input_name: ids, **(others or {})}}
@@ -358,8 +365,8 @@ def cancelled_grpc_call(server, model="slow"):
 
 def make_fault_models(base):
     """Writes the models the fault tests serve under `base`: `reviews` (a classifier with a
-    `token_ids` endpoint), `writer` (a GPT with `sample`, context 16) and `slow` (a loop to cancel,
-    `tests/serving/make_models.py`). Returns `base`."""
+    `token_ids` endpoint), `writer` (a GPT with `sample`, context 16), `painter` (a GAN with
+    `sample`) and `slow` (a loop to cancel, `tests/serving/make_models.py`). Returns `base`."""
     import keras
 
     import kzoo
@@ -396,5 +403,7 @@ def make_fault_models(base):
     )
     export_bundle(classifier, str(base), "reviews")
     export_bundle(writer, str(base), "writer")
+    painter = kzoo.build_gan(latent_dim=8, generator_units=(8,), discriminator_units=(8,))
+    export_bundle(ServingBundle(painter, "gan"), str(base), "painter")
     save_slow_model(os.path.join(str(base), "slow", "1"))
     return base

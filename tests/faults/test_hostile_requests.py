@@ -11,6 +11,7 @@ from hostile import (
     grpc_shape_bomb,
     huge_instance_count,
     huge_max_new_tokens,
+    huge_num_images,
     make_fault_models,
     normal_request,
     past_the_deadline,
@@ -79,6 +80,17 @@ def test_a_hundred_million_new_tokens(served):
         "assertion failed: [Invalid value for input max_new_tokens. Expected an integer from 1 "
         f"to {CONTEXT}, the limit this model was exported with. Received: "
         "max_new_tokens=100000000]"
+    )
+    _survived(served, outcome)
+
+
+def test_two_billion_images(served):
+    # 2**31 - 1 images of 28 x 28 floats: 6 TB, refused before any is drawn.
+    outcome = huge_num_images(served[0], "painter", 2**31 - 1)
+    assert outcome.http_status == 400
+    assert outcome.message.startswith(
+        "assertion failed: [Invalid value for input num_images. Expected an integer from 1 to "
+        "1024, the limit this model was exported with. Received: num_images=2147483647]"
     )
     _survived(served, outcome)
 
