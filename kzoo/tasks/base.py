@@ -59,14 +59,26 @@ class Task(abc.ABC):
         trains_with_optimizer: bool. Whether its models train with the run's optimizer
             settings (`--optimizer`, `--learning-rate`...); the GAN brings its own pair.
         monitor: str or None. What "best" means for checkpoints and early stopping.
+        held_out_files: tuple of str. The splits that `--valid-file` and `--test-file` give,
+            whatever the training data (`read_held_out_files`); a file setting of another split
+            is an error, never silently ignored.
     """
 
     settings = {}
     trains_with_optimizer = True
     monitor = "val_loss"
+    held_out_files = ("valid", "test")
 
     def __init__(self, config):
         self.config = config
+        for split in ("valid", "test"):
+            if config.get(f"{split}_file") and split not in self.held_out_files:
+                read = " and ".join(f"--{s}-file" for s in self.held_out_files) or "no file"
+                raise ValueError(
+                    f"Invalid value for setting {split}_file. Expected no --{split}-file for a "
+                    f"{config['task']} run, which reads {read} besides its training data. "
+                    f"Received: {split}_file={','.join(map(str, config[f'{split}_file']))}"
+                )
 
     # === Models ===
 
@@ -198,13 +210,21 @@ def hold_out(items, fraction, seed, block=0):
     ]
 
 
+def read_held_out_files(splits, config, read):
+    """Replaces the validation and test splits of `splits` by the `--valid-file` and
+    `--test-file` paths given, read with `read(paths, split)`: with local training files, or
+    with an embedded or TFDS corpus (a model trained on it, tested on real data). Returns
+    `splits`."""
+    for split in ("valid", "test"):
+        if config.get(f"{split}_file"):
+            splits[split] = read(config[f"{split}_file"], split)
+    return splits
+
+
 def local_splits(config, read):
     """Reads the `--train-file`, `--valid-file` and `--test-file` paths given, with
     `read(paths, split)`."""
-    splits = {"train": read(config["train_file"], "train")}
-    for split in ("valid", "test"):
-        if config[f"{split}_file"]:
-            splits[split] = read(config[f"{split}_file"], split)
+    splits = read_held_out_files({"train": read(config["train_file"], "train")}, config, read)
     if "test" not in splits and config.get("test_fraction"):
         # A seeded test split for datasets that ship none (MR); validation is then held out of
         # what remains, with another seed.

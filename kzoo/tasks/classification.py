@@ -29,6 +29,7 @@ from kzoo.tasks.base import (
     embedded_name,
     hold_out,
     local_splits,
+    read_held_out_files,
     standardize,
     tfds_name,
     with_validation,
@@ -178,6 +179,8 @@ class ClassificationTask(Task):
                 splits["test"] = (texts, [class_names[i] for i in labels])
             except ValueError:
                 pass  # no test split: evaluate on validation only
+        if not c["train_file"]:  # local files for the corpus's held-out splits
+            read_held_out_files(splits, c, self._read_files)
         return with_validation(splits, c), list(class_names)
 
     def _labeled_splits(self):

@@ -59,6 +59,7 @@ class GANTask(Task):
     image dataset such as mnist, scaled to [-1, 1]."""
 
     monitor = None  # neither GAN loss measures image quality: keep the last epoch
+    held_out_files = ()  # it trains on images alone and is judged on samples
     trains_with_optimizer = False  # a discriminator's and a generator's Adam of its own
 
     def stand_in_model_args(self):

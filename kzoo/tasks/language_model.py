@@ -27,7 +27,10 @@ from kzoo.tasks.base import Data, Task, standardize, tfds_name
 
 class LanguageModelTask(Task):
     """Next-token prediction on one text: a local file, the embedded prose, or a TFDS dataset
-    such as tiny_shakespeare. The first 90 % trains, the last 10 % validates."""
+    such as tiny_shakespeare. The first 90 % trains, the last 10 % validates, unless
+    `--valid-file` gives the validation text."""
+
+    held_out_files = ("valid",)  # no test split: validation loss per token is the figure
 
     settings = {
         "sequence_length": Setting(128, int, "window length", bounds="[1, inf)"),
@@ -86,16 +89,18 @@ class LanguageModelTask(Task):
 
     def _text(self):
         c = self.config
+
+        def read(paths):
+            return "\n".join(text_files.read_text(p, c["encoding"]) for p in paths)
+
         if c["train_file"]:
-            train = "\n".join(text_files.read_text(p, c["encoding"]) for p in c["train_file"])
-            if c["valid_file"]:
-                valid = "\n".join(text_files.read_text(p, c["encoding"]) for p in c["valid_file"])
-                return train, valid
-            whole = train
+            whole = read(c["train_file"])
         elif c["dataset"].startswith("embedded"):
             whole = embedded.prose_text()
         else:
             whole = tfds_sources.load_tfds_text(tfds_name(c), data_dir=c["data_dir"])
+        if c["valid_file"]:
+            return whole, read(c["valid_file"])
         cut = int(len(whole) * (1 - c["valid_fraction"]))
         return whole[:cut], whole[cut:]
 

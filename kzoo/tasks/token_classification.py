@@ -22,6 +22,7 @@ from kzoo.tasks.base import (
     embedded_name,
     hold_out,
     local_splits,
+    read_held_out_files,
     standardize,
     tfds_name,
     with_validation,
@@ -282,9 +283,9 @@ class TokenClassificationTask(Task):
         if not c["train_file"]:
             # Local files replace the corpus's own validation or test split: a model trained on
             # the embedded sentences, tested on real ones.
-            for split in ("valid", "test"):
-                if c[f"{split}_file"]:
-                    splits[split] = self._read_held_out(c[f"{split}_file"], scheme, names)
+            read_held_out_files(
+                splits, c, lambda paths, split: self._read_held_out(paths, scheme, names)
+            )
         return with_validation(splits, c), scheme, names
 
     def _dataset(self, words, tag_ids, vectorizers, batch_size, boundaries, shuffle):

@@ -30,6 +30,7 @@ from kzoo.tasks.base import (
     embedded_name,
     hold_out,
     local_splits,
+    read_held_out_files,
     standardize,
     tfds_name,
     with_validation,
@@ -140,6 +141,8 @@ class TranslationTask(Task):
                 except ValueError:
                     if split == "train":
                         raise
+        if not c["train_file"]:  # local files for the corpus's held-out splits
+            read_held_out_files(splits, c, lambda paths, split: self._read_pairs(paths))
         return with_validation(splits, c)
 
     def load(self, global_batch_size):

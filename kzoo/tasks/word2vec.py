@@ -92,6 +92,7 @@ class Word2VecTask(Task):
     dataset. Sentences are lines; the last 10 % of lines validate."""
 
     settings = dict(SKIPGRAM_SETTINGS)
+    held_out_files = ()  # its validation lines are cut from the corpus
 
     def load(self, global_batch_size):
         c = self.config

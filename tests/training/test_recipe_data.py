@@ -2,6 +2,7 @@
 through `tfds.testing.mock_data`)."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -398,3 +399,53 @@ def test_the_pretrained_task_checks_labels_alike(tmp_path, rng):
     data = task.load(8)
     assert data.class_names == ["pos", "neg"] and data.lines_left_out == {"train": 1}
     assert data.summary[0].endswith("examples, 1 bad line left out of its files")
+
+
+# === --valid-file and --test-file beside an embedded or TFDS corpus ===
+
+
+def test_held_out_files_replace_an_embedded_corpus_splits(tmp_path, rng):
+    # A classifier trained on the embedded sentences, validated and tested on local files
+    # labelled with the corpus's classes.
+    def lines(count):
+        text = _two_class_lines(rng, count)
+        return text.replace("neg ", "negative ").replace("pos ", "positive ")
+
+    (tmp_path / "valid.txt").write_text(lines(30))
+    (tmp_path / "test.txt").write_text(test_text := lines(50))
+    task = _task(
+        tmp_path,
+        *("--num-examples", "200"),
+        *("--valid-file", str(tmp_path / "valid.txt")),
+        *("--test-file", str(tmp_path / "test.txt")),
+    )
+    data = task.load(32)
+    assert "valid: 30 examples" in data.summary and "test: 50 examples" in data.summary
+    assert data.raw["test"][0] == [line.split(" ", 1)[1] for line in test_text.splitlines()]
+
+
+def test_a_language_model_validates_on_its_valid_file_whatever_it_trains_on(tmp_path):
+    (tmp_path / "valid.txt").write_text("a held-out text\n")
+    task = _task(tmp_path, "--valid-file", str(tmp_path / "valid.txt"), task="language_model")
+    train, valid = task._text()
+    assert valid == "a held-out text\n" and len(train) > 10_000  # the whole embedded prose
+
+
+@pytest.mark.parametrize(
+    "task, split, reads",
+    [
+        ("language_model", "test", "--valid-file"),
+        ("gan", "valid", "no file"),
+        ("word2vec", "test", "no file"),
+    ],
+)
+def test_a_held_out_file_a_task_does_not_read_is_an_error(tmp_path, task, split, reads):
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            f"Invalid value for setting {split}_file. Expected no --{split}-file for a {task} "
+            f"run, which reads {reads} besides its training data. Received: "
+            f"{split}_file=held_out.txt"
+        ),
+    ):
+        _task(tmp_path, f"--{split}-file", "held_out.txt", task=task)
