@@ -7,8 +7,8 @@ backend is chosen per process by `KERAS_BACKEND` before Keras is first imported;
 TensorFlow when it is unset.
 
 What is built on TensorFlow itself stays there: training runs (`kzoo train`, on
-`tf.distribute`), the SavedModel export and its signatures, the local server, generation and
-perplexity (one TensorFlow graph shared with the export). Each
+`tf.distribute`), the SavedModel export and its signatures, the local server, and generation
+with kzoo's own models (one TensorFlow graph shared with the export). Each
 calls `require_tensorflow` first, so that from another backend it fails at once, in one line,
 instead of deep in a TensorFlow call that was handed a JAX array.
 

@@ -203,8 +203,10 @@ def perplexity(model, texts, vectorizer=None):
     causal_lm = _causal_lm(model)
     if causal_lm is not None:
         return _perplexity_with_keras_hub(causal_lm, _check_prompts(texts, name="texts"))
-    run = _resolve(model, vectorizer, None, None)
-    decoder = run["decoding"].decoder
+    # Scoring needs the model and its vocabulary, not the decoding graph: it runs on every
+    # backend.
+    run = _resolve(model, vectorizer, None, None, decode=False)
+    decoder = decoder_for(run["model"])
     if decoder.translates:
         raise ValueError(
             "Invalid value for argument model. Expected a kzoo rnn_generator or gpt model, or "
@@ -303,8 +305,8 @@ def _trim(cache):
 def _decoding(model, tokens):
     """The model's `Decoding`, built (and its function traced) once per model."""
     require_tensorflow(
-        "kzoo.generate and kzoo.perplexity on a kzoo model (its decoding is a TensorFlow graph, "
-        "shared with the export)"
+        "kzoo.generate on a kzoo model (its decoding is a TensorFlow graph, shared with the "
+        "export)"
     )
     entry = _DECODINGS.get(id(model))
     if entry is None or entry.decoder.model is not model or entry.tokens != tokens:
@@ -315,8 +317,8 @@ def _decoding(model, tokens):
     return entry
 
 
-def _resolve(model, vectorizer, source_vectorizer, target_vectorizer):
-    """Everything decoding needs about a model, as a dict."""
+def _resolve(model, vectorizer, source_vectorizer, target_vectorizer, decode=True):
+    """Everything decoding needs about a model, as a dict (its `Decoding` when `decode`)."""
     defaults = {"max_length": None, "max_decode_length": 64, "max_new_tokens": 100}
     if isinstance(model, (str, os.PathLike)):
         model = _load_run(os.fspath(model))
@@ -342,10 +344,9 @@ def _resolve(model, vectorizer, source_vectorizer, target_vectorizer):
         generated_by = vectorizer
         run = {"vectorizer": vectorizer, "max_new_tokens": defaults["max_new_tokens"]}
     tokens = vectorization.vocabulary(generated_by)
-    decoding = _decoding(model, tokens)
     run.update(
         model=model,
-        decoding=decoding,
+        decoding=_decoding(model, tokens) if decode else None,
         tokens=tokens,
         join=_joiner(generated_by),
         max_length=defaults["max_length"],

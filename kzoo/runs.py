@@ -124,6 +124,15 @@ def model_file(run_dir):
     return os.path.join(run_dir, PRESET_WEIGHTS if is_preset(run_dir) else "model.keras")
 
 
+def _for_this_backend(model):
+    """A loaded model, ready to run here: Keras' PyTorch backend runs one step per call, so a
+    run compiled with several (`steps_per_execution`, TensorFlow's and JAX's default in kzoo)
+    runs them one at a time there; the steps are the same."""
+    if keras.backend.backend() == "torch" and getattr(model, "steps_per_execution", 1) > 1:
+        model.steps_per_execution = 1
+    return model
+
+
 def _preset_model(run_dir, config):
     """The preset's model: Keras' own loader of its unzipped format, compiled afterwards as
     the run compiled it (with a fresh optimizer: the preset keeps no optimizer state)."""
@@ -200,7 +209,7 @@ def load_run(run_dir, load_model=True):
         with open(path("class_names.txt"), encoding="utf-8") as f:
             class_names = [line.rstrip("\n") for line in f]
     bundle = ServingBundle(
-        model=read_model() if load_model else None,
+        model=_for_this_backend(read_model()) if load_model else None,
         task=config["task"],
         vectorizers=vectorizers,
         class_names=class_names,

@@ -9,7 +9,9 @@
                                                              # save to DIR/from_<backend>, guards
 
 Files: `DIR/<name>.keras`, `DIR/<name>.inputs.npz`, `DIR/<name>.<backend>.npz` (the outputs
-computed on that backend); `guards` writes `DIR/guards.json`, each feature's error message.
+computed on that backend); `guards` writes `DIR/guards.json`, each feature's error message;
+`all` also reads the runs `DIR/runs.json` names with `use_runs` and writes
+`DIR/runs.<backend>.json`.
 """
 
 import json
@@ -112,6 +114,19 @@ def try_guards(folder):
         json.dump(errors, f)
 
 
+def use_runs(runs):
+    """What a preset of a classifier run and a language model run give on this backend:
+    `{"probabilities": [...], "perplexity": float}` for `runs` (`classifier_preset`,
+    `language_model_run`, `texts`)."""
+    import kzoo
+
+    classifier = kzoo.from_preset(runs["classifier_preset"])
+    return {
+        "probabilities": classifier.predict(runs["texts"], verbose=0).tolist(),
+        "perplexity": kzoo.perplexity(runs["language_model_run"], runs["texts"]),
+    }
+
+
 def run_all(folder):
     """The three in one process (each start imports TensorFlow and the backend again)."""
     import keras
@@ -121,6 +136,12 @@ def run_all(folder):
     os.makedirs(there, exist_ok=True)
     save_models(there)
     try_guards(folder)
+    runs = os.path.join(folder, "runs.json")
+    if os.path.exists(runs):
+        with open(runs, encoding="utf-8") as f:
+            answers = use_runs(json.load(f))
+        with open(os.path.join(folder, f"runs.{keras.backend.backend()}.json"), "w") as f:
+            json.dump(answers, f)
 
 
 if __name__ == "__main__":

@@ -63,14 +63,39 @@ def _assert_same_outputs(folder, first, second):
                     )
 
 
+@pytest.fixture(scope="module")
+def tensorflow_runs(tmp_path_factory):
+    """Two tiny runs trained here (a classifier, saved as a preset, and a GPT) and what they
+    give on TensorFlow (`backend_worker.use_runs`)."""
+    from kzoo.recipes.gpt import TINY
+
+    from kzoo_cli import main as kzoo_main
+
+    folder = tmp_path_factory.mktemp("tensorflow_runs")
+    train = ["--epochs", "1", "--no-xla", "--no-export"]
+    classifier = ["--num-examples", "200", "--set", "model_args.filters=4"]
+    classifier += ["--set", "model_args.embedding_dim=8", "--output-dir", str(folder / "cnn")]
+    assert kzoo_main(["train", "cnn_sentiment", *train, *classifier]) == 0
+    assert kzoo_main(["train", "gpt", *train, *TINY, "--output-dir", str(folder / "gpt")]) == 0
+    runs = {
+        "classifier_preset": str(kzoo.save_preset(folder / "cnn", folder / "cnn_preset")),
+        "language_model_run": str(folder / "gpt"),
+        "texts": ["a gripping, lovely film", "not good at all", "words it never saw", ""],
+    }
+    return runs, backend_worker.use_runs(runs)
+
+
 @pytest.fixture(scope="module", params=OTHER_BACKENDS)
-def crossed(request, tmp_path_factory):
+def crossed(request, tmp_path_factory, tensorflow_runs):
     """`(backend, folder)`: every model saved here and loaded there, saved there and loaded
-    here, and the TensorFlow-only features tried there (`backend_worker.run_all`)."""
+    here, the TensorFlow-only features tried there, and the runs of `tensorflow_runs` used
+    there (`backend_worker.run_all`)."""
     backend = request.param
     folder = tmp_path_factory.mktemp(f"crossed_{backend}")
     (folder / "from_tensorflow").mkdir()
     backend_worker.save_models(str(folder / "from_tensorflow"))
+    with open(folder / "runs.json", "w", encoding="utf-8") as f:
+        json.dump(tensorflow_runs[0], f)
     result = _run(backend, WORKER, "all", str(folder))
     assert result.returncode == 0, result.stderr[-4000:]
     backend_worker.load_models(str(folder / f"from_{backend}"))
@@ -83,12 +108,24 @@ def test_keras_files_move_between_tensorflow_and_another_backend_with_the_same_o
     _assert_same_outputs(str(folder / f"from_{backend}"), backend, "tensorflow")
 
 
+def test_runs_and_presets_saved_on_tensorflow_answer_the_same_on_another_backend(
+    crossed, tensorflow_runs
+):
+    backend, folder = crossed
+    with open(folder / f"runs.{backend}.json", encoding="utf-8") as f:
+        there = json.load(f)
+    here = tensorflow_runs[1]
+    # A preset's classifier of raw strings, the empty text included (it reads as [UNK]).
+    np.testing.assert_allclose(there["probabilities"], here["probabilities"], atol=1e-4)
+    np.testing.assert_allclose(there["perplexity"], here["perplexity"], rtol=1e-4)
+
+
 def test_what_needs_tensorflow_says_so_in_one_error(crossed):
     backend, folder = crossed
     with open(folder / "guards.json", encoding="utf-8") as f:
         errors = json.load(f)
     subjects = {
-        "generate": "kzoo.generate and kzoo.perplexity on a kzoo model",
+        "generate": "kzoo.generate on a kzoo model",
         "export": "Exporting a SavedModel",
         "serve": "kzoo serve",
         "train": "A kzoo training run",

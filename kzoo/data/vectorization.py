@@ -5,6 +5,10 @@ id 0 is padding, id 1 `[UNK]`, and reserved tokens such as `[start]`/`[end]` com
 own standardizations make punctuation marks tokens, so that translations of real text can be
 joined back (`join_words`); Keras knows them as `kzoo>split_punctuation` and
 `kzoo>lower_and_split_punctuation`, the names saved models refer to.
+
+On TensorFlow's backend the vectorizers return ragged ids; Keras allows ragged outputs nowhere
+else, so on JAX and PyTorch they return rows padded with 0 (padding's id), and `vectorize` reads
+both alike: a run or preset saved on one backend vectorizes the same on the others.
 """
 
 import unicodedata
@@ -279,14 +283,14 @@ def make_vectorizer(
         max_tokens=None if max_tokens is None else max_tokens - len(reserved_tokens),
         standardize=standardize,
         split=layer_split,
-        ragged=True,
+        ragged=_ragged(),
     )
     adapted.adapt(tf.data.Dataset.from_tensor_slices(list(texts)).batch(1024))
     learned = [token for token in adapted.get_vocabulary()[2:] if token not in reserved_tokens]
     return keras.layers.TextVectorization(
         standardize=standardize,
         split=layer_split,
-        ragged=True,
+        ragged=_ragged(),
         vocabulary=[*reserved_tokens, *learned],
         name=name,
     )
@@ -325,7 +329,7 @@ def vectorizer_from_vocabulary(tokens, split="whitespace", standardize="none", n
     return keras.layers.TextVectorization(
         standardize=standardizer(standardize),
         split=split,
-        ragged=True,
+        ragged=_ragged(),
         vocabulary=list(tokens[2:]),  # "" and [UNK] are the layer's own first two entries
         name=name,
     )
@@ -375,14 +379,30 @@ def token_id(vectorizer, token):
     return vocabulary(vectorizer).index(token)
 
 
+def _ragged():
+    """Whether vectorizers return ragged ids: on TensorFlow's backend, the only one Keras
+    allows them on."""
+    return keras.backend.backend() == "tensorflow"
+
+
+def _rows(ids):
+    """The token ids of each text, as lists, from ragged ids or rows padded with 0."""
+    if isinstance(ids, tf.RaggedTensor):
+        return ids.to_list()
+    padded = keras.ops.convert_to_numpy(ids)
+    lengths = padded.shape[1] - np.argmax(padded[:, ::-1] != 0, axis=1)
+    lengths[~padded.any(axis=1)] = 0  # 0 is padding only: no token of a text is 0
+    return [row[:length].tolist() for row, length in zip(padded, lengths)]
+
+
 def vectorize(vectorizer, texts, max_length=None, batch_size=4096):
     """Returns the token ids of each text as a list of int32 numpy arrays, truncated to
     `max_length` tokens when given. Texts with no known token keep one `[UNK]`, so every
     example has at least one step."""
     ids = []
     for start in range(0, len(texts), batch_size):
-        ragged = vectorizer(tf.constant(list(texts[start : start + batch_size])))
-        for row in ragged.to_list():
+        rows = _rows(vectorizer(tf.constant(list(texts[start : start + batch_size]))))
+        for row in rows:
             row = row[:max_length] if max_length else row
             ids.append(np.asarray(row or [1], dtype="int32"))
     return ids

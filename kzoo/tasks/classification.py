@@ -409,7 +409,8 @@ class RawTextClassifier(keras.Model):
 
     Texts are vectorized as in training (and as the exported SavedModel does): standardized,
     split, truncated to `max_length` tokens; a text without a known word reads as `[UNK]`.
-    `predict` also takes a list of str.
+    `predict` also takes a list of str. On JAX and PyTorch, which hold no strings, `predict`
+    vectorizes the texts before the classifier (with the same ids) instead of in its call.
 
     Args:
         classifier: a kzoo classifier (token ids in).
@@ -444,9 +445,21 @@ class RawTextClassifier(keras.Model):
         if isinstance(x, str):
             x = [x]
         if isinstance(x, (list, tuple, np.ndarray)):
-            texts = tf.constant([str(text) for text in x])
-            x = tf.data.Dataset.from_tensor_slices(texts).batch(batch_size or 32)
+            texts = [str(text) for text in x]
+            if keras.backend.backend() != "tensorflow":
+                return self._predict_texts_elsewhere(texts, batch_size, **kwargs)
+            x = tf.data.Dataset.from_tensor_slices(tf.constant(texts)).batch(batch_size or 32)
         return super().predict(x, **kwargs)
+
+    def _predict_texts_elsewhere(self, texts, batch_size, **kwargs):
+        ids = vectorization.vectorize(self.vectorizer, texts, self.max_length)
+        width = max(len(row) for row in ids)
+        batch = np.stack([np.pad(row, (0, width - len(row))) for row in ids])
+        probabilities = self.classifier.predict(batch, batch_size=batch_size, **kwargs)
+        probabilities = probabilities.astype("float32")
+        if probabilities.shape[-1] == 1:
+            probabilities = np.concatenate([1.0 - probabilities, probabilities], axis=-1)
+        return probabilities
 
     def get_config(self):
         return {
