@@ -83,7 +83,7 @@ def test_the_table_and_notes_come_from_the_runs_metrics(tmp_path):
     upos, ner = report.rows
     assert upos[:9] == ["upos", upos[1], 0.95, 0.9412, "", "", "", "", ""]
     assert ner[2:9] == ["", 0.9, 0.5, 0.48, 0.75, 0.5, 0.25]  # PER, LOC, ORG
-    assert upos[9:11] == [3, 40.0]  # epochs, median seconds per epoch
+    assert upos[9:11] == [3, "40.0"]  # epochs, median seconds per epoch (one decimal)
     assert report.notes[0].startswith("UPOS on the English Web Treebank: 94.12 % test token")
     assert "(misses by 0.9 points), 3 epochs" in report.notes[0]
     assert (
