@@ -305,8 +305,7 @@ def _trim(cache):
 def _decoding(model, tokens):
     """The model's `Decoding`, built (and its function traced) once per model."""
     require_tensorflow(
-        "kzoo.generate on a kzoo model (its decoding is a TensorFlow graph, shared with the "
-        "export)"
+        "kzoo.generate on a kzoo model (its decoding is a TensorFlow graph, shared with the export)"
     )
     entry = _DECODINGS.get(id(model))
     if entry is None or entry.decoder.model is not model or entry.tokens != tokens:
