@@ -370,18 +370,28 @@ class ClassificationTask(Task):
         """The training pipeline itself (vectorize in Python, then `model.predict`), so the
         in-graph text handling must match it."""
         texts = [str(t) for t in inputs["text"]]
-        ids = vectorization.vectorize(bundle.vectorizers["text"], texts, bundle.max_length)
-        width = max(len(x) for x in ids)
-        batch = np.stack([np.pad(x, (0, width - len(x))) for x in ids])
-        probabilities = bundle.model.predict(batch, verbose=0)
-        if probabilities.shape[-1] == 1:
-            probabilities = np.concatenate([1 - probabilities, probabilities], axis=-1)
+        probabilities = predict_texts(
+            bundle.model, bundle.vectorizers["text"], texts, bundle.max_length, verbose=0
+        )
         label_id = probabilities.argmax(-1)
         return {
             "scores": probabilities,
             "label_id": label_id,
             "label": np.array([bundle.class_names[i] for i in label_id], dtype=object),
         }
+
+
+def predict_texts(classifier, vectorizer, texts, max_length=None, **predict_args):
+    """The classifier's probabilities of every class for raw texts, as training reads them:
+    vectorized in Python, padded, then `classifier.predict` (on every Keras backend); a sigmoid
+    unit's P(class 1) becomes the pair (P(class 0), P(class 1))."""
+    ids = vectorization.vectorize(vectorizer, texts, max_length)
+    width = max(len(row) for row in ids)
+    batch = np.stack([np.pad(row, (0, width - len(row))) for row in ids])
+    probabilities = classifier.predict(batch, **predict_args).astype("float32")
+    if probabilities.shape[-1] == 1:
+        probabilities = np.concatenate([1.0 - probabilities, probabilities], axis=-1)
+    return probabilities
 
 
 def served_length(model, max_length):
@@ -447,19 +457,16 @@ class RawTextClassifier(keras.Model):
         if isinstance(x, (list, tuple, np.ndarray)):
             texts = [str(text) for text in x]
             if keras.backend.backend() != "tensorflow":
-                return self._predict_texts_elsewhere(texts, batch_size, **kwargs)
+                return predict_texts(
+                    self.classifier,
+                    self.vectorizer,
+                    texts,
+                    self.max_length,
+                    batch_size=batch_size,
+                    **kwargs,
+                )
             x = tf.data.Dataset.from_tensor_slices(tf.constant(texts)).batch(batch_size or 32)
         return super().predict(x, **kwargs)
-
-    def _predict_texts_elsewhere(self, texts, batch_size, **kwargs):
-        ids = vectorization.vectorize(self.vectorizer, texts, self.max_length)
-        width = max(len(row) for row in ids)
-        batch = np.stack([np.pad(row, (0, width - len(row))) for row in ids])
-        probabilities = self.classifier.predict(batch, batch_size=batch_size, **kwargs)
-        probabilities = probabilities.astype("float32")
-        if probabilities.shape[-1] == 1:
-            probabilities = np.concatenate([1.0 - probabilities, probabilities], axis=-1)
-        return probabilities
 
     def get_config(self):
         return {
