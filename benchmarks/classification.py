@@ -24,7 +24,7 @@ import tempfile
 
 import numpy as np
 
-from benchmarks.harness import Report, recorded, run_or_reuse, table
+from benchmarks.harness import Report, recorded, reused_note, run_or_reuse, table
 from kzoo.data.classification_files import load_classification_files
 from kzoo.tasks.base import hold_out
 
@@ -385,10 +385,7 @@ def run(args):
         else None
     )
     if reused_runs:
-        notes.append(
-            f"{len(reused_runs)} runs were reused from {base} (finished in an earlier call; "
-            f"their time and memory are those recorded then): {', '.join(reused_runs)}."
-        )
+        notes.append(reused_note(base, reused_runs))
     if not args.quick:
         notes += EXPLANATIONS
     if tried:

@@ -203,6 +203,15 @@ def recorded(value):
     return "" if value != value else round(value)
 
 
+def reused_note(base, names):
+    """The report's note on runs that `run_or_reuse` reused from `base` (their wall time and
+    memory are those recorded when they ran, not this call's)."""
+    return (
+        f"{len(names)} run(s) reused from {base} (finished in an earlier call; their time and "
+        f"memory are those recorded then): {', '.join(names)}."
+    )
+
+
 def run_or_reuse(script, arguments, log_path, run_dir, timeout=None):
     """`run_script`, unless `run_dir` already holds a finished run (its `metrics.json`).
 

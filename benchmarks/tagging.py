@@ -26,7 +26,7 @@ import os
 import statistics
 import tempfile
 
-from benchmarks.harness import Report, recorded, run_or_reuse
+from benchmarks.harness import Report, recorded, reused_note, run_or_reuse
 
 NAME = "tagging"
 TITLE = "Sequence labelling: BiLSTM tagger, UPOS on the English Web Treebank, Universal NER F1"
@@ -181,10 +181,7 @@ def run(args):
             "annotations; its validation figure is on held-out synthetic sentences."
         )
     if reused_runs:
-        notes.append(
-            f"Runs reused from {base} (finished in an earlier call; their time and memory are "
-            f"those recorded then): {', '.join(reused_runs)}."
-        )
+        notes.append(reused_note(base, reused_runs))
     return Report(
         columns=[
             "case",

@@ -17,7 +17,7 @@ import os
 import re
 import tempfile
 
-from benchmarks.harness import Report, recorded, run_or_reuse, run_script
+from benchmarks.harness import Report, recorded, reused_note, run_or_reuse, run_script
 
 NAME = "transfer"
 TITLE = (
@@ -111,7 +111,7 @@ def run(args):
     pretrain += args.pretrain_extra
     # 1. The preset: the GPT recipe on the embedded prose.
     pretrained, preset = os.path.join(base, "prose_gpt"), os.path.join(base, "prose_gpt_preset")
-    code, pretrain_wall, _, _ = run_or_reuse(
+    code, pretrain_wall, _, pretrain_reused = run_or_reuse(
         "recipes/gpt.py",
         [*pretrain, "--output-dir", pretrained],
         os.path.join(base, "prose_gpt.log"),
@@ -133,6 +133,7 @@ def run(args):
         f.write(valid)
     # 2-3. Each slice, each start.
     rows, results = [], {}
+    reused = ["prose_gpt"] if pretrain_reused else []
     for fraction, text in kept.items():
         train_file = os.path.join(base, f"train_{fraction:.2f}.txt")
         with open(train_file, "w", encoding="utf-8") as f:
@@ -148,7 +149,11 @@ def run(args):
             if start == "preset":
                 arguments += ["--fine-tune", preset]
             log = f"{run_dir}.log"
-            code, wall, peak, _ = run_or_reuse(f"recipes/{recipe}.py", arguments, log, run_dir)
+            code, wall, peak, was_reused = run_or_reuse(
+                f"recipes/{recipe}.py", arguments, log, run_dir
+            )
+            if was_reused:
+                reused.append(os.path.basename(run_dir))
             label = f"{fraction:.0%} ({len(text):,} chars)"
             if code != 0:
                 rows.append([label, name, "failed", "", "", recorded(wall), recorded(peak)])
@@ -188,6 +193,17 @@ def run(args):
                 f"{scratch:.3f} nats/char: {scratch - tuned:+.3f} "
                 f"({(scratch - tuned) / scratch:+.1%}) for the preset."
             )
+        others = {name: results.get((fraction, name)) for name, _, _ in RUNS[1:]}
+        others = {name: loss for name, loss in others.items() if loss is not None}
+        if tuned is not None and others:
+            best = min(others, key=others.get)
+            verdict = "beats" if tuned < others[best] else "does not beat"
+            notes.append(
+                f"On {fraction:.0%}, the fine-tuned GPT {verdict} the best run from scratch "
+                f"({best}, {others[best]:.3f} nats/char): {others[best] - tuned:+.3f}."
+            )
+    if reused:
+        notes.append(reused_note(base, reused))
     return Report(
         columns=[
             "training slice",
