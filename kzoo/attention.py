@@ -18,12 +18,11 @@ import dataclasses
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kzoo.data import vectorization
-from kzoo.registry import entry_for, get_model_entry, list_models
+from kzoo.decoding import Decoding
+from kzoo.registry import decoder_for, entry_for, get_model_entry, list_models
 from kzoo.runs import load_run
-from kzoo.tasks.translation import TranslationTask
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,28 +65,30 @@ def _not_an_attention_run(run_dir, config, why):
 def _seq2seq_attention(bundle, sentence, entry):
     source, target = bundle.vectorizers["source"], bundle.vectorizers["target"]
     source_ids = vectorization.vectorize(source, [sentence], bundle.max_length)[0]
-    # The served decoder itself: the picture shows what the SavedModel would answer.
-    decode = TranslationTask.endpoints(bundle)["token_ids"]
-    result = decode(tf.constant(source_ids[None], dtype=tf.int32))
-    ids = result["translation_ids"].numpy()[0]
-    weights = result["attention"].numpy()[0]
-    end_id = vectorization.token_id(target, vectorization.END)
-    start_id = vectorization.token_id(target, vectorization.START)
+    # The served decoder's own greedy decoding (on any backend): the picture shows what the
+    # SavedModel would answer.
+    decoding = Decoding(decoder_for(bundle.model), vectorization.vocabulary(target))
+    ids, noted = decoding.translate_greedily(source_ids[None], bundle.max_decode_length)
+    ids = keras.ops.convert_to_numpy(ids)[0]
     # Decoding stops after [end] (then emits padding) or after max_decode_length tokens.
-    ends = np.flatnonzero(ids == end_id)
-    steps = int(ends[0]) + 1 if len(ends) else int(np.count_nonzero(ids))
+    ends = np.flatnonzero(ids == decoding.end_id)
+    steps = int(ends[0]) + 1 if len(ends) else max(int(np.count_nonzero(ids)), 1)
     source_vocabulary = vectorization.vocabulary(source)
     target_vocabulary = vectorization.vocabulary(target)
     heads = None
+    # The translation read back by teacher forcing: the weights of a model that notes none
+    # while decoding (a Transformer's), and a multi-head model's weights per head.
     outputs = entry.attention(bundle.model)(
         {
             "encoder_token_ids": source_ids[None].astype("int32"),
-            "decoder_token_ids": np.concatenate([[start_id], ids[: steps - 1]])[None].astype(
-                "int32"
-            ),
+            "decoder_token_ids": np.concatenate([[decoding.start_id], ids[: steps - 1]])[
+                None
+            ].astype("int32"),
         },
         training=False,
     )
+    noted = noted.get("attention", outputs[-1])
+    weights = keras.ops.convert_to_numpy(keras.ops.cast(noted, "float32"))[0]
     if len(outputs) > 2:  # a multi-head translator: its weights per head before the mean
         heads = keras.ops.convert_to_numpy(outputs[-2])[0].astype("float32")
     return Attention(

@@ -1,28 +1,33 @@
-"""One decoding loop for kzoo's generators and translators, in Python and in SavedModels.
+"""One decoding loop for kzoo's generators and translators, in Python and in SavedModels, on
+every Keras backend.
 
 A model family that generates text declares a `Decoder` beside its factory: how it starts from
 a prompt or a source sentence (its cache: recurrent states, a key/value buffer, the encoder's
 outputs) and one step (the previous token and the cache in, the next token's logits and the new
-cache out). `Decoding` turns a decoder and its vocabulary into one `tf.function` that
-`kzoo.generate` calls in Python and the SavedModel signatures call in the graph, so the same
-seed gives the same text from both.
+cache out). `Decoding` turns a decoder and its vocabulary into one function, written in
+`keras.ops`. On TensorFlow it is a `tf.function` that `kzoo.generate` calls in Python and the
+SavedModel signatures call in the graph, so the same seed gives the same text from both. On
+JAX and PyTorch the same steps run eagerly, token by token (`loop` and `cond` are Python's
+there), and give the same ids as TensorFlow for the same weights with greedy and beam search.
 
 The next token is chosen by one of `SAMPLERS`: greedy; the random
 samplers (temperature, top-k, top-p), whose draws are stateless, from the seed and the
 position, so that they can be traced into a SavedModel and repeated; and beam search, kzoo's
 own, since keras-hub's `BeamSampler` needs its beam count when it is traced and a served
-signature takes it as an input. Greedy decoding is kzoo's own loop too, as keras-hub's
-`GreedySampler` keeps the decoder's cache to itself: a seq2seq model notes its attention
-weights there while it decodes, for the SavedModel to return.
+signature takes it as an input. Greedy and random decoding are kzoo's own loop too, as
+keras-hub's samplers keep the decoder's cache to themselves (a seq2seq model notes its
+attention weights there while it decodes, for the SavedModel to return) and trace their loop on
+JAX, where a decoder's step slices at the position it reads.
 
 Padding, `[UNK]` and `[start]` are never generated; a translation that has produced `[end]`
 continues with padding at probability 1, so beam search scores a finished translation by its
 own tokens, `[end]` included (not by what the model predicts after it).
 """
 
-import keras_hub
+import keras
 import numpy as np
 import tensorflow as tf
+from keras import ops
 
 from kzoo.data import vectorization
 
@@ -32,6 +37,46 @@ SAMPLERS = ("greedy", "temperature", "top_k", "top_p", "beam")
 NEVER = -np.inf
 # A temperature below this would overflow the scaled logits.
 _MIN_TEMPERATURE = 1e-6
+
+
+def _traced():
+    """Whether decoding runs as a TensorFlow graph (`tf.function`, SavedModel signatures).
+
+    On JAX and PyTorch it runs eagerly instead, step by step in Python: every index, shape and
+    setting is then a concrete value, so decoders slice and loop as plain Python does, and no
+    trace is compiled per prompt length.
+    """
+    return keras.backend.backend() == "tensorflow"
+
+
+def loop(cond, body, loop_vars, maximum_iterations):
+    """`tf.while_loop` in TensorFlow graphs, a Python loop on the other backends."""
+    if _traced():
+        return tf.while_loop(cond, body, loop_vars, maximum_iterations=maximum_iterations)
+    for _ in range(int(maximum_iterations)):
+        if not bool(cond(*loop_vars)):
+            break
+        loop_vars = body(*loop_vars)
+    return loop_vars
+
+
+def cond(predicate, true_fn, false_fn):
+    """`tf.cond` in TensorFlow graphs, a Python `if` on the other backends."""
+    if _traced():
+        return tf.cond(predicate, true_fn, false_fn)
+    return true_fn() if bool(predicate) else false_fn()
+
+
+def _static(x):
+    """`x` as a Python int off TensorFlow (eager shapes and indices are known), else as is."""
+    return x if _traced() else int(x)
+
+
+def _map_rows(fn, elements):
+    """`fn` over the rows of `elements` (a tuple of tensors), stacked: int32 rows."""
+    if _traced():
+        return tf.map_fn(fn, elements, fn_output_signature=tf.int32)
+    return ops.stack([fn(row) for row in zip(*elements)])
 
 
 def never_generated(tokens):
@@ -48,9 +93,10 @@ def empty_prompt_id(tokens):
 class Decoder:
     """What a generator or translator family declares to be decoded one token at a time.
 
-    Subclasses implement `start` and `step` with TensorFlow ops (they are traced), and set
-    `translates` for translators. A decoder's cache is any nest of tensors whose first
-    dimension is the batch: beam search repeats and reorders it with the beams.
+    Subclasses implement `start` and `step` with `keras.ops` (traced on TensorFlow, eager on
+    JAX and PyTorch; `cond` for a branch on a tensor), and set `translates` for translators.
+    A decoder's cache is any nest of tensors whose first dimension is the batch: beam search
+    repeats and reorders it with the beams.
 
     Args:
         model: the family's `keras.Model`.
@@ -91,89 +137,93 @@ class Decoder:
         return {}
 
 
-def _repeat(x, times):
-    return tf.repeat(x, times, axis=0)
+def _sampled(temperature, top_k, top_p, seed):
+    """`choose(logits, index)` of the seeded samplers: temperature, top-k and top-p in one.
 
-
-class _SeededSampler(keras_hub.samplers.Sampler):
-    """Temperature, top-k and top-p sampling in one, with stateless draws.
-
-    The draw at position `index` uses the seed `(seed, index)`, so the same seed gives the same
-    text in any process, in Python and in a SavedModel. `top_k` 0 and `top_p` 1 switch their
-    filters off; all four parameters may be tensors.
+    `top_k` 0 and `top_p` 1 switch their filters off; all four settings may be tensors. The
+    draw at position `index` is stateless, from the seed and the position, so the same seed
+    gives the same text in any process, in Python and in a SavedModel (on TensorFlow; on JAX
+    and PyTorch the same seed gives the same text on that backend).
     """
+    temperature = ops.maximum(ops.cast(temperature, "float32"), _MIN_TEMPERATURE)
+    top_p = ops.cast(top_p, "float32")
 
-    def __init__(self, temperature, top_k, top_p, seed):
-        super().__init__(temperature=tf.maximum(tf.cast(temperature, tf.float32), _MIN_TEMPERATURE))
-        self.top_k, self.top_p, self.seed = top_k, tf.cast(top_p, tf.float32), seed
-        self._index = None
-
-    def __call__(self, next, prompt, **kwargs):
-        def next_at(prompt, cache, index):
-            self._index = index  # the position this step's draw is for
-            return next(prompt, cache, index)
-
-        return super().__call__(next_at, prompt, **kwargs)
-
-    def get_next_token(self, probabilities):
-        vocabulary_size = tf.shape(probabilities)[-1]
-        k = tf.minimum(tf.cast(self.top_k, tf.int32), vocabulary_size)
-        kth = tf.math.top_k(probabilities, k=tf.maximum(k, 1)).values[:, -1:]
-        probabilities = tf.where((k > 0) & (probabilities < kth), 0.0, probabilities)
+    def choose(logits, index):
+        probabilities = ops.softmax(ops.cast(logits, "float32") / temperature, axis=-1)
+        vocabulary_size = ops.shape(probabilities)[-1]
+        if _traced():
+            k = ops.minimum(ops.cast(top_k, "int32"), vocabulary_size)
+            kth = ops.top_k(probabilities, k=ops.maximum(k, 1))[0][:, -1:]
+            probabilities = ops.where((k > 0) & (probabilities < kth), 0.0, probabilities)
+        elif int(top_k) > 0:  # a Python int: JAX's top_k takes no array
+            kth = ops.top_k(probabilities, k=min(int(top_k), vocabulary_size))[0][:, -1:]
+            probabilities = ops.where(probabilities < kth, 0.0, probabilities)
         # Nucleus: the most likely tokens until their mass reaches top_p.
-        ordered = tf.sort(probabilities, axis=-1, direction="DESCENDING")
-        mass_before = tf.cumsum(ordered, axis=-1, exclusive=True)
-        kept = tf.where(mass_before < self.top_p, ordered, 1.0)
-        smallest = tf.reduce_min(kept, axis=-1, keepdims=True)
-        probabilities = tf.where(probabilities < smallest, 0.0, probabilities)
-        seed = tf.stack([tf.cast(self.seed, tf.int64), tf.cast(self._index, tf.int64)])
-        return tf.random.stateless_categorical(
-            tf.math.log(probabilities), 1, seed=seed, dtype=tf.int32
-        )[:, 0]
+        ordered = ops.flip(ops.sort(probabilities, axis=-1), axis=-1)
+        mass_before = ops.pad(ops.cumsum(ordered, axis=-1)[:, :-1], [[0, 0], [1, 0]])
+        kept = ops.where(mass_before < top_p, ordered, 1.0)
+        smallest = ops.min(kept, axis=-1, keepdims=True)
+        probabilities = ops.where(probabilities < smallest, 0.0, probabilities)
+        return _draw(ops.log(probabilities), seed, index)
+
+    return choose
 
 
-# How much to generate and how to choose each token, as `kzoo.generate` and every `sample`
-# signature take them (after their token ids, prompt or text).
-SAMPLING = (
-    tf.TensorSpec([], tf.int32, name="max_new_tokens"),
-    tf.TensorSpec([], tf.string, name="sampler"),
-    tf.TensorSpec([], tf.float32, name="temperature"),
-    tf.TensorSpec([], tf.int32, name="top_k"),
-    tf.TensorSpec([], tf.float32, name="top_p"),
-    tf.TensorSpec([], tf.int32, name="num_beams"),
-    tf.TensorSpec([], tf.int64, name="seed"),
-)
-# The inputs of the decoding function: token ids (post-padded prompts, or sources), then
-# `SAMPLING`.
-_SIGNATURE = [tf.TensorSpec([None, None], tf.int32, name="token_ids"), *SAMPLING]
+def _draw(log_probabilities, seed, index):
+    """One token id per row, drawn from `log_probabilities` with the seed `(seed, index)`."""
+    if _traced():
+        seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(index, tf.int64)])
+        return tf.random.stateless_categorical(log_probabilities, 1, seed=seed, dtype=tf.int32)[
+            :, 0
+        ]
+    # Keras' seeds are ints: one per (seed, position), within 32 bits.
+    step_seed = (int(seed) * 1_000_003 + int(index)) & 0xFFFFFFFF
+    draws = keras.random.categorical(log_probabilities, 1, seed=step_seed, dtype="int32")
+    return draws[:, 0]
 
 
-def greedy_search(next, prompt, cache, index, mask, stop_token_id=None):
-    """The most likely token at every position from `index` on; returns `(prompt, cache)`.
+def _greedy(logits, index):
+    return ops.argmax(logits, axis=-1)
 
-    Positions where `mask` holds keep their prompt token. With `stop_token_id`, decoding stops
-    once every row holds it. As keras-hub's `GreedySampler`, but the final cache comes back:
-    a decoder may note in it what it saw (a seq2seq model's attention weights).
+
+def _write(prompt, tokens, index):
+    """`prompt` with column `index` replaced by `tokens` `(batch,)`."""
+    column = ops.arange(ops.shape(prompt)[1]) == index
+    return ops.where(column[None, :], ops.cast(tokens, "int32")[:, None], prompt)
+
+
+def search(next, prompt, cache, index, mask, choose=_greedy, stop_token_id=None):
+    """One token per position from `index` on, chosen by `choose`; returns `(prompt, cache)`.
+
+    `choose(logits, index)` picks each row's token: the most likely by default (greedy), or a
+    seeded draw. Positions where `mask` holds keep their prompt token. With `stop_token_id`,
+    decoding stops once every row has generated it. As keras-hub's samplers, but the final
+    cache comes back (a decoder may note in it what it saw: a seq2seq model's attention
+    weights) and the loop runs eagerly off TensorFlow.
     """
-    length = tf.shape(prompt)[1]
+    length = ops.shape(prompt)[1]
 
     def body(prompt, cache, index):
         logits, _, cache = next(prompt, cache, index)
-        chosen = tf.argmax(logits, axis=-1, output_type=prompt.dtype)
-        chosen = tf.where(mask[:, index], prompt[:, index], chosen)
-        column = tf.one_hot(index, length, on_value=True, off_value=False, dtype=tf.bool)
-        return tf.where(column[None, :], chosen[:, None], prompt), cache, index + 1
+        chosen = ops.cast(choose(logits, index), "int32")
+        chosen = ops.where(mask[:, index], prompt[:, index], chosen)
+        return _write(prompt, chosen, index), cache, index + 1
 
-    def cond(prompt, cache, index):
+    def running(prompt, cache, index):
         if stop_token_id is None:
             return index < length
-        ended = tf.reduce_any((prompt == stop_token_id) & ~mask, axis=1)
-        return (index < length) & ~tf.reduce_all(ended)
+        ended = ops.any((prompt == stop_token_id) & ~mask, axis=1)
+        return (index < length) & ~ops.all(ended)
 
-    prompt, cache, _ = tf.while_loop(
-        cond, body, (prompt, cache, tf.cast(index, tf.int32)), maximum_iterations=length - index
-    )
+    start = ops.cast(index, "int32") if _traced() else int(index)
+    prompt, cache, _ = loop(running, body, (prompt, cache, start), length - start)
     return prompt, cache
+
+
+def greedy_search(next, prompt, cache, index, mask, stop_token_id=None):
+    """The most likely token at every position from `index` on; returns `(prompt, cache)`
+    (`search` with the greedy choice)."""
+    return search(next, prompt, cache, index, mask, _greedy, stop_token_id)
 
 
 def beam_search(next, prompt, cache, index, num_beams, stop_token_id=None):
@@ -196,48 +246,61 @@ def beam_search(next, prompt, cache, index, num_beams, stop_token_id=None):
     Returns:
         int32 `(batch, length)`: each row's best beam.
     """
-    batch, length = tf.shape(prompt)[0], tf.shape(prompt)[1]
-    num_beams = tf.cast(num_beams, tf.int32)
-    prompt = _repeat(prompt, num_beams)
-    cache = tf.nest.map_structure(lambda x: _repeat(x, num_beams), cache)
+    batch, length = ops.shape(prompt)[0], ops.shape(prompt)[1]
+    num_beams = ops.cast(num_beams, "int32") if _traced() else int(num_beams)
+    prompt = ops.repeat(prompt, num_beams, axis=0)
+    cache = keras.tree.map_structure(lambda x: ops.repeat(x, num_beams, axis=0), cache)
     # Only the first beam of each row is live at first, so the first step keeps distinct tokens.
-    first = tf.where(tf.range(num_beams) == 0, 0.0, -1e9)
-    scores = tf.reshape(tf.tile(first[None], [batch, 1]), [-1])
+    first = ops.where(ops.arange(num_beams) == 0, 0.0, -1e9)
+    scores = ops.reshape(ops.tile(first[None], [batch, 1]), [-1])
 
     def body(prompt, cache, index, scores):
         logits, _, cache = next(prompt, cache, index)
-        vocabulary_size = tf.shape(logits)[-1]
-        log_probabilities = tf.nn.log_softmax(tf.cast(logits, tf.float32)) + scores[:, None]
-        flat = tf.reshape(log_probabilities, [batch, num_beams * vocabulary_size])
-        best, chosen = tf.math.top_k(flat, k=num_beams)
-        rows = tf.reshape(tf.range(batch)[:, None] * num_beams + chosen // vocabulary_size, [-1])
-        prompt = tf.gather(prompt, rows)
-        cache = tf.nest.map_structure(lambda x: tf.gather(x, rows), cache)
-        tokens = tf.cast(tf.reshape(chosen % vocabulary_size, [-1]), prompt.dtype)
-        column = tf.one_hot(index, length, on_value=True, off_value=False, dtype=tf.bool)
-        prompt = tf.where(column[None, :], tokens[:, None], prompt)
-        return prompt, cache, index + 1, tf.reshape(best, [-1])
+        vocabulary_size = ops.shape(logits)[-1]
+        log_probabilities = ops.log_softmax(ops.cast(logits, "float32")) + scores[:, None]
+        flat = ops.reshape(log_probabilities, [batch, num_beams * vocabulary_size])
+        best, chosen = ops.top_k(flat, k=num_beams)
+        beams = ops.arange(batch)[:, None] * num_beams + chosen // vocabulary_size
+        rows = ops.reshape(beams, [-1])
+        prompt = ops.take(prompt, rows, axis=0)
+        cache = keras.tree.map_structure(lambda x: ops.take(x, rows, axis=0), cache)
+        prompt = _write(prompt, ops.reshape(chosen % vocabulary_size, [-1]), index)
+        return prompt, cache, index + 1, ops.reshape(best, [-1])
 
-    def cond(prompt, cache, index, scores):
+    def running(prompt, cache, index, scores):
         if stop_token_id is None:
             return index < length
-        return (index < length) & ~tf.reduce_all(tf.reduce_any(prompt == stop_token_id, axis=1))
+        return (index < length) & ~ops.all(ops.any(prompt == stop_token_id, axis=1))
 
-    prompt, _, _, scores = tf.while_loop(
-        cond,
-        body,
-        (prompt, cache, tf.cast(index, tf.int32), scores),
-        maximum_iterations=length - tf.cast(index, tf.int32),
-    )
-    best = tf.argmax(tf.reshape(scores, [batch, num_beams]), axis=1, output_type=tf.int32)
-    return tf.gather(prompt, tf.range(batch) * num_beams + best)
+    start = ops.cast(index, "int32") if _traced() else int(index)
+    prompt, _, _, scores = loop(running, body, (prompt, cache, start, scores), length - start)
+    best = ops.cast(ops.argmax(ops.reshape(scores, [batch, num_beams]), axis=1), "int32")
+    return ops.take(prompt, ops.arange(batch) * num_beams + best, axis=0)
+
+
+# How much to generate and how to choose each token, as `kzoo.generate` and every `sample`
+# signature take them (after their token ids, prompt or text).
+SAMPLING = (
+    tf.TensorSpec([], tf.int32, name="max_new_tokens"),
+    tf.TensorSpec([], tf.string, name="sampler"),
+    tf.TensorSpec([], tf.float32, name="temperature"),
+    tf.TensorSpec([], tf.int32, name="top_k"),
+    tf.TensorSpec([], tf.float32, name="top_p"),
+    tf.TensorSpec([], tf.int32, name="num_beams"),
+    tf.TensorSpec([], tf.int64, name="seed"),
+)
+# The inputs of the decoding function: token ids (post-padded prompts, or sources), then
+# `SAMPLING`.
+_SIGNATURE = [tf.TensorSpec([None, None], tf.int32, name="token_ids"), *SAMPLING]
 
 
 class Decoding:
-    """A decoder, its vocabulary and every sampler, as one traced function.
+    """A decoder, its vocabulary and every sampler, as one function.
 
-    `generate` is the `tf.function` that both `kzoo.generate` and the SavedModel signatures
-    call: prompt (or source) token ids and the sampler's settings in, the generated ids out.
+    `generate` takes prompt (or source) token ids and the sampler's settings and gives the
+    generated ids. On TensorFlow it is the `tf.function` that both `kzoo.generate` and the
+    SavedModel signatures call; on JAX and PyTorch the same steps run eagerly (with the
+    sampler named by a string).
 
     Args:
         decoder: the model family's `Decoder`.
@@ -254,9 +317,9 @@ class Decoding:
     >>> tokens = vectorization.vocabulary(vectorizer)
     >>> model = kzoo.build_rnn_generator(vocabulary_size=len(tokens), units=4)
     >>> decoding = Decoding(decoder_for(model), tokens)
-    >>> ids = decoding.generate(tf.constant([[3, 4]]), 5, "top_k", 1.0, 2, 1.0, 1, 7)
-    >>> ids.shape
-    TensorShape([1, 5])
+    >>> ids = decoding.generate(np.array([[3, 4]], "int32"), 5, "top_k", 1.0, 2, 1.0, 1, 7)
+    >>> tuple(ids.shape)
+    (1, 5)
     """
 
     def __init__(self, decoder, tokens):
@@ -265,7 +328,7 @@ class Decoding:
         self.vocabulary_size = len(self.tokens)
         never = np.zeros(self.vocabulary_size, dtype=bool)
         never[never_generated(self.tokens)] = True
-        self._never = tf.constant(never)
+        self._never = ops.convert_to_tensor(never)
         self.end_id = None
         if decoder.translates:
             for reserved in (vectorization.START, vectorization.END):
@@ -279,8 +342,14 @@ class Decoding:
             self.end_id = self.tokens.index(vectorization.END)
         self.empty_prompt_id = empty_prompt_id(self.tokens)
         # The sampler as an input: one graph holds every sampler (a served `sample`).
-        self.generate = tf.function(self._generate, input_signature=_SIGNATURE, autograph=False)
+        self.generate = self._function(self._generate)
         self._for_sampler = {}
+
+    @staticmethod
+    def _function(fn):
+        if _traced():
+            return tf.function(fn, input_signature=_SIGNATURE, autograph=False)
+        return fn
 
     def for_sampler(self, sampler):
         """`generate` for one sampler chosen now, which only that sampler's loop is traced
@@ -296,24 +365,22 @@ class Decoding:
             def generate(token_ids, max_new_tokens, _, *settings):
                 return self._generate(token_ids, max_new_tokens, sampler, *settings)
 
-            self._for_sampler[sampler] = tf.function(
-                generate, input_signature=_SIGNATURE, autograph=False
-            )
+            self._for_sampler[sampler] = self._function(generate)
         return self._for_sampler[sampler]
 
     # === One step, the same for every sampler ===
 
     def _next(self, prompt, cache, index):
         logits, cache = self.decoder.step(prompt[:, index - 1 : index], cache, index)
-        logits = tf.where(self._never[None, :], NEVER, tf.cast(logits, tf.float32))
+        logits = ops.where(self._never[None, :], NEVER, ops.cast(logits, "float32"))
         if self.end_id is not None:
             # A finished translation continues with padding, at probability 1.
-            finished = tf.reduce_any(tf.equal(prompt[:, :index], self.end_id), axis=1)
-            padding = tf.one_hot(0, self.vocabulary_size, on_value=0.0, off_value=NEVER)
-            logits = tf.where(finished[:, None], padding[None, :], logits)
+            finished = ops.any(prompt[:, :index] == self.end_id, axis=1)
+            padding = ops.where(ops.arange(self.vocabulary_size) == 0, 0.0, NEVER)
+            logits = ops.where(finished[:, None], padding[None, :], logits)
         return logits, None, cache
 
-    # === The traced function ===
+    # === The decoding function ===
 
     def _generate(
         self, token_ids, max_new_tokens, sampler, temperature, top_k, top_p, num_beams, seed
@@ -324,6 +391,14 @@ class Decoding:
         `token_ids` are post-padded prompts (language models; an empty one starts from
         `empty_prompt_id`) or source sentences (translators).
         """
+        if not _traced():
+            token_ids = ops.convert_to_tensor(np.asarray(token_ids, "int32"))
+            max_new_tokens = int(max_new_tokens)
+            if not isinstance(sampler, str):
+                raise ValueError(
+                    f"Invalid value for argument sampler. Expected one of {SAMPLERS} as a str "
+                    f"off TensorFlow. Received: sampler={sampler}"
+                )
         # greedy 0, temperature / top_k / top_p 1 (one seeded sampler), beam 2: a Python int
         # when the sampler is chosen at trace time, else a tensor the graph switches on.
         branches = (0, 1, 1, 1, 2)
@@ -353,16 +428,12 @@ class Decoding:
     def _choose(
         self, branch, prompt, cache, index, mask, temperature, top_k, top_p, num_beams, seed
     ):
-        stop = None if self.end_id is None else [self.end_id]
-
         def greedy():
             return greedy_search(self._next, prompt, cache, index, mask, self.end_id)[0]
 
         def random():
-            sampler = _SeededSampler(temperature, top_k, top_p, seed)
-            return sampler(
-                self._next, prompt, cache=cache, index=index, mask=mask, stop_token_ids=stop
-            )
+            choose = _sampled(temperature, top_k, top_p, seed)
+            return search(self._next, prompt, cache, index, mask, choose, self.end_id)[0]
 
         def beam():
             return beam_search(self._next, prompt, cache, index, num_beams, self.end_id)
@@ -375,21 +446,23 @@ class Decoding:
     def _continue(
         self, token_ids, max_new_tokens, branch, temperature, top_k, top_p, num_beams, seed
     ):
-        lengths = tf.reduce_sum(tf.cast(token_ids > 0, tf.int32), axis=1)
-        token_ids = tf.pad(token_ids, [[0, 0], [0, 1]])  # room for an empty prompt's token
-        first = tf.range(tf.shape(token_ids)[1])[None, :] == 0
-        token_ids = tf.where(first & (lengths[:, None] == 0), self.empty_prompt_id, token_ids)
-        lengths = tf.maximum(lengths, 1)
-        total = tf.shape(token_ids)[1] + max_new_tokens
+        lengths = ops.sum(ops.cast(token_ids > 0, "int32"), axis=1)
+        token_ids = ops.pad(token_ids, [[0, 0], [0, 1]])  # room for an empty prompt's token
+        first = ops.arange(ops.shape(token_ids)[1])[None, :] == 0
+        token_ids = ops.where(first & (lengths[:, None] == 0), self.empty_prompt_id, token_ids)
+        lengths = ops.maximum(lengths, 1)
+        total = ops.shape(token_ids)[1] + max_new_tokens
         if self.decoder.context:
-            total = tf.minimum(total, self.decoder.context)  # the GPT reads no further
-        prompt = tf.pad(token_ids, [[0, 0], [0, tf.maximum(0, total - tf.shape(token_ids)[1])]])
+            total = ops.minimum(total, self.decoder.context)  # the GPT reads no further
+        total = _static(total)
+        room = _static(ops.maximum(0, total - ops.shape(token_ids)[1]))
+        prompt = ops.pad(token_ids, [[0, 0], [0, room]])
         prompt = prompt[:, :total]
 
         def together():
             # Rows longer than the shortest keep their prompt tokens where `mask` says so.
-            index = tf.reduce_min(lengths)
-            mask = tf.range(total)[None, :] < lengths[:, None]
+            index = _static(ops.min(lengths))
+            mask = ops.arange(total)[None, :] < lengths[:, None]
             cache = self.decoder.start(prompt, index)
             return self._choose(
                 branch, prompt, cache, index, mask, temperature, top_k, top_p, num_beams, seed
@@ -399,37 +472,41 @@ class Decoding:
             # Beam search scores every position it writes: each row starts at its own length.
             def row(arguments):
                 ids, length = arguments
+                length = _static(length)
                 # Its own buffer: beam search would otherwise score tokens past the row's end.
-                end = tf.minimum(length + max_new_tokens, total)
+                end = _static(ops.minimum(length + max_new_tokens, total))
                 ids = ids[None, :end]
                 cache = self.decoder.start(ids, length)
                 best = beam_search(self._next, ids, cache, length, num_beams)[0]
-                return tf.pad(best, [[0, total - end]])
+                return ops.pad(best, [[0, total - end]])
 
-            return tf.map_fn(row, (prompt, lengths), fn_output_signature=tf.int32)
+            return _map_rows(row, (prompt, lengths))
 
         if isinstance(branch, int):
             generated = one_by_one() if branch == 2 else together()
         else:
             generated = tf.cond(tf.equal(branch, 2), one_by_one, together)
         # Each row's continuation: the max_new_tokens tokens after its prompt.
-        columns = lengths[:, None] + tf.range(max_new_tokens)[None, :]
+        columns = lengths[:, None] + ops.arange(max_new_tokens)[None, :]
         inside = columns < total
-        gathered = tf.gather(generated, tf.minimum(columns, total - 1), batch_dims=1)
-        return tf.where(inside, gathered, 0)
+        gathered = ops.take_along_axis(generated, ops.minimum(columns, total - 1), axis=1)
+        return ops.where(inside, gathered, 0)
 
     def _translation_buffer(self, source, max_new_tokens, extras=False):
         """`(prompt, mask, cache, steps)`: `[start]` and room for the translation, within the
         positions a model with position embeddings covers (`steps` tokens of it)."""
-        batch = tf.shape(source)[0]
+        batch = ops.shape(source)[0]
         if self.decoder.context:
-            max_new_tokens = tf.minimum(max_new_tokens, self.decoder.context - 1)
-        prompt = tf.concat(
-            [tf.fill([batch, 1], self.start_id), tf.zeros([batch, max_new_tokens], tf.int32)],
+            max_new_tokens = _static(ops.minimum(max_new_tokens, self.decoder.context - 1))
+        prompt = ops.concatenate(
+            [
+                ops.full([batch, 1], self.start_id, dtype="int32"),
+                ops.zeros([batch, max_new_tokens], "int32"),
+            ],
             axis=1,
         )
-        mask = tf.concat(
-            [tf.ones([batch, 1], tf.bool), tf.zeros([batch, max_new_tokens], tf.bool)], axis=1
+        mask = ops.concatenate(
+            [ops.ones([batch, 1], "bool"), ops.zeros([batch, max_new_tokens], "bool")], axis=1
         )
         return prompt, mask, self.decoder.start(prompt, 1, source, extras), max_new_tokens
 
@@ -440,7 +517,7 @@ class Decoding:
         generated = self._choose(
             branch, prompt, cache, 1, mask, temperature, top_k, top_p, num_beams, seed
         )
-        return tf.pad(generated[:, 1:], [[0, 0], [0, max_new_tokens - steps]])
+        return ops.pad(generated[:, 1:], [[0, 0], [0, max_new_tokens - steps]])
 
     def translate_greedily(self, source, max_new_tokens):
         """Greedy translations `(batch, max_new_tokens)` of source ids, and what the decoder
@@ -450,7 +527,7 @@ class Decoding:
         generated, cache = greedy_search(self._next, prompt, cache, 1, mask, self.end_id)
         padding = [[0, 0], [0, max_new_tokens - steps]]
         extras = {
-            name: tf.pad(value[:, :steps], padding + [[0, 0]] * (len(value.shape) - 2))
+            name: ops.pad(value[:, :steps], padding + [[0, 0]] * (len(value.shape) - 2))
             for name, value in self.decoder.extras(cache).items()
         }
-        return tf.pad(generated[:, 1:], padding), extras
+        return ops.pad(generated[:, 1:], padding), extras

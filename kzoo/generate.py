@@ -23,7 +23,6 @@ import numpy as np
 import tensorflow as tf
 
 from kzoo import validation
-from kzoo.backends import require_tensorflow
 from kzoo.data import vectorization
 from kzoo.decoding import SAMPLERS, Decoding
 from kzoo.registry import decoder_class, decoder_for
@@ -152,11 +151,11 @@ def generate(
     if decoding.decoder.translates:
         token_ids = vectorization.vectorize(run["vectorizer"], prompts, run["max_length"])
     else:
-        token_ids = [list(row) for row in run["vectorizer"](tf.constant(prompts)).to_list()]
+        token_ids = vectorization.token_rows(run["vectorizer"], prompts)
         _check_context(decoding, token_ids, max_new_tokens)
     seed = int(np.random.randint(2**31)) if seed is None else seed
     ids = decoding.for_sampler(sampler)(
-        tf.constant(_pad(token_ids)),
+        _pad(token_ids),
         max_new_tokens,
         sampler,
         temperature,
@@ -164,7 +163,8 @@ def generate(
         float(p),
         num_beams,
         seed,
-    ).numpy()
+    )
+    ids = keras.ops.convert_to_numpy(ids)
     texts = [_join(run, row) for row in ids]
     return texts[0] if single else texts
 
@@ -304,9 +304,6 @@ def _trim(cache):
 
 def _decoding(model, tokens):
     """The model's `Decoding`, built (and its function traced) once per model."""
-    require_tensorflow(
-        "kzoo.generate on a kzoo model (its decoding is a TensorFlow graph, shared with the export)"
-    )
     entry = _DECODINGS.get(id(model))
     if entry is None or entry.decoder.model is not model or entry.tokens != tokens:
         entry = Decoding(decoder_for(model), tokens)

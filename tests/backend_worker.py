@@ -5,8 +5,11 @@
     KERAS_BACKEND=torch python backend_worker.py outputs DIR # every DIR/<name>.keras loaded, run
                                                              # on its inputs, outputs written
     KERAS_BACKEND=jax python backend_worker.py guards DIR    # what needs TensorFlow, tried
+    KERAS_BACKEND=jax python backend_worker.py decode DIR    # generators and translators of
+                                                             # DIR decoded
     KERAS_BACKEND=jax python backend_worker.py all DIR       # outputs of DIR/from_tensorflow,
-                                                             # save to DIR/from_<backend>, guards
+                                                             # its decodings, save to
+                                                             # DIR/from_<backend>, guards
 
 Files: `DIR/<name>.keras`, `DIR/<name>.inputs.npz`, `DIR/<name>.<backend>.npz` (the outputs
 computed on that backend); `guards` writes `DIR/guards.json`, each feature's error message;
@@ -78,27 +81,56 @@ def load_models(folder):
         np.savez(os.path.join(folder, f"{name}.{backend}.npz"), **outputs)
 
 
-def try_guards(folder):
-    """Each TensorFlow-only feature, called on this backend: its error, or None."""
+def decode_models(folder):
+    """Every generator and translator of `folder` (`.keras` files saved by `save_models`),
+    decoded on this backend with kzoo's `Decoding`: `{name: {sampler: ids}}`, greedy and beam
+    search, and `"seeded"`: whether a seeded top-k draw repeats with its seed. Written to
+    `decoded.<backend>.json`."""
     import keras
 
     import kzoo
+    from kzoo.decoding import Decoding
+    from kzoo.registry import decoder_for, get_model_entry
+
+    decoded = {}
+    for name in kzoo.list_models():
+        if get_model_entry(name).decoder is None:
+            continue
+        model = keras.models.load_model(os.path.join(folder, f"{name}.keras"))
+        inputs = load_inputs(os.path.join(folder, f"{name}.inputs.npz"))
+        vocabulary_size = int(model.outputs[0].shape[-1])
+        tokens = ["", "[UNK]", "[start]", "[end]"]
+        tokens += [f"t{i}" for i in range(vocabulary_size - len(tokens))]
+        decoding = Decoding(decoder_for(model), tokens)
+        # Sources for translators; prompts for language models, one of them empty.
+        ids = inputs["encoder_token_ids"] if isinstance(inputs, dict) else inputs.copy()
+        if not decoding.decoder.translates:
+            ids[-1] = 0
+        ids = np.asarray(ids, "int32")
+
+        def run(sampler, seed=0, decoding=decoding, ids=ids):
+            generate = decoding.for_sampler(sampler)
+            out = generate(ids, 4, sampler, 1.0, 3, 1.0, 2, seed)
+            return keras.ops.convert_to_numpy(out).tolist()
+
+        decoded[name] = {
+            "greedy": run("greedy"),
+            "beam": run("beam"),
+            "seeded": run("top_k", seed=7) == run("top_k", seed=7),
+        }
+    with open(os.path.join(folder, f"decoded.{keras.backend.backend()}.json"), "w") as f:
+        json.dump(decoded, f)
+    return decoded
+
+
+def try_guards(folder):
+    """Each TensorFlow-only feature, called on this backend: its error, or None."""
     from kzoo.export import export_run
     from kzoo.serving import ModelServer
     from kzoo.training import Run, parse_settings
     from recipes import lstm_classifier
 
-    gpt = kzoo.build_gpt(
-        vocabulary_size=10,
-        max_sequence_length=8,
-        num_layers=1,
-        num_heads=1,
-        hidden_dim=8,
-        intermediate_dim=8,
-    )
-    vectorizer = keras.layers.TextVectorization(split="character", vocabulary=list("abcdefgh"))
     attempts = {
-        "generate": lambda: kzoo.generate(gpt, "ab", vectorizer=vectorizer),
         "export": lambda: export_run(folder, os.path.join(folder, "exports")),
         "serve": lambda: ModelServer(folder, rest_port=None, grpc_port=None),
         "train": lambda: Run(parse_settings(lstm_classifier.SETTINGS, ["--no-export"])),
@@ -116,14 +148,26 @@ def try_guards(folder):
 
 def use_runs(runs):
     """What a preset of a classifier run and a language model run give on this backend:
-    `{"probabilities": [...], "perplexity": float}` for `runs` (`classifier_preset`,
-    `language_model_run`, `texts`)."""
+    `{"probabilities": [...], "perplexity": float, "greedy": texts, "beam": texts,
+    "translations": [greedy, beam], "attention": {...}}` for `runs` (`classifier_preset`,
+    `language_model_run`, `texts`, `translation_run`, `sources`)."""
     import kzoo
+    from kzoo.attention import attention_for
 
     classifier = kzoo.from_preset(runs["classifier_preset"])
+    language_model, translator = runs["language_model_run"], runs["translation_run"]
+    attention = attention_for(translator, runs["sources"][0])
+    prompts = [text[:6] for text in runs["texts"]]  # within the tiny GPT's context
     return {
         "probabilities": classifier.predict(runs["texts"], verbose=0).tolist(),
-        "perplexity": kzoo.perplexity(runs["language_model_run"], runs["texts"]),
+        "perplexity": kzoo.perplexity(language_model, runs["texts"]),
+        "greedy": kzoo.generate(language_model, prompts, max_new_tokens=8),
+        "beam": kzoo.generate(language_model, prompts, 8, sampler="beam", num_beams=3),
+        "translations": [
+            kzoo.generate(translator, runs["sources"]),
+            kzoo.generate(translator, runs["sources"], sampler="beam", num_beams=3),
+        ],
+        "attention": {"target": attention.target_tokens, "weights": attention.weights.tolist()},
     }
 
 
@@ -132,6 +176,7 @@ def run_all(folder):
     import keras
 
     load_models(os.path.join(folder, "from_tensorflow"))
+    decode_models(os.path.join(folder, "from_tensorflow"))
     there = os.path.join(folder, f"from_{keras.backend.backend()}")
     os.makedirs(there, exist_ok=True)
     save_models(there)
@@ -147,6 +192,11 @@ def run_all(folder):
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     mode, folder = sys.argv[1], sys.argv[2]
-    {"save": save_models, "outputs": load_models, "guards": try_guards, "all": run_all}[mode](
-        folder
-    )
+    modes = {
+        "save": save_models,
+        "outputs": load_models,
+        "decode": decode_models,
+        "guards": try_guards,
+        "all": run_all,
+    }
+    modes[mode](folder)

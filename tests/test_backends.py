@@ -65,8 +65,8 @@ def _assert_same_outputs(folder, first, second):
 
 @pytest.fixture(scope="module")
 def tensorflow_runs(tmp_path_factory):
-    """Two tiny runs trained here (a classifier, saved as a preset, and a GPT) and what they
-    give on TensorFlow (`backend_worker.use_runs`)."""
+    """Three tiny runs trained here (a classifier, saved as a preset, a GPT and an attention
+    seq2seq) and what they give on TensorFlow (`backend_worker.use_runs`)."""
     from kzoo.recipes.gpt import TINY
 
     from kzoo_cli import main as kzoo_main
@@ -77,10 +77,16 @@ def tensorflow_runs(tmp_path_factory):
     classifier += ["--set", "model_args.embedding_dim=8", "--output-dir", str(folder / "cnn")]
     assert kzoo_main(["train", "cnn_sentiment", *train, *classifier]) == 0
     assert kzoo_main(["train", "gpt", *train, *TINY, "--output-dir", str(folder / "gpt")]) == 0
+    translator = ["--num-examples", "300", "--max-decode-length", "12"]
+    translator += ["--set", "model_args.latent_dim=8", "--set", "model_args.embedding_dim=8"]
+    translator += ["--output-dir", str(folder / "translator")]
+    assert kzoo_main(["train", "attention_seq2seq", *train, *translator]) == 0
     runs = {
         "classifier_preset": str(kzoo.save_preset(folder / "cnn", folder / "cnn_preset")),
         "language_model_run": str(folder / "gpt"),
         "texts": ["a gripping, lovely film", "not good at all", "words it never saw", ""],
+        "translation_run": str(folder / "translator"),
+        "sources": ["Sat, 19 May 2074", "3/4/1999"],
     }
     return runs, backend_worker.use_runs(runs)
 
@@ -118,6 +124,30 @@ def test_runs_and_presets_saved_on_tensorflow_answer_the_same_on_another_backend
     # A preset's classifier of raw strings, the empty text included (it reads as [UNK]).
     np.testing.assert_allclose(there["probabilities"], here["probabilities"], atol=1e-4)
     np.testing.assert_allclose(there["perplexity"], here["perplexity"], rtol=1e-4)
+    # kzoo.generate on the run's GPT: greedy and beam search, an empty prompt included.
+    assert there["greedy"] == here["greedy"]
+    assert there["beam"] == here["beam"]
+    # A translator's run: kzoo.generate, and the attention tool's picture of a sentence.
+    assert there["translations"] == here["translations"]
+    assert there["attention"]["target"] == here["attention"]["target"]
+    weights = there["attention"]["weights"], here["attention"]["weights"]
+    np.testing.assert_allclose(*weights, atol=1e-4)
+
+
+def test_generators_and_translators_decode_the_same_on_another_backend(crossed):
+    """kzoo's one decoding loop, eager off TensorFlow: the same weights give the same greedy and
+    beam-search ids on both backends, for every family; a seeded draw repeats on each."""
+    backend, folder = crossed
+    here = backend_worker.decode_models(str(folder / "from_tensorflow"))
+    with open(folder / "from_tensorflow" / f"decoded.{backend}.json", encoding="utf-8") as f:
+        there = json.load(f)
+    families = {"attention_seq2seq", "gpt", "rnn_generator", "seq2seq", "transformer_seq2seq"}
+    assert set(here) == families
+    assert set(there) == set(here)
+    for name in here:
+        for sampler in ("greedy", "beam"):
+            assert there[name][sampler] == here[name][sampler], f"{name} {sampler} on {backend}"
+        assert here[name]["seeded"] and there[name]["seeded"], name
 
 
 def test_what_needs_tensorflow_says_so_in_one_error(crossed):
@@ -125,7 +155,6 @@ def test_what_needs_tensorflow_says_so_in_one_error(crossed):
     with open(folder / "guards.json", encoding="utf-8") as f:
         errors = json.load(f)
     subjects = {
-        "generate": "kzoo.generate on a kzoo model",
         "export": "Exporting a SavedModel",
         "serve": "kzoo serve",
         "train": "A kzoo training run",

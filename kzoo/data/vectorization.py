@@ -395,6 +395,12 @@ def _rows(ids):
     return [row[:length].tolist() for row, length in zip(padded, lengths)]
 
 
+def token_rows(vectorizer, texts):
+    """The token ids of each text as a list of ints, as many as the text has (none for an
+    empty text), on every backend."""
+    return _rows(vectorizer(tf.constant(list(texts))))
+
+
 def vectorize(vectorizer, texts, max_length=None, batch_size=4096):
     """Returns the token ids of each text as a list of int32 numpy arrays, truncated to
     `max_length` tokens when given. Texts with no known token keep one `[UNK]`, so every

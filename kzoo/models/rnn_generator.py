@@ -1,9 +1,9 @@
 """Recurrent next-token language model: Embedding → SimpleRNN/LSTM/GRU → Dense logits."""
 
 import keras
-import tensorflow as tf
+from keras import ops
 
-from kzoo import testing, validation
+from kzoo import decoding, testing, validation
 from kzoo.decoding import Decoder
 from kzoo.models.heads import compile_language_model
 from kzoo.models.lstm_classifier import RNN_LAYERS, recurrent_layer
@@ -19,9 +19,9 @@ class RNNGeneratorDecoder(Decoder):
         self.state_sizes = [int(state.shape[-1]) for state in self.step_model.inputs[1:]]
 
     def start(self, prompt, index, source=None, extras=False):
-        zeros = [tf.zeros([tf.shape(prompt)[0], size]) for size in self.state_sizes]
+        zeros = [ops.zeros([ops.shape(prompt)[0], size]) for size in self.state_sizes]
         # The prompt before position index - 1 in one call; `step` reads on from there.
-        return tf.cond(
+        return decoding.cond(
             index > 1,
             lambda: self.step_model([prompt[:, : index - 1], *zeros], training=False)[1:],
             lambda: zeros,

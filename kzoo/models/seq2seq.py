@@ -5,7 +5,7 @@ shares `seq2seq_inference_models`.
 """
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from kzoo import testing, validation
 from kzoo.decoding import Decoder
@@ -124,8 +124,8 @@ class Seq2SeqDecoder(Decoder):
         cache = dict(self.encoder({"encoder_token_ids": source}, training=False))
         if extras and "attention" in self.decoder.output:
             # Each output token's attention over the source, noted as it is decoded.
-            shape = [tf.shape(prompt)[0], tf.shape(prompt)[1], tf.shape(source)[1]]
-            cache["attention"] = tf.zeros(shape)
+            shape = [ops.shape(prompt)[0], ops.shape(prompt)[1], ops.shape(source)[1]]
+            cache["attention"] = ops.zeros(shape)
         return cache
 
     def step(self, token_ids, cache, index):
@@ -133,9 +133,9 @@ class Seq2SeqDecoder(Decoder):
         out = self.decoder({**inputs, "decoder_token_ids": token_ids}, training=False)
         cache = {**cache, "state_h": out["state_h"], "state_c": out["state_c"]}
         if "attention" in cache:  # the weights of the token at position `index`
-            row = tf.range(tf.shape(cache["attention"])[1])[None, :, None] == index - 1
-            weights = tf.cast(out["attention"], cache["attention"].dtype)
-            cache["attention"] = tf.where(row, weights, cache["attention"])
+            row = ops.arange(ops.shape(cache["attention"])[1])[None, :, None] == index - 1
+            weights = ops.cast(out["attention"], cache["attention"].dtype)
+            cache["attention"] = ops.where(row, weights, cache["attention"])
         return out["logits"][:, -1], cache
 
     def extras(self, cache):
