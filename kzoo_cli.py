@@ -13,8 +13,10 @@ kzoo preset upload DIR HANDLE   publish a preset on Kaggle (kaggle://) or Huggin
 
 RUN_DIR may also be a preset folder or a kaggle:// or hf:// handle of one.
 
-Two options work with every command, anywhere on the line: `--debug` shows the traceback of an
-error (as does `KZOO_DEBUG=1`), `--verbose` shows TensorFlow's own log lines.
+Three options work with every command, anywhere on the line: `--debug` shows the traceback of
+an error (as does `KZOO_DEBUG=1`), `--verbose` shows TensorFlow's own log lines, and
+`--backend tensorflow|jax|torch` picks Keras' backend (as `KERAS_BACKEND` does; training,
+generation and export work on each, serving on TensorFlow).
 
 This module lives outside the `kzoo` package on purpose: `import kzoo` imports TensorFlow and
 registers kzoo's Keras objects (so `keras.models.load_model` finds them), which takes seconds.
@@ -34,6 +36,7 @@ import importlib
 import importlib.util
 import os
 import pkgutil
+import subprocess
 import sys
 
 # The exit statuses: a usage error (bad setting, file or name), another failure, Ctrl-C.
@@ -480,9 +483,11 @@ def run_command(prog, function, *args, debug=False, hint=""):
 
 
 def _global_options(argv):
-    """Takes `--debug` and `--verbose` out of `argv`, wherever they are (before a `--`)."""
-    rest, debug, verbose = [], False, False
-    for i, arg in enumerate(argv):
+    """Takes `--debug`, `--verbose` and `--backend NAME` out of `argv`, wherever they are
+    (before a `--`); returns `(rest, debug, verbose, backend or None)`."""
+    rest, debug, verbose, backend = [], False, False, None
+    arguments = iter(enumerate(argv))
+    for i, arg in arguments:
         if arg == "--":
             rest += argv[i:]
             break
@@ -490,17 +495,47 @@ def _global_options(argv):
             debug = True
         elif arg == "--verbose":
             verbose = True
+        elif arg == "--backend" or arg.startswith("--backend="):
+            backend = arg.partition("=")[2] if "=" in arg else next(arguments, (i, ""))[1]
         else:
             rest.append(arg)
     debug = debug or os.environ.get("KZOO_DEBUG", "") not in ("", "0")
-    return rest, debug, verbose
+    return rest, debug, verbose, backend
+
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def _on_backend(backend, child_command):
+    """Makes Keras run `backend` for this command: chosen here when Keras is not imported yet,
+    else (another backend already loaded, e.g. `kzoo_cli.main` called from a program) the
+    command runs in a child process; returns its exit status then, else `None`."""
+    if backend is None:
+        return None
+    if backend not in BACKENDS:
+        raise ValueError(
+            f"Invalid value for option --backend. Expected one of {BACKENDS}. "
+            f"Received: --backend={backend}"
+        )
+    keras = sys.modules.get("keras")
+    if keras is None:
+        os.environ["KERAS_BACKEND"] = backend
+        return None
+    if keras.backend.backend() == backend:
+        return None
+    environment = {**os.environ, "KERAS_BACKEND": backend}
+    return subprocess.run([sys.executable, *child_command], env=environment).returncode
 
 
 def main(argv=None):
     """Runs the `kzoo` command line; returns its exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    argv, debug, verbose = _global_options(argv)
+    given = list(argv)
+    argv, debug, verbose, backend = _global_options(argv)
     command = argv[0] if argv else None
+    elsewhere = run_command(f"kzoo {command}", _on_backend, backend, ["-m", "kzoo", *given])
+    if elsewhere is not None:
+        return elsewhere
     if command in ("train", "serve"):
         function, args = (_train if command == "train" else _serve), (argv[1:],)
     else:
@@ -519,8 +554,13 @@ def run_recipe(recipe_main, argv=None):
     Example: a recipe ends with `sys.exit(run_recipe(main))`.
     """
     argv = sys.argv[1:] if argv is None else list(argv)
-    argv, debug, _ = _global_options(argv)
+    given = list(argv)
+    argv, debug, _, backend = _global_options(argv)
     prog = os.path.basename(sys.argv[0] or "recipe")
+    # A recipe file imports Keras first: another backend runs the recipe again in a child.
+    elsewhere = run_command(prog, _on_backend, backend, [sys.argv[0], *given])
+    if elsewhere is not None:
+        return elsewhere
     name = os.path.splitext(prog)[0]
     hint = _interrupted_hint("train", ["train", name, *argv])
 

@@ -13,8 +13,8 @@ Every model is a factory function, importable from the top level and registered 
 
 import os
 
-# Training runs, export and serving are built on TensorFlow (tf.distribute, SavedModel, TF
-# Serving): it is the backend unless the process asked for another before importing Keras.
+# Export and serving are built on TensorFlow (SavedModel, TF Serving): it is the backend
+# unless the process asked for another before importing Keras.
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 # Importing these registers every Keras object a kzoo model or run saves (layers, models,

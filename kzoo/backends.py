@@ -2,14 +2,16 @@
 
 kzoo's factories, layers and models are plain Keras: they build, run, `fit` (the GAN with a
 train step per backend), `predict`, save and load on every Keras backend (TensorFlow, JAX,
-PyTorch), and a `.keras` file saved on one loads on the others with the same outputs. The
-backend is chosen per process by `KERAS_BACKEND` before Keras is first imported; kzoo picks
-TensorFlow when it is unset.
+PyTorch), and a `.keras` file saved on one loads on the others with the same outputs.
+Generation (`kzoo.generate`, its one decoding loop in `keras.ops`), perplexity, presets and
+the attention tool work on each too. The backend is chosen per process by `KERAS_BACKEND`
+before Keras is first imported; kzoo picks TensorFlow when it is unset.
 
-What is built on TensorFlow itself stays there: training runs (`kzoo train`, on
-`tf.distribute`), the SavedModel export and its signatures, the local server, and generation
-with kzoo's own models (one TensorFlow graph shared with the export). Each
-calls `require_tensorflow` first, so that from another backend it fails at once, in one line,
+Training runs (`kzoo train --backend`) work on each as well, on one device off TensorFlow
+(`kzoo.distribute.placement`), and a run's export is made by a TensorFlow process
+from its files (`kzoo.export.export_run`). What is built on TensorFlow itself stays there: the
+export of a model held in memory and its signatures (`export_bundle`) and the local server.
+Each calls `require_tensorflow` first, so that from another backend it fails at once, in one line,
 instead of deep in a TensorFlow call that was handed a JAX array.
 
 Example:

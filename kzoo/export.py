@@ -17,6 +17,8 @@ import errno
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 
 import numpy as np
@@ -26,7 +28,7 @@ from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from kzoo import validation
-from kzoo.backends import require_tensorflow
+from kzoo.backends import backend_of_process, require_tensorflow
 from kzoo.runs import load_run
 from kzoo.serving.servables import WARMUP_FILE  # where TF Serving reads warm-up requests
 from kzoo.signatures import build_archive
@@ -244,13 +246,34 @@ def export_run(run_dir, export_dir="saved_models", name=None, max_new_tokens_lim
         name: str, optional. Model name; defaults to the run's recipe.
         max_new_tokens_limit: int, optional. See `export_bundle`.
 
+    On Keras' JAX and PyTorch backends the export runs in a TensorFlow process (the run's
+    `model.keras` loads there with the same outputs), so a run exports the same SavedModel
+    whatever backend trained it.
+
     Returns:
         The path of the new version folder.
     """
-    require_tensorflow("Exporting a SavedModel")
     if name is not None:
         check_model_name(name)  # before anything is read or written
+    if backend_of_process() != "tensorflow":
+        return _export_in_tensorflow(run_dir, export_dir, name, max_new_tokens_limit)
     bundle, config = load_run(run_dir)
     return export_bundle(
         bundle, export_dir, name or config["recipe"], max_new_tokens_limit=max_new_tokens_limit
     )
+
+
+def _export_in_tensorflow(run_dir, export_dir, name, max_new_tokens_limit):
+    """`kzoo export` in a child process on Keras' TensorFlow backend; its version folder."""
+    command = [sys.executable, "-m", "kzoo", "export", os.fspath(run_dir)]
+    command += ["--export-dir", os.fspath(export_dir)]
+    if name is not None:
+        command += ["--name", name]
+    if max_new_tokens_limit is not None:
+        command += ["--max-new-tokens-limit", str(max_new_tokens_limit)]
+    environment = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    done = subprocess.run(command, env=environment, capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or ["(no output)"]
+        raise RuntimeError(f"Exporting {run_dir} on TensorFlow failed: {lines[-1]}")
+    return done.stdout.strip().splitlines()[-1]

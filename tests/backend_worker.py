@@ -125,15 +125,12 @@ def decode_models(folder):
 
 def try_guards(folder):
     """Each TensorFlow-only feature, called on this backend: its error, or None."""
-    from kzoo.export import export_run
+    from kzoo.export import export_bundle
     from kzoo.serving import ModelServer
-    from kzoo.training import Run, parse_settings
-    from recipes import lstm_classifier
 
     attempts = {
-        "export": lambda: export_run(folder, os.path.join(folder, "exports")),
+        "export": lambda: export_bundle(None, os.path.join(folder, "exports"), "model"),
         "serve": lambda: ModelServer(folder, rest_port=None, grpc_port=None),
-        "train": lambda: Run(parse_settings(lstm_classifier.SETTINGS, ["--no-export"])),
     }
     errors = {}
     for feature, attempt in attempts.items():

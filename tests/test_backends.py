@@ -31,8 +31,9 @@ OTHER_BACKENDS = [
 ]
 
 
-def _run(backend, *arguments, timeout=900):
+def _run(backend, *arguments, timeout=900, env=None):
     environment = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    environment.update(env or {})
     return subprocess.run(
         [sys.executable, *arguments],
         cwd=ROOT,
@@ -154,20 +155,135 @@ def test_what_needs_tensorflow_says_so_in_one_error(crossed):
     backend, folder = crossed
     with open(folder / "guards.json", encoding="utf-8") as f:
         errors = json.load(f)
-    subjects = {
-        "export": "Exporting a SavedModel",
-        "serve": "kzoo serve",
-        "train": "A kzoo training run",
-    }
+    subjects = {"export": "Exporting a SavedModel", "serve": "kzoo serve"}
     for feature, subject in subjects.items():
         assert errors[feature] is not None, f"{feature} ran on {backend}"
         assert errors[feature].startswith(subject), errors[feature]
         assert "needs Keras' TensorFlow backend" in errors[feature]
         assert errors[feature].endswith(f"Received: KERAS_BACKEND={backend}")
     # From the command line: one line, no traceback.
-    result = _run(backend, "-m", "kzoo_cli", "train", "lstm_classifier", "--no-export")
+    result = _run(backend, "-m", "kzoo_cli", "serve", "--model_base_path", str(folder))
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert "Traceback" not in result.stderr
-    assert lines[-1].startswith("kzoo train: error: NotImplementedError: A kzoo training run")
+    assert lines[-1].startswith("kzoo serve: error: NotImplementedError: kzoo serve")
     assert f"Received: KERAS_BACKEND={backend}" in lines[-1]
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_a_run_trains_on_another_backend_and_its_export_is_served(backend, tmp_path):
+    """`kzoo train --backend`: the run flow on keras.distribution (checkpoints, history,
+    TensorBoard, metrics), then the export made by a TensorFlow process from the run's files,
+    which kzoo serve answers as the run's model does."""
+    from kzoo.recipes.lstm_classifier import TINY
+
+    from kzoo.serving import Client, ModelServer
+    from kzoo.tasks.classification import predict_texts
+
+    run_dir, exports = tmp_path / "run", tmp_path / "exports"
+    options = ["--epochs", "2", *TINY, "--output-dir", str(run_dir), "--export-dir", str(exports)]
+    result = _run(
+        "tensorflow", "-m", "kzoo_cli", "train", "lstm_classifier", "--backend", backend, *options
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert f"strategy: keras.distribution on {backend}, 1 device" in result.stdout
+    with open(run_dir / "history.csv", encoding="utf-8") as f:
+        assert len(f.read().strip().splitlines()) == 3  # a header and two epochs
+    assert (run_dir / "checkpoints" / "best.keras").exists()
+    assert any(
+        name.startswith("events.out") for _, _, files in os.walk(run_dir / "logs") for name in files
+    )
+    with open(run_dir / "metrics.json", encoding="utf-8") as f:
+        assert 0.0 <= json.load(f)["test"]["accuracy"] <= 1.0
+
+    texts = ["a gripping, lovely film", "not good at all"]
+    bundle = kzoo.runs.load_run(str(run_dir))[0]
+    expected = predict_texts(
+        bundle.model, bundle.vectorizers["text"], texts, bundle.max_length, verbose=0
+    )
+    server = ModelServer(
+        str(exports / "lstm_classifier"), model_name="reviews", rest_port=0, grpc_port=None
+    ).start()
+    try:
+        answer = Client(server.rest_url).predict("reviews", {"text": texts})
+    finally:
+        server.stop()
+    np.testing.assert_allclose(answer["scores"], expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", OTHER_BACKENDS)
+def test_a_run_killed_on_another_backend_resumes_there_with_the_same_command(backend, tmp_path):
+    """The run's backup, history and best checkpoint are Keras files: a JAX or PyTorch run
+    killed at an epoch's end resumes from it as a TensorFlow run does (tests/faults)."""
+    from kzoo.recipes.lstm_classifier import TINY
+
+    run_dir = tmp_path / "run"
+    options = [*TINY, "--epochs", "2", "--early-stopping-patience", "0", "--no-export"]
+    options += ["--output-dir", str(run_dir)]
+    fault_at = os.path.join(ROOT, "tests", "faults", "fault_at.py")
+    killed = _run(backend, fault_at, "0", "epoch_end", "lstm_classifier", *options)
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    resumed = _run(backend, "-m", "kzoo_cli", "train", "lstm_classifier", *options)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from the last completed epoch: 1 of 2 done" in resumed.stdout
+    assert "trained 1 epoch(s) in this process" in resumed.stdout
+    with open(run_dir / "history.csv", encoding="utf-8") as f:
+        assert [line.split(",")[0] for line in f.read().split()[1:]] == ["0", "1"]
+    assert not (run_dir / "backup").exists()
+
+
+def test_an_unknown_backend_is_one_line_of_usage_error(capsys):
+    from kzoo_cli import main as kzoo_main
+
+    assert kzoo_main(["train", "lstm_classifier", "--backend", "mxnet"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [
+        "kzoo train: error: Invalid value for option --backend. Expected one of "
+        "('tensorflow', 'jax', 'torch'). Received: --backend=mxnet"
+    ]
+
+
+def test_the_backend_already_running_trains_in_this_process(tmp_path, capsys):
+    """`--backend tensorflow` in a TensorFlow process: no child process, the run is here."""
+    from kzoo.recipes.lstm_classifier import TINY
+
+    from kzoo_cli import main as kzoo_main
+
+    options = [*TINY, "--epochs", "1", "--no-export", "--output-dir", str(tmp_path / "run")]
+    assert kzoo_main(["train", "lstm_classifier", "--backend", "tensorflow", *options]) == 0
+    assert "strategy: default strategy, 1 replica" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed")
+def test_several_jax_devices_are_refused_in_one_line_and_one_device_trains(tmp_path):
+    """Until kzoo's pipelines give keras.distribution whole batches, a run on JAX trains on
+    one device: several are refused before any data is read, `--strategy default` takes one."""
+    from kzoo.recipes.lstm_classifier import TINY
+
+    options = [*TINY, "--epochs", "1", "--no-export", "--output-dir", str(tmp_path / "run")]
+    environment = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    refused = _run("jax", "-m", "kzoo_cli", "train", "lstm_classifier", *options, env=environment)
+    assert refused.returncode == 1
+    assert (
+        refused.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            "kzoo train: error: NotImplementedError: Training on several devices on Keras' jax "
+            "backend is not supported yet"
+        )
+    )
+    assert "Received: 2 devices (cpu:0, cpu:1)" in refused.stderr
+    assert not (tmp_path / "run" / "vocabulary.txt").exists()
+    one = _run(
+        "jax",
+        "-m",
+        "kzoo_cli",
+        "train",
+        "lstm_classifier",
+        "--strategy",
+        "default",
+        *options,
+        env=environment,
+    )
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert "strategy: keras.distribution on jax, 1 device (cpu:0)" in one.stdout

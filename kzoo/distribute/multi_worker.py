@@ -62,14 +62,20 @@ def fit(model, x=None, **fit_kwargs):
     >>> len(history.history["loss"])
     2
     """
-    strategy = model.distribute_strategy
-    if not is_multi_worker(strategy):
+    # Off TensorFlow (keras.distribution, one device) a model has no tf.distribute strategy.
+    strategy = getattr(model, "distribute_strategy", None)
+    if strategy is None or not is_multi_worker(strategy):
         return model.fit(x, **fit_kwargs)
     x = shard_options(x)
     if "validation_data" in fit_kwargs:
         fit_kwargs["validation_data"] = shard_options(fit_kwargs["validation_data"])
     callbacks = fit_kwargs.pop("callbacks", None)
-    with _multi_worker_fixes(model), _chief_writes_only(callbacks, strategy) as callbacks:
+    resolver = strategy.cluster_resolver
+    name = f"{resolver.task_type}_{resolver.task_id}"
+    with (
+        _multi_worker_fixes(model),
+        _chief_writes_only(callbacks, is_chief(strategy), name) as callbacks,
+    ):
         return model.fit(x, callbacks=callbacks, **fit_kwargs)
 
 
@@ -97,11 +103,16 @@ def evaluate(model, x=None, **evaluate_kwargs):
     >>> sorted(logs)
     ['accuracy', 'loss']
     """
-    strategy = model.distribute_strategy
-    if not is_multi_worker(strategy):
+    strategy = getattr(model, "distribute_strategy", None)
+    if strategy is None or not is_multi_worker(strategy):
         return model.evaluate(x, **evaluate_kwargs)
     callbacks = evaluate_kwargs.pop("callbacks", None)
-    with _multi_worker_fixes(model), _chief_writes_only(callbacks, strategy) as callbacks:
+    resolver = strategy.cluster_resolver
+    name = f"{resolver.task_type}_{resolver.task_id}"
+    with (
+        _multi_worker_fixes(model),
+        _chief_writes_only(callbacks, is_chief(strategy), name) as callbacks,
+    ):
         return model.evaluate(shard_options(x), callbacks=callbacks, **evaluate_kwargs)
 
 
@@ -221,17 +232,16 @@ class _RedirectAfterRestore(keras.callbacks.Callback):
 
 
 @contextlib.contextmanager
-def _chief_writes_only(callbacks, strategy):
-    """Points non-chief workers' callback files to a temporary directory, deleted afterwards.
+def _chief_writes_only(callbacks, chief, worker_name):
+    """Points a non-chief worker's callback files to a temporary directory, deleted afterwards.
 
     Keras 3 writes callback files from every worker to the same paths, and two workers writing
     one HDF5 file at once fail. Restoring callbacks still read the shared folder first.
     """
-    if is_chief(strategy) or not isinstance(callbacks, (list, tuple)):
+    if chief or not isinstance(callbacks, (list, tuple)):
         yield callbacks
         return
-    resolver = strategy.cluster_resolver
-    workdir = tempfile.mkdtemp(prefix=f"kzoo_{resolver.task_type}_{resolver.task_id}_")
+    workdir = tempfile.mkdtemp(prefix=f"kzoo_{worker_name}_")
     moved = []  # (callback, attribute, original value)
 
     def redirect(callback, attribute, is_file):

@@ -115,8 +115,8 @@ def _dense(tokens, tags):
 
 def _padded(rows, fill):
     """Ragged rows as a dense tensor, at least one column wide (so an empty batch has a
-    shape)."""
-    dense = rows.to_tensor(fill)
+    shape). Rows already padded with `fill` (a vectorizer's off TensorFlow) stay as they are."""
+    dense = rows.to_tensor(fill) if isinstance(rows, tf.RaggedTensor) else rows
     return tf.pad(dense, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(dense)[1])]], constant_values=fill)
 
 
@@ -396,10 +396,10 @@ class TokenClassificationTask(Task):
                 continue
             right = total = 0
             true_tags, predicted_tags = [], []
-            for inputs, tags in dataset:
+            # NumPy batches: Keras' JAX and PyTorch backends take no TensorFlow tensors.
+            for inputs, tags in dataset.as_numpy_iterator():
                 probabilities = np.asarray(model.predict_on_batch(inputs))
                 predicted = probabilities[..., 1:].argmax(-1) + 1
-                tags = tags.numpy()
                 real = tags > 0
                 right += int((predicted[real] == tags[real]).sum())
                 total += int(real.sum())

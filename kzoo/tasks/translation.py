@@ -13,8 +13,10 @@ import sacrebleu
 import tensorflow as tf
 from rouge_score import rouge_scorer
 
+from kzoo.backends import backend_of_process
 from kzoo.data import batching, embedded, parallel_text, tfds_sources, vectorization
 from kzoo.decoding import SAMPLING, Decoding
+from kzoo.generate import generate
 from kzoo.registry import decoder_for, entry_for
 from kzoo.settings import Setting
 from kzoo.signatures import (
@@ -236,8 +238,15 @@ class TranslationTask(Task):
 
     def translate(self, model, data, sources):
         """Greedy translations of raw `sources`, decoded in-graph by the same function the
-        SavedModel serves."""
-        decode = self.endpoints(serving_bundle(model, data, self.config))["serving_default"]
+        SavedModel serves (on JAX and PyTorch, by `kzoo.generate`: the same decoding, eager)."""
+        bundle = serving_bundle(model, data, self.config)
+        if backend_of_process() != "tensorflow":
+            return [
+                text
+                for begin in range(0, len(sources), 256)
+                for text in generate(bundle, list(sources[begin : begin + 256]))
+            ]
+        decode = self.endpoints(bundle)["serving_default"]
         translations = []
         for begin in range(0, len(sources), 256):
             batch = tf.constant(list(sources[begin : begin + 256]))

@@ -29,12 +29,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kzoo.backends import require_tensorflow
+from kzoo.backends import backend_of_process
 from kzoo.data import vectorization
 from kzoo.distribute import multi_worker
 from kzoo.distribute import strategy as strategies
-from kzoo.distribute.xla import xla_supported
-from kzoo.export import export_bundle
+from kzoo.distribute.placement import resolve_placement
+from kzoo.export import export_bundle, export_run
 from kzoo.files import write_atomically, write_text_atomically
 from kzoo.optimizers import build_optimizer, learning_rate_schedule
 from kzoo.runs import VECTORIZERS_FILE, describe_vectorizers
@@ -63,14 +63,6 @@ def _flatten(config):
 def _shown(config, key):
     flat = _flatten(config)
     return json.dumps(flat[key]) if key in flat else "unset"
-
-
-def _precision_policy(strategy):
-    if isinstance(strategy, tf.distribute.TPUStrategy):
-        return "mixed_bfloat16"
-    if tf.config.list_physical_devices("GPU"):
-        return "mixed_float16"
-    return "mixed_bfloat16"
 
 
 def _format(value):
@@ -104,7 +96,6 @@ class Run:
     """
 
     def __init__(self, config):
-        require_tensorflow("A kzoo training run (on tf.distribute)")
         self.config = config
         # Everything the settings alone can tell is checked before any data is read.
         check_settings(config)
@@ -114,17 +105,19 @@ class Run:
         self._check_interrupted_run()
         self.started = time.time()
         keras.utils.set_random_seed(config["seed"])
-        self.strategy = strategies.resolve_strategy(config["strategy"])
+        # tf.distribute on TensorFlow, keras.distribution on JAX and PyTorch.
+        self.placement = resolve_placement(config["strategy"])
+        self.strategy = self.placement.strategy
         # Every worker reads the shared run folder (a resumed run restores from it); only the
         # chief writes: `multi_worker.fit` redirects the other workers' callback files, and the
         # runner's own files are written by the chief alone.
-        self.chief = strategies.is_chief(self.strategy)
+        self.chief = self.placement.chief
         os.makedirs(self.output_dir, exist_ok=True)
         self.policy = "float32"
         if config["mixed_precision"]:
-            self.policy = _precision_policy(self.strategy)
+            self.policy = self.placement.precision_policy()
         keras.config.set_dtype_policy(self.policy)
-        self.global_batch_size = strategies.global_batch_size(config["batch_size"], self.strategy)
+        self.global_batch_size = strategies.global_batch_size(config["batch_size"], self.placement)
         self.state = None  # the RunState of `fit`
         if self.chief:
             saved = {key: value for key, value in config.items() if key not in _NOT_SAVED}
@@ -132,7 +125,7 @@ class Run:
                 self.path("config.json"), json.dumps(saved, indent=2, sort_keys=True)
             )
         self.log(f"recipe {config['recipe']}: model {config['model']}, task {config['task']}")
-        self.log(f"strategy: {strategies.describe_strategy(self.strategy)}")
+        self.log(f"strategy: {self.placement.describe()}")
         self.log(
             f"batch {config['batch_size']} per replica, {self.global_batch_size} global; "
             f"precision {self.policy}; run folder {self.output_dir}"
@@ -236,12 +229,10 @@ class Run:
         `xla` (default: the `xla` setting) asks for XLA, which the runner may still turn off.
         """
         c = self.config
-        jit_compile = c["xla"] if xla is None else xla
-        if jit_compile:
-            supported, reason = xla_supported(model, self.strategy)
-            if not supported:
-                self.log(f"XLA off for {model.name}: {reason}")
-                jit_compile = False
+        requested = c["xla"] if xla is None else xla
+        jit_compile, reason = self.placement.xla(model, requested)
+        if reason:
+            self.log(f"XLA off for {model.name}: {reason}")
         # The task keeps the loss and metrics the model's factory chose (the GAN: its own
         # pair of optimizers).
         optimizer = self.optimizer(dataset, epochs) if self.task.trains_with_optimizer else None
@@ -266,13 +257,13 @@ class Run:
         return build_optimizer(c["optimizer"], learning_rate, clipnorm=c["clipnorm"])
 
     def steps_per_execution(self):
-        """Training steps per compiled call: the setting, reduced to a divisor of the
-        `steps_per_epoch` setting when that is set.
+        """Training steps per compiled call: the setting (one on PyTorch), reduced to a divisor
+        of the `steps_per_epoch` setting when that is set.
 
         Keras runs whole executions, so 16 steps per call would stretch a 10-step epoch to 16
         steps; a pass over a finite dataset ends early at its last batch and needs no divisor.
         """
-        steps = self.config["steps_per_execution"]
+        steps = self.placement.steps_per_execution(self.config["steps_per_execution"])
         if self.config["steps_per_epoch"]:
             steps = math.gcd(steps, self.config["steps_per_epoch"])
         return steps
@@ -418,7 +409,10 @@ class Run:
         self._check_trained()
         bundle = serving_bundle(model, data, self.config)
         write_text_atomically(self.path("examples.json"), json.dumps(bundle.examples, indent=2))
-        path = export_bundle(bundle, self.config["export_dir"], self.config["recipe"])
+        if backend_of_process() == "tensorflow":
+            path = export_bundle(bundle, self.config["export_dir"], self.config["recipe"])
+        else:  # the finished run's files, exported by a TensorFlow process
+            path = export_run(self.output_dir, self.config["export_dir"], self.config["recipe"])
         self.log(f"exported SavedModel to {path} (signatures: {', '.join(_signature_names(path))})")
         return path
 

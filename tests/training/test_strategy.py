@@ -331,10 +331,6 @@ def test_multi_worker_overrides_are_removed_afterwards():
 
 
 def test_only_the_chief_writes_callback_files(tmp_path):
-    worker = types.SimpleNamespace(
-        extended=types.SimpleNamespace(should_checkpoint=False),
-        cluster_resolver=types.SimpleNamespace(task_type="worker", task_id=1),
-    )
     backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
     checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "ckpt" / "best.keras"))
     csv_logger = keras.callbacks.CSVLogger(str(tmp_path / "history.csv"))
@@ -344,7 +340,7 @@ def test_only_the_chief_writes_callback_files(tmp_path):
     callbacks = [backup, checkpoint, csv_logger, tensorboard, stopping, run_state]
     originals = [dict(vars(callback)) for callback in callbacks]
 
-    with multi_worker._chief_writes_only(callbacks, worker) as worker_callbacks:
+    with multi_worker._chief_writes_only(callbacks, False, "worker_1") as worker_callbacks:
         assert worker_callbacks[0] is backup and worker_callbacks[2:-1] == callbacks[1:]
         for path in (checkpoint.filepath, csv_logger.filename, tensorboard.log_dir):
             assert not path.startswith(str(tmp_path))
@@ -364,8 +360,7 @@ def test_only_the_chief_writes_callback_files(tmp_path):
     assert [dict(vars(callback)) for callback in callbacks] == originals
     assert not workdir.exists()
 
-    chief = types.SimpleNamespace(extended=types.SimpleNamespace(should_checkpoint=True))
-    with multi_worker._chief_writes_only(callbacks, chief) as chief_callbacks:
+    with multi_worker._chief_writes_only(callbacks, True, "worker_0") as chief_callbacks:
         assert chief_callbacks is callbacks
 
 

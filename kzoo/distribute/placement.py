@@ -1,0 +1,72 @@
+"""Where a run trains, on any Keras backend: the one object the runner asks.
+
+`resolve_placement(name)` gives, on TensorFlow, a `TensorFlowPlacement` around the
+`tf.distribute` strategy `kzoo.distribute.strategy` resolves; on JAX and PyTorch, a
+`KerasDistribution` (`kzoo.distribute.keras_distribution`). Both answer the same: `strategy`
+(what model building enters with `.scope()`), `num_replicas_in_sync`, `chief`, `describe()`,
+`precision_policy()`, `steps_per_execution(requested)` and `xla(model, requested)`.
+
+Example:
+
+>>> placement = resolve_placement("default")
+>>> placement.describe(), placement.num_replicas_in_sync, placement.chief
+('default strategy, 1 replica (CPU:0)', 1, True)
+"""
+
+import keras
+import tensorflow as tf
+
+from kzoo.distribute.keras_distribution import resolve_distribution
+from kzoo.distribute.strategy import describe_strategy, is_chief, is_tpu, resolve_strategy
+from kzoo.distribute.xla import xla_supported
+
+
+def resolve_placement(name="auto"):
+    """The placement of a run with the `strategy` setting `name` on this process's backend."""
+    if keras.backend.backend() == "tensorflow":
+        return TensorFlowPlacement(resolve_strategy(name))
+    return resolve_distribution(name)
+
+
+class TensorFlowPlacement:
+    """A `tf.distribute` strategy as the runner uses it, beside `keras_distribution`'s
+    `KerasDistribution` on the other backends: its scope and replicas, whether this worker is
+    the chief, a line for the log, mixed precision and XLA.
+
+    Args:
+        strategy: a `tf.distribute.Strategy`.
+    """
+
+    def __init__(self, strategy):
+        self.strategy = strategy
+
+    @property
+    def num_replicas_in_sync(self):
+        return self.strategy.num_replicas_in_sync
+
+    @property
+    def chief(self):
+        return is_chief(self.strategy)
+
+    def scope(self):
+        return self.strategy.scope()
+
+    def describe(self):
+        return describe_strategy(self.strategy)
+
+    def precision_policy(self):
+        """Mixed precision here: bfloat16 on TPUs and CPUs, float16 on GPUs."""
+        if is_tpu(self.strategy) or not tf.config.list_physical_devices("GPU"):
+            return "mixed_bfloat16"
+        return "mixed_float16"
+
+    def steps_per_execution(self, requested):
+        """Training steps per compiled call: as asked."""
+        return requested
+
+    def xla(self, model, requested):
+        """`(jit_compile, why not)`: XLA when asked and it works for the model here."""
+        if not requested:
+            return False, None
+        supported, reason = xla_supported(model, self.strategy)
+        return supported, reason
