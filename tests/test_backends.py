@@ -166,7 +166,7 @@ def test_what_needs_tensorflow_says_so_in_one_error(crossed):
     assert result.returncode != 0
     lines = result.stderr.strip().splitlines()
     assert "Traceback" not in result.stderr
-    assert lines[-1].startswith("kzoo serve: error: NotImplementedError: kzoo serve")
+    assert lines[-1].startswith("kzoo serve: kzoo serve (TF Serving's APIs on SavedModels) needs")
     assert f"Received: KERAS_BACKEND={backend}" in lines[-1]
 
 
