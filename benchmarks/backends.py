@@ -3,7 +3,7 @@
 Every recipe trains from its embedded default data (no network, no data folder) for a fixed
 number of steps per epoch, once per backend (`--backend`), the backends interleaved recipe by
 recipe and round by round so that a change in the machine's load falls on all of them. Each run
-is its own process (`python recipes/<recipe>.py --backend B`), as a user runs it:
+is its own process (`KERAS_BACKEND=B python recipes/<recipe>.py`), as a user runs it:
 
 - **steady throughput**: training examples (windows of a language model, pairs of a translator,
   images of the GAN, skip-gram batches' centre words of word2vec) per second in the fastest
@@ -85,10 +85,17 @@ def run(args):
         for recipe in recipes:
             for backend in backends:
                 run_dir = os.path.join(base, f"{recipe}_{backend}_{round_}")
-                arguments = ["--backend", backend, "--epochs", str(epochs)]
-                arguments += ["--steps-per-epoch", str(steps), "--no-export"]
-                arguments += ["--early-stopping-patience", "0", "--output-dir", run_dir]
-                code, wall, peak = run_script(f"recipes/{recipe}.py", arguments, f"{run_dir}.log")
+                arguments = ["--epochs", str(epochs), "--steps-per-epoch", str(steps)]
+                arguments += ["--no-export", "--early-stopping-patience", "0"]
+                arguments += ["--output-dir", run_dir]
+                # KERAS_BACKEND, not --backend: a recipe file given --backend runs again in a
+                # child process, whose memory the parent's peak would not show.
+                code, wall, peak = run_script(
+                    f"recipes/{recipe}.py",
+                    arguments,
+                    f"{run_dir}.log",
+                    env={"KERAS_BACKEND": backend},
+                )
                 if code != 0:
                     failures.append(f"{recipe} on {backend} (round {round_ + 1}): {run_dir}.log")
                     continue

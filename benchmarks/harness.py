@@ -148,8 +148,8 @@ def run_benchmark(module, args, argv):
     print(f"\nwrote {os.path.relpath(path, ROOT)} ({wall_time:.0f} s)")
 
 
-def run_script(script, arguments, log_path, timeout=None):
-    """Runs `python SCRIPT ARGUMENTS` with output in `log_path`.
+def run_script(script, arguments, log_path, timeout=None, env=None):
+    """Runs `python SCRIPT ARGUMENTS` with output in `log_path` (and `env`'s variables set).
 
     Returns (return code, wall seconds, peak resident memory in MiB of that process). After
     `timeout` seconds the script is interrupted (SIGINT, so it still records its memory) and the
@@ -164,7 +164,7 @@ def run_script(script, arguments, log_path, timeout=None):
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
-            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})},
         )
         try:
             code = process.wait(timeout=timeout)

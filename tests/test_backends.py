@@ -143,12 +143,11 @@ def test_generators_and_translators_decode_the_same_on_another_backend(crossed):
     with open(folder / "from_tensorflow" / f"decoded.{backend}.json", encoding="utf-8") as f:
         there = json.load(f)
     families = {"attention_seq2seq", "gpt", "rnn_generator", "seq2seq", "transformer_seq2seq"}
-    assert set(here) == families
-    assert set(there) == set(here)
-    for name in here:
+    assert set(here) == set(there) == families | {"seeded"}
+    for name in families:
         for sampler in ("greedy", "beam"):
             assert there[name][sampler] == here[name][sampler], f"{name} {sampler} on {backend}"
-        assert here[name]["seeded"] and there[name]["seeded"], name
+    assert here["seeded"] and there["seeded"]
 
 
 def test_what_needs_tensorflow_says_so_in_one_error(crossed):
@@ -171,28 +170,34 @@ def test_what_needs_tensorflow_says_so_in_one_error(crossed):
 
 
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
-def test_a_run_trains_on_another_backend_and_its_export_is_served(backend, tmp_path):
-    """`kzoo train --backend`: the run flow on keras.distribution (checkpoints, history,
-    TensorBoard, metrics), then the export made by a TensorFlow process from the run's files,
-    which kzoo serve answers as the run's model does."""
+def test_a_run_on_another_backend_resumes_after_a_kill_and_its_export_is_served(backend, tmp_path):
+    """`kzoo train --backend`: the run flow on Keras' own trainer, killed at its first epoch's
+    end and resumed by the same command (the backup, history and best checkpoint are Keras
+    files), then exported by a TensorFlow process from the run's files; kzoo serve answers as
+    the run's model does."""
     from kzoo.recipes.lstm_classifier import TINY
 
     from kzoo.serving import Client, ModelServer
     from kzoo.tasks.classification import predict_texts
 
     run_dir, exports = tmp_path / "run", tmp_path / "exports"
-    options = ["--epochs", "2", *TINY, "--output-dir", str(run_dir), "--export-dir", str(exports)]
-    result = _run(
-        "tensorflow", "-m", "kzoo_cli", "train", "lstm_classifier", "--backend", backend, *options
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert f"strategy: keras.distribution on {backend}, 1 device" in result.stdout
+    options = [*TINY, "--epochs", "2", "--early-stopping-patience", "0"]
+    options += ["--output-dir", str(run_dir), "--export-dir", str(exports)]
+    fault_at = os.path.join(ROOT, "tests", "faults", "fault_at.py")
+    killed = _run(backend, fault_at, "0", "epoch_end", "lstm_classifier", *options)
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    command = ["-m", "kzoo_cli", "train", "lstm_classifier", "--backend", backend, *options]
+    resumed = _run("tensorflow", *command)
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    assert f"strategy: keras.distribution on {backend}, 1 device" in resumed.stdout
+    assert "resuming from the last completed epoch: 1 of 2 done" in resumed.stdout
+    assert "trained 1 epoch(s) in this process" in resumed.stdout
     with open(run_dir / "history.csv", encoding="utf-8") as f:
-        assert len(f.read().strip().splitlines()) == 3  # a header and two epochs
+        assert [line.split(",")[0] for line in f.read().split()[1:]] == ["0", "1"]
+    assert not (run_dir / "backup").exists()
     assert (run_dir / "checkpoints" / "best.keras").exists()
-    assert any(
-        name.startswith("events.out") for _, _, files in os.walk(run_dir / "logs") for name in files
-    )
+    logs = [name for _, _, files in os.walk(run_dir / "logs") for name in files]
+    assert any(name.startswith("events.out") for name in logs)
     with open(run_dir / "metrics.json", encoding="utf-8") as f:
         assert 0.0 <= json.load(f)["test"]["accuracy"] <= 1.0
 
@@ -209,27 +214,6 @@ def test_a_run_trains_on_another_backend_and_its_export_is_served(backend, tmp_p
     finally:
         server.stop()
     np.testing.assert_allclose(answer["scores"], expected, atol=1e-5)
-
-
-@pytest.mark.parametrize("backend", OTHER_BACKENDS)
-def test_a_run_killed_on_another_backend_resumes_there_with_the_same_command(backend, tmp_path):
-    """The run's backup, history and best checkpoint are Keras files: a JAX or PyTorch run
-    killed at an epoch's end resumes from it as a TensorFlow run does (tests/faults)."""
-    from kzoo.recipes.lstm_classifier import TINY
-
-    run_dir = tmp_path / "run"
-    options = [*TINY, "--epochs", "2", "--early-stopping-patience", "0", "--no-export"]
-    options += ["--output-dir", str(run_dir)]
-    fault_at = os.path.join(ROOT, "tests", "faults", "fault_at.py")
-    killed = _run(backend, fault_at, "0", "epoch_end", "lstm_classifier", *options)
-    assert killed.returncode == -9, killed.stderr[-3000:]
-    resumed = _run(backend, "-m", "kzoo_cli", "train", "lstm_classifier", *options)
-    assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resuming from the last completed epoch: 1 of 2 done" in resumed.stdout
-    assert "trained 1 epoch(s) in this process" in resumed.stdout
-    with open(run_dir / "history.csv", encoding="utf-8") as f:
-        assert [line.split(",")[0] for line in f.read().split()[1:]] == ["0", "1"]
-    assert not (run_dir / "backup").exists()
 
 
 def test_an_unknown_backend_is_one_line_of_usage_error(capsys):
