@@ -72,6 +72,11 @@ def _static(x):
     return x if _traced() else int(x)
 
 
+def _index(x):
+    """A position or count the loops take: an int32 tensor in graphs, a Python int eagerly."""
+    return ops.cast(x, "int32") if _traced() else int(x)
+
+
 def _map_rows(fn, elements):
     """`fn` over the rows of `elements` (a tuple of tensors), stacked: int32 rows."""
     if _traced():
@@ -215,7 +220,7 @@ def search(next, prompt, cache, index, mask, choose=_greedy, stop_token_id=None)
         ended = ops.any((prompt == stop_token_id) & ~mask, axis=1)
         return (index < length) & ~ops.all(ended)
 
-    start = ops.cast(index, "int32") if _traced() else int(index)
+    start = _index(index)
     prompt, cache, _ = loop(running, body, (prompt, cache, start), length - start)
     return prompt, cache
 
@@ -247,7 +252,7 @@ def beam_search(next, prompt, cache, index, num_beams, stop_token_id=None):
         int32 `(batch, length)`: each row's best beam.
     """
     batch, length = ops.shape(prompt)[0], ops.shape(prompt)[1]
-    num_beams = ops.cast(num_beams, "int32") if _traced() else int(num_beams)
+    num_beams = _index(num_beams)
     prompt = ops.repeat(prompt, num_beams, axis=0)
     cache = keras.tree.map_structure(lambda x: ops.repeat(x, num_beams, axis=0), cache)
     # Only the first beam of each row is live at first, so the first step keeps distinct tokens.
@@ -272,7 +277,7 @@ def beam_search(next, prompt, cache, index, num_beams, stop_token_id=None):
             return index < length
         return (index < length) & ~ops.all(ops.any(prompt == stop_token_id, axis=1))
 
-    start = ops.cast(index, "int32") if _traced() else int(index)
+    start = _index(index)
     prompt, _, _, scores = loop(running, body, (prompt, cache, start, scores), length - start)
     best = ops.cast(ops.argmax(ops.reshape(scores, [batch, num_beams]), axis=1), "int32")
     return ops.take(prompt, ops.arange(batch) * num_beams + best, axis=0)

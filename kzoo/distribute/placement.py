@@ -68,5 +68,4 @@ class TensorFlowPlacement:
         """`(jit_compile, why not)`: XLA when asked and it works for the model here."""
         if not requested:
             return False, None
-        supported, reason = xla_supported(model, self.strategy)
-        return supported, reason
+        return xla_supported(model, self.strategy)
