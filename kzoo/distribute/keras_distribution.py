@@ -1,16 +1,24 @@
-"""Where a run trains on Keras' JAX and PyTorch backends: one device, through
-`keras.distribution`'s view of the machine, not `tf.distribute`.
+"""Where a run trains on Keras' JAX and PyTorch backends: `keras.distribution`'s view of the
+machine, not `tf.distribute`.
 
 `resolve_distribution` gives the runner the same few things a `tf.distribute` strategy gives it
 (`scope()`, `num_replicas_in_sync`, whether this process is the chief, a line for the log,
 mixed precision, XLA, steps per call), so the run flow is one on every backend
 (`kzoo.distribute.placement`).
 
-Several devices or processes (`keras.distribution.DataParallel`, `initialize`) are refused for
-now, in one error: kzoo's length-bucketed `tf.data` pipelines end an epoch with a partial batch,
-which `DataParallel` cannot split across devices, and their batch size is not static, which
-`keras.distribution` needs to shard them across processes. Multi-device training stays
-TensorFlow's (`tf.distribute`).
+On JAX, several devices train data-parallel with `keras.distribution.DataParallel`: every
+variable is replicated on every device, and each batch is split across them. Several processes
+(hosts) join first through `keras.distribution.initialize`, which reads Keras' environment
+variables `KERAS_DISTRIBUTION_JOB_ADDRESSES` (the coordinator's `host:port`, or every
+process's), `KERAS_DISTRIBUTION_NUM_PROCESSES` and `KERAS_DISTRIBUTION_PROCESS_ID`; the
+devices of all processes then form one mesh. kzoo's pipelines (length-bucketed, so neither their
+batch size nor their shapes are static) are fitted to it by `distribute_dataset`: each batch is
+cut to a multiple of the devices (an epoch's partial batches lose fewer rows than there are
+devices; shuffling changes which), and each process keeps its own equal slice of every batch,
+so all processes take the same number of steps. Evaluation after training is not cut: the
+distribution is active while the model is built and fitted only, and the replicated model then
+evaluates whole batches. Keras' PyTorch backend has no `keras.distribution`: a run there uses
+one device.
 
 Example:
 
@@ -20,25 +28,40 @@ Example:
 """
 
 import contextlib
+import os
 
 import keras
 
 # The strategy settings that mean something off TensorFlow.
 DISTRIBUTIONS = ("auto", "default")
+# Keras' own variables for `keras.distribution.initialize`.
+NUM_PROCESSES_VARIABLE = "KERAS_DISTRIBUTION_NUM_PROCESSES"
 
 
 class KerasDistribution:
-    """The device a run trains on outside TensorFlow.
+    """The devices a run trains on outside TensorFlow.
 
     Args:
-        devices: list of str. The devices Keras lists; the run uses the first.
+        devices: list of str. The devices the run trains on (of every process).
+        distribution: a `keras.distribution.DataParallel` over `devices`, or `None` for one
+            device.
+        process_id: int. This process's index among `num_processes`.
+        num_processes: int. The processes that train together.
     """
 
-    def __init__(self, devices):
+    def __init__(self, devices, distribution=None, process_id=0, num_processes=1):
         self.devices = list(devices)
+        self.distribution = distribution
+        self.process_id = process_id
+        self.num_processes = num_processes
 
-    num_replicas_in_sync = 1
-    chief = True
+    @property
+    def num_replicas_in_sync(self):
+        return len(self.devices) if self.distribution else 1
+
+    @property
+    def chief(self):
+        return self.process_id == 0
 
     @property
     def strategy(self):
@@ -46,8 +69,34 @@ class KerasDistribution:
         return self
 
     def scope(self):
-        """Where variables are created: Keras' default device."""
-        return contextlib.nullcontext()
+        """Where variables are created (replicated on every device) and training runs."""
+        if self.distribution is None:
+            return contextlib.nullcontext()
+        return self.distribution.scope()
+
+    def distribute_dataset(self, dataset):
+        """`dataset` as this process feeds `fit` (see the module docstring): each batch cut
+        to a multiple of the devices, then this process's slice of it. One device: unchanged.
+
+        Args:
+            dataset: a `tf.data.Dataset` of global batches, or `None`.
+        """
+        if self.distribution is None or dataset is None:
+            return dataset
+        import tensorflow as tf
+
+        replicas, processes, index = self.num_replicas_in_sync, self.num_processes, self.process_id
+
+        def rows(batch):
+            return tf.shape(tf.nest.flatten(batch)[0])[0]
+
+        def this_process_slice(*batch):
+            whole = rows(batch)
+            share = whole // replicas * replicas // processes
+            sliced = tf.nest.map_structure(lambda t: t[index * share : (index + 1) * share], batch)
+            return sliced[0] if len(sliced) == 1 else sliced
+
+        return dataset.filter(lambda *batch: rows(batch) >= replicas).map(this_process_slice)
 
     def precision_policy(self):
         """Mixed precision here: float16 on GPUs, bfloat16 elsewhere (TPUs, CPUs)."""
@@ -68,16 +117,28 @@ class KerasDistribution:
         return 1 if keras.backend.backend() == "torch" else requested
 
     def describe(self):
-        return f"keras.distribution on {keras.backend.backend()}, 1 device ({self.devices[0]})"
+        backend = keras.backend.backend()
+        if self.distribution is None:
+            return f"keras.distribution on {backend}, 1 device ({self.devices[0]})"
+        where = f"{len(self.devices)} devices ({', '.join(self.devices)})"
+        if self.num_processes > 1:
+            where += f", process {self.process_id} of {self.num_processes}"
+        return (
+            f"keras.distribution.DataParallel on {backend}, {where}; training batches cut to "
+            f"a multiple of {len(self.devices)}"
+        )
 
 
 def resolve_distribution(name="auto"):
     """The `KerasDistribution` a run trains with on JAX or PyTorch.
 
+    Joins the other processes first when Keras' `KERAS_DISTRIBUTION_NUM_PROCESSES` says there
+    are several (JAX only); call it before anything runs on JAX in this process.
+
     Args:
-        name: str. `"auto"` or `"default"`: one device. TensorFlow's strategies
-            (`"mirrored"`, `"multi_worker"`, `"tpu"`) are refused, and so are several JAX
-            devices or processes under `"auto"` (see the module docstring).
+        name: str. `"auto"`: every device (of every process) on JAX, data-parallel; one
+            device on PyTorch. `"default"`: one device. TensorFlow's strategies (`"mirrored"`,
+            `"multi_worker"`, `"tpu"`) are refused.
 
     Returns:
         A `KerasDistribution`.
@@ -89,16 +150,46 @@ def resolve_distribution(name="auto"):
             f"{backend} backend (tf.distribute's strategies need TensorFlow's). "
             f"Received: strategy={name}"
         )
-    devices = keras.distribution.list_devices() if backend == "jax" else _torch_devices()
-    if name == "auto" and len(devices) > 1:
-        raise NotImplementedError(
-            f"Training on several devices on Keras' {backend} backend is not supported yet: "
-            "kzoo's length-bucketed pipelines end an epoch with a partial batch, which "
-            "keras.distribution.DataParallel cannot split. Train on one device with "
-            f"--strategy default, or on TensorFlow's backend. Received: {len(devices)} devices "
-            f"({', '.join(devices)})"
+    if backend != "jax":
+        return KerasDistribution(_torch_devices())
+    num_processes = join_jax_processes(name)
+    devices = keras.distribution.list_devices()
+    if name == "default" or len(devices) == 1:
+        return KerasDistribution(devices[:1])
+    import jax
+
+    distribution = keras.distribution.DataParallel(devices=devices, auto_shard_dataset=False)
+    return KerasDistribution(devices, distribution, jax.process_index(), num_processes)
+
+
+def join_jax_processes(name="auto"):
+    """Joins the JAX processes Keras' environment variables name, once per process, before
+    anything runs on JAX; returns how many there are.
+
+    Args:
+        name: str. The run's `strategy` setting: `"default"` (one device) is refused when
+            several processes train together.
+    """
+    value = os.environ.get(NUM_PROCESSES_VARIABLE, "1")
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(
+            f"Invalid value for environment variable {NUM_PROCESSES_VARIABLE}. Expected a "
+            f"positive integer. Received: {NUM_PROCESSES_VARIABLE}={value}"
         )
-    return KerasDistribution(devices)
+    count = int(value)
+    if count == 1:
+        return 1
+    if name == "default":
+        raise ValueError(
+            f"Invalid value for setting strategy. Expected 'auto' when {count} processes "
+            f"train together ({NUM_PROCESSES_VARIABLE}={count}): 'default' trains on one "
+            "device. Received: strategy=default"
+        )
+    import jax
+
+    if not jax.distributed.is_initialized():
+        keras.distribution.initialize()
+    return count
 
 
 def _torch_devices():

@@ -1,4 +1,5 @@
-"""`fit` and `evaluate` that also work under `MultiWorkerMirroredStrategy`.
+"""`fit` and `evaluate` that also work under `MultiWorkerMirroredStrategy`, and `fit` for
+several JAX processes (`keras.distribution`), where only the chief writes callback files.
 
 Keras 3's `model.fit` fails on two or more workers
 (https://github.com/keras-team/keras/issues/20585,
@@ -62,10 +63,16 @@ def fit(model, x=None, **fit_kwargs):
     >>> len(history.history["loss"])
     2
     """
-    # Off TensorFlow (keras.distribution, one device) a model has no tf.distribute strategy.
+    # Off TensorFlow (keras.distribution) a model has no tf.distribute strategy; several JAX
+    # processes need no fixes, only the chief's files.
     strategy = getattr(model, "distribute_strategy", None)
     if strategy is None or not is_multi_worker(strategy):
-        return model.fit(x, **fit_kwargs)
+        process = _keras_process()
+        if process is None:
+            return model.fit(x, **fit_kwargs)
+        callbacks = fit_kwargs.pop("callbacks", None)
+        with _chief_writes_only(callbacks, process == 0, f"process_{process}") as callbacks:
+            return model.fit(x, callbacks=callbacks, **fit_kwargs)
     x = shard_options(x)
     if "validation_data" in fit_kwargs:
         fit_kwargs["validation_data"] = shard_options(fit_kwargs["validation_data"])
@@ -152,6 +159,15 @@ def shard_options(dataset):
 
 
 # === Private helpers ===
+
+
+def _keras_process():
+    """This process's index when several JAX processes train together, else `None`."""
+    if keras.backend.backend() != "jax":
+        return None
+    import jax
+
+    return jax.process_index() if jax.process_count() > 1 else None
 
 
 @contextlib.contextmanager

@@ -4,7 +4,8 @@
 `tf.distribute` strategy `kzoo.distribute.strategy` resolves; on JAX and PyTorch, a
 `KerasDistribution` (`kzoo.distribute.keras_distribution`). Both answer the same: `strategy`
 (what model building enters with `.scope()`), `num_replicas_in_sync`, `chief`, `describe()`,
-`precision_policy()`, `steps_per_execution(requested)` and `xla(model, requested)`.
+`precision_policy()`, `distribute_dataset(dataset)` (what `fit` is given),
+`steps_per_execution(requested)` and `xla(model, requested)`.
 
 Example:
 
@@ -16,9 +17,17 @@ Example:
 import keras
 import tensorflow as tf
 
-from kzoo.distribute.keras_distribution import resolve_distribution
+from kzoo.distribute.keras_distribution import join_jax_processes, resolve_distribution
 from kzoo.distribute.strategy import describe_strategy, is_chief, is_tpu, resolve_strategy
 from kzoo.distribute.xla import xla_supported
+
+
+def join_processes(name="auto"):
+    """Joins the other processes of a run before anything runs on its backend: on JAX, those
+    Keras' `KERAS_DISTRIBUTION_*` variables name (`keras.distribution.initialize`); on
+    TensorFlow nothing yet (workers join when their strategy is made), nor on PyTorch."""
+    if keras.backend.backend() == "jax":
+        join_jax_processes(name)
 
 
 def resolve_placement(name="auto"):
@@ -59,6 +68,10 @@ class TensorFlowPlacement:
         if is_tpu(self.strategy) or not tf.config.list_physical_devices("GPU"):
             return "mixed_bfloat16"
         return "mixed_float16"
+
+    def distribute_dataset(self, dataset):
+        """`dataset` as `fit` takes it: whole global batches, which tf.distribute splits."""
+        return dataset
 
     def steps_per_execution(self, requested):
         """Training steps per compiled call: as asked."""

@@ -18,11 +18,13 @@ setting, enough to rerun with `--config`), the vocabularies, `logs/` for TensorB
 started again after a crash resumes from the last completed epoch (`backup/`).
 """
 
+import contextlib
 import json
 import math
 import os
 import shutil
 import sys
+import tempfile
 import time
 
 import keras
@@ -33,7 +35,7 @@ from kzoo.backends import backend_of_process
 from kzoo.data import vectorization
 from kzoo.distribute import multi_worker
 from kzoo.distribute import strategy as strategies
-from kzoo.distribute.placement import resolve_placement
+from kzoo.distribute.placement import join_processes, resolve_placement
 from kzoo.export import export_bundle, export_run
 from kzoo.files import write_atomically, write_text_atomically
 from kzoo.optimizers import build_optimizer, learning_rate_schedule
@@ -100,6 +102,8 @@ class Run:
         # Everything the settings alone can tell is checked before any data is read.
         check_settings(config)
         self.task = get_task(config["task"])(config)
+        # Several JAX processes join before anything runs on JAX (the stand-in model below).
+        join_processes(config["strategy"])
         self._check_model_args()
         self.output_dir = config["output_dir"]
         self._check_interrupted_run()
@@ -285,7 +289,9 @@ class Run:
         per epoch."""
         return "auto" if sys.stdout.isatty() else 2
 
-    def callbacks(self, model, data):
+    def callbacks(self, model, data, scratch=None):
+        """The run's callbacks; `scratch`: where a worker that is not the chief writes the
+        task's images and projector files (deleted after training)."""
         c = self.config
         has_validation = data.valid is not None
         monitor = c["monitor"] or self.task.monitor
@@ -300,8 +306,9 @@ class Run:
             keras.callbacks.TerminateOnNaN(),
             self.state,
             keras.callbacks.TensorBoard(self.path("logs")),
-            # Images and projector files: the chief's only.
-            *(self.task.callbacks(model, data, self.path("logs")) if self.chief else []),
+            # Images and projector files: every worker computes them (they call the model,
+            # which all workers must do together), the chief's are kept.
+            *self.task.callbacks(model, data, self.path("logs") if self.chief else scratch),
             ExactProgbarLogger(),
         ]
         if c["early_stopping_patience"] and has_validation and monitor:
@@ -320,23 +327,28 @@ class Run:
         """Trains with the run's callbacks; resumes where an interrupted run of the same
         settings stopped (`backup/`)."""
         c = self.config
-        callbacks = self.callbacks(model, data)
+        scratch = None if self.chief else tempfile.mkdtemp(prefix="kzoo_worker_logs_")
+        callbacks = self.callbacks(model, data, scratch)
         interrupted = read_state(self.output_dir)
         if interrupted:
             self.log(
                 f"resuming from the last completed epoch: {interrupted['completed']} of "
                 f"{c['epochs']} done (backup/)"
             )
-        history = multi_worker.fit(
-            model,
-            data.train,
-            validation_data=data.valid,
-            epochs=c["epochs"],
-            steps_per_epoch=c["steps_per_epoch"],
-            callbacks=callbacks,
-            verbose=self.verbose(),
-            shuffle=False,  # the pipelines shuffle; Keras would only warn
-        )
+        # Each worker's share of the batches (keras.distribution; tf.distribute splits them
+        # itself), trained in the placement's scope.
+        train, valid = map(self.placement.distribute_dataset, (data.train, data.valid))
+        with self.placement.scope(), _removed_afterwards(scratch):
+            history = multi_worker.fit(
+                model,
+                train,
+                validation_data=valid,
+                epochs=c["epochs"],
+                steps_per_epoch=c["steps_per_epoch"],
+                callbacks=callbacks,
+                verbose=self.verbose(),
+                shuffle=False,  # the pipelines shuffle; Keras would only warn
+            )
         if self.chief:
             write_atomically(self.path("model.keras"), model.save)
         self.last_epoch_logs = dict(self.state.rows[-1]) if self.state.rows else {}
@@ -415,6 +427,16 @@ class Run:
             path = export_run(self.output_dir, self.config["export_dir"], self.config["recipe"])
         self.log(f"exported SavedModel to {path} (signatures: {', '.join(_signature_names(path))})")
         return path
+
+
+@contextlib.contextmanager
+def _removed_afterwards(folder):
+    """Deletes `folder` (if any) when the block ends."""
+    try:
+        yield
+    finally:
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _signature_names(path):
