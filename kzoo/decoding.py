@@ -26,10 +26,7 @@ own tokens, `[end]` included (not by what the model predicts after it).
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
-
-from kzoo.data import vectorization
 
 SAMPLERS = ("greedy", "temperature", "top_k", "top_p", "beam")
 
@@ -52,6 +49,8 @@ def _traced():
 def loop(cond, body, loop_vars, maximum_iterations):
     """`tf.while_loop` in TensorFlow graphs, a Python loop on the other backends."""
     if _traced():
+        import tensorflow as tf
+
         return tf.while_loop(cond, body, loop_vars, maximum_iterations=maximum_iterations)
     for _ in range(int(maximum_iterations)):
         if not bool(cond(*loop_vars)):
@@ -63,6 +62,8 @@ def loop(cond, body, loop_vars, maximum_iterations):
 def cond(predicate, true_fn, false_fn):
     """`tf.cond` in TensorFlow graphs, a Python `if` on the other backends."""
     if _traced():
+        import tensorflow as tf
+
         return tf.cond(predicate, true_fn, false_fn)
     return true_fn() if bool(predicate) else false_fn()
 
@@ -80,12 +81,16 @@ def _index(x):
 def _map_rows(fn, elements):
     """`fn` over the rows of `elements` (a tuple of tensors), stacked: int32 rows."""
     if _traced():
+        import tensorflow as tf
+
         return tf.map_fn(fn, elements, fn_output_signature=tf.int32)
     return ops.stack([fn(row) for row in zip(*elements)])
 
 
 def never_generated(tokens):
     """Ids a model must never generate: padding (0), `[UNK]` (1) and `[start]`."""
+    from kzoo.data import vectorization
+
     return [0, 1] + [i for i, token in enumerate(tokens) if token == vectorization.START]
 
 
@@ -177,6 +182,8 @@ def _sampled(temperature, top_k, top_p, seed):
 def _draw(log_probabilities, seed, index):
     """One token id per row, drawn from `log_probabilities` with the seed `(seed, index)`."""
     if _traced():
+        import tensorflow as tf
+
         seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(index, tf.int64)])
         return tf.random.stateless_categorical(log_probabilities, 1, seed=seed, dtype=tf.int32)[
             :, 0
@@ -283,20 +290,36 @@ def beam_search(next, prompt, cache, index, num_beams, stop_token_id=None):
     return ops.take(prompt, ops.arange(batch) * num_beams + best, axis=0)
 
 
-# How much to generate and how to choose each token, as `kzoo.generate` and every `sample`
-# signature take them (after their token ids, prompt or text).
-SAMPLING = (
-    tf.TensorSpec([], tf.int32, name="max_new_tokens"),
-    tf.TensorSpec([], tf.string, name="sampler"),
-    tf.TensorSpec([], tf.float32, name="temperature"),
-    tf.TensorSpec([], tf.int32, name="top_k"),
-    tf.TensorSpec([], tf.float32, name="top_p"),
-    tf.TensorSpec([], tf.int32, name="num_beams"),
-    tf.TensorSpec([], tf.int64, name="seed"),
-)
-# The inputs of the decoding function: token ids (post-padded prompts, or sources), then
-# `SAMPLING`.
-_SIGNATURE = [tf.TensorSpec([None, None], tf.int32, name="token_ids"), *SAMPLING]
+def _sampling():
+    """How much to generate and how to choose each token, as `kzoo.generate` and every `sample`
+    signature take them (after their token ids, prompt or text): `SAMPLING`."""
+    import tensorflow as tf
+
+    return (
+        tf.TensorSpec([], tf.int32, name="max_new_tokens"),
+        tf.TensorSpec([], tf.string, name="sampler"),
+        tf.TensorSpec([], tf.float32, name="temperature"),
+        tf.TensorSpec([], tf.int32, name="top_k"),
+        tf.TensorSpec([], tf.float32, name="top_p"),
+        tf.TensorSpec([], tf.int32, name="num_beams"),
+        tf.TensorSpec([], tf.int64, name="seed"),
+    )
+
+
+def _signature():
+    """The inputs of the decoding function: token ids (post-padded prompts, or sources), then
+    `SAMPLING`."""
+    import tensorflow as tf
+
+    return [tf.TensorSpec([None, None], tf.int32, name="token_ids"), *_sampling()]
+
+
+def __getattr__(name):
+    # `SAMPLING` is made when asked: TensorFlow's specs, while the model modules that import
+    # this one also run where TensorFlow is not installed (JAX's GPU images).
+    if name == "SAMPLING":
+        return _sampling()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Decoding:
@@ -336,6 +359,8 @@ class Decoding:
         self._never = ops.convert_to_tensor(never)
         self.end_id = None
         if decoder.translates:
+            from kzoo.data import vectorization
+
             for reserved in (vectorization.START, vectorization.END):
                 if reserved not in self.tokens:
                     raise ValueError(
@@ -353,7 +378,9 @@ class Decoding:
     @staticmethod
     def _function(fn):
         if _traced():
-            return tf.function(fn, input_signature=_SIGNATURE, autograph=False)
+            import tensorflow as tf
+
+            return tf.function(fn, input_signature=_signature(), autograph=False)
         return fn
 
     def for_sampler(self, sampler):
@@ -412,6 +439,8 @@ class Decoding:
             top_k = top_k if sampler == "top_k" else 0
             top_p = top_p if sampler == "top_p" else 1.0
         else:
+            import tensorflow as tf
+
             names = tf.constant(SAMPLERS)
             tf.debugging.assert_equal(
                 tf.reduce_any(tf.equal(names, sampler)),
@@ -446,6 +475,8 @@ class Decoding:
         choices = [greedy, random, beam]
         if isinstance(branch, int):
             return choices[branch]()
+        import tensorflow as tf
+
         return tf.switch_case(branch, choices)
 
     def _continue(
@@ -490,7 +521,7 @@ class Decoding:
         if isinstance(branch, int):
             generated = one_by_one() if branch == 2 else together()
         else:
-            generated = tf.cond(tf.equal(branch, 2), one_by_one, together)
+            generated = cond(ops.equal(branch, 2), one_by_one, together)
         # Each row's continuation: the max_new_tokens tokens after its prompt.
         columns = lengths[:, None] + ops.arange(max_new_tokens)[None, :]
         inside = columns < total

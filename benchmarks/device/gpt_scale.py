@@ -60,13 +60,19 @@ TRAINING = dict(
 TRAINING.update(warmup_steps=100, weight_decay=0.1, beta_2=0.99, clipnorm=1.0, evaluations=20)
 
 
-def import_build_gpt():
-    """`kzoo.models.gpt.build_gpt`, imported without running kzoo's package `__init__` files."""
-    for name, folder in [("kzoo", "kzoo"), ("kzoo.models", os.path.join("kzoo", "models"))]:
-        package = types.ModuleType(name)
+def kzoo_model_module(name):
+    """`kzoo.models.<name>`, imported without running kzoo's package `__init__` files (which
+    load the data pipelines, export and serving: TensorFlow)."""
+    for package_name, folder in [("kzoo", "kzoo"), ("kzoo.models", os.path.join("kzoo", "models"))]:
+        package = types.ModuleType(package_name)
         package.__path__ = [os.path.join(ROOT, folder)]
-        sys.modules.setdefault(name, package)
-    return importlib.import_module("kzoo.models.gpt").build_gpt
+        sys.modules.setdefault(package_name, package)
+    return importlib.import_module(f"kzoo.models.{name}")
+
+
+def import_build_gpt():
+    """`kzoo.models.gpt.build_gpt`, without kzoo's package `__init__` files."""
+    return kzoo_model_module("gpt").build_gpt
 
 
 def load_text(path):
