@@ -274,13 +274,7 @@ def _generate_with_keras_hub(model, prompts, max_new_tokens, sampler):
     max_new_tokens = validation.positive_int("max_new_tokens", max_new_tokens or 100)
     longest = max(len(ids) for ids in model.preprocessor.tokenizer(prompts)) + 1  # start token
     context = getattr(model.backbone, "max_sequence_length", None)
-    if context and longest + max_new_tokens > context:
-        raise ValueError(
-            f"Invalid value for argument max_new_tokens. Expected at most "
-            f"{context - longest}: the model's context of {context} tokens "
-            f"minus the longest prompt and its start token, {longest} tokens. "
-            f"Received: max_new_tokens={max_new_tokens}"
-        )
+    _check_room(context, longest, max_new_tokens, "the model's", " and its start token")
     previous = model.sampler
     model.sampler, model.generate_function = sampler, None  # traced anew for this sampler
     try:
@@ -361,13 +355,25 @@ def _check_context(decoding, token_ids, max_new_tokens):
     """A GPT reads no more than its context: the longest prompt and its continuation must fit."""
     context = decoding.decoder.context
     longest = max(max(len(row) for row in token_ids), 1)
-    if context and longest + max_new_tokens > context:
+    _check_room(context, longest, max_new_tokens, "the GPT's")
+
+
+def _check_room(context, longest, max_new_tokens, whose, start=""):
+    """The longest prompt (`longest` tokens, with its start token if any) and `max_new_tokens`
+    must fit a model's `context`; a prompt that leaves no room is the prompt's error."""
+    if not context or longest + max_new_tokens <= context:
+        return
+    if longest >= context:
         raise ValueError(
-            f"Invalid value for argument max_new_tokens. Expected at most "
-            f"{context - longest}: the GPT's context of {context} tokens "
-            f"minus the longest prompt, {longest} tokens. "
-            f"Received: max_new_tokens={max_new_tokens}"
+            f"Invalid value for argument prompts. Expected prompts shorter than {whose} "
+            f"context of {context} tokens (counting the prompt{start}), to leave room for a "
+            f"new token. Received: a prompt of {longest} tokens"
         )
+    raise ValueError(
+        f"Invalid value for argument max_new_tokens. Expected at most {context - longest}: "
+        f"{whose} context of {context} tokens minus the longest prompt{start}, {longest} "
+        f"tokens. Received: max_new_tokens={max_new_tokens}"
+    )
 
 
 def _check_vectorizer(name, vectorizer):

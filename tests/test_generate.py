@@ -467,6 +467,11 @@ INVALID = [
     (dict(seed="a"), "argument seed. Expected an integer >= 0. Received: seed=a"),
     (dict(max_new_tokens=0), "argument max_new_tokens. Expected a positive integer"),
     (dict(max_new_tokens=20), "max_new_tokens. Expected at most 13: the GPT's context"),
+    (
+        dict(prompts=["sat the cat " * 10]),
+        r"argument prompts. Expected prompts shorter than the GPT's context of \d+ tokens .*"
+        r"Received: a prompt of \d+ tokens",
+    ),
     (dict(prompts=[1, 2]), "argument prompts. Expected a string or a non-empty list"),
     (dict(vectorizer=None), "argument vectorizer. Expected the adapted TextVectorization"),
 ]
