@@ -335,9 +335,13 @@ class Run:
                 f"resuming from the last completed epoch: {interrupted['completed']} of "
                 f"{c['epochs']} done (backup/)"
             )
+        # With --steps-per-epoch, every epoch takes that many steps: the data repeats (Keras
+        # would otherwise go on from where the last epoch stopped, and end training early,
+        # with a warning, once a pass is used up).
+        train = data.train.repeat() if c["steps_per_epoch"] else data.train
         # Each worker's share of the batches (keras.distribution; tf.distribute splits them
         # itself), trained in the placement's scope.
-        train, valid = map(self.placement.distribute_dataset, (data.train, data.valid))
+        train, valid = map(self.placement.distribute_dataset, (train, data.valid))
         with self.placement.scope(), _removed_afterwards(scratch):
             history = multi_worker.fit(
                 model,

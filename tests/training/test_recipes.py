@@ -235,6 +235,18 @@ def test_steps_per_execution_divides_a_fixed_epoch(tmp_path):
     assert int(model.optimizer.iterations) == 6
 
 
+def test_every_epoch_takes_its_steps_when_the_data_is_shorter(tmp_path, recwarn):
+    # The embedded text gives 16 training batches of 256 windows; 3 epochs of 6 steps need 18.
+    # Keras alone goes on from where the last epoch stopped, and stops training with a warning
+    # when the known 16 are used up: the third epoch would train 4 steps. The data repeats.
+    argv = ["--set", "model_args.units=4", "--batch-size", "256", "--no-export", "--no-xla"]
+    argv += ["--epochs", "3", "--steps-per-epoch", "6", "--output-dir", str(tmp_path)]
+    assert kzoo_main(["train", "rnn_generator", *argv]) == 0
+    model = keras.models.load_model(tmp_path / "model.keras")
+    assert int(model.optimizer.iterations) == 18
+    assert not [w for w in recwarn if "ran out of data" in str(w.message)]
+
+
 def test_word2vec_classifier_pretrains_with_xla_and_classifies_without(tmp_path, monkeypatch):
     settings = importlib.import_module("kzoo.recipes.word2vec_classifier").SETTINGS
     argv = ["--num-examples", "200", "--word2vec-epochs", "1", "--output-dir", str(tmp_path)]
