@@ -1,0 +1,179 @@
+"""kzoo's training speed against the frameworks a user would pick instead: PyTorch and Keras on
+JAX, for the GPT, the char LSTM and the Kim CNN.
+
+- **kzoo**: the recipe (`recipes/gpt.py`, `rnn_generator.py`, `kim_cnn.py`) as `kzoo train`
+  runs it on TensorFlow: its model, optimizer, XLA and steps per call.
+- **Keras-JAX**: the same recipe, model and settings on Keras' JAX backend (`jax.jit`).
+- **PyTorch**: the models as a PyTorch user writes them (benchmarks/_torch_peers.py:
+  nanoGPT's GPT with fused query/key/value and `scaled_dot_product_attention`, `nn.LSTM`, Kim's
+  CNN with masked pooling, Adadelta and max-norm), eager, float32.
+
+All three train on the same batches: the first `--batches` batches of the recipe's own
+pipeline on the real data (tiny Shakespeare; MR), held in memory, for `--epochs` epochs, each in
+its own process (benchmarks/_peers_worker.py); an epoch is timed alone. **Steady** throughput is
+the examples of the fastest epoch after the first; **warm-up** is the first epoch's extra
+seconds (tracing, compilation). Rounds interleave the frameworks model by model, so a change of
+the machine's load falls on all of them; each figure is the median over rounds, and each ratio
+is kzoo's throughput over the fastest peer's in the same round (median [min–max]). Threads: each
+framework on every core (TensorFlow's and XLA's defaults, `torch.set_num_threads(cores)`). The
+load average is recorded at the start and the end; a busy start is flagged.
+
+PyTorch and JAX install as the benchmark extra: `pip install -e ".[peers]"` (PyTorch's CPU
+build first, see README.md).
+"""
+
+import importlib.util
+import json
+import os
+import statistics
+import tempfile
+
+from benchmarks.harness import Report, run_script
+
+NAME = "peers"
+TITLE = "Training speed against PyTorch and Keras-JAX: GPT, char LSTM, Kim CNN (2 CPU cores)"
+
+MODELS = ("gpt", "char_lstm", "kim_cnn")
+FRAMEWORKS = ("kzoo", "jax", "torch")
+LABELS = {"kzoo": "kzoo (TensorFlow + XLA)", "jax": "Keras-JAX", "torch": "PyTorch"}
+BUSY_LOAD = 0.5
+GOAL, FLOOR = 1.0, 0.8  # median over rounds at least as fast; no round below 0.8x
+
+
+def add_arguments(parser):
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument(
+        "--batches",
+        type=int,
+        default=48,
+        help="batches per epoch, a multiple of the recipes' 16 steps per call (default 48)",
+    )
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per run (default 3)")
+    parser.add_argument("--models", nargs="*", default=None, help=f"subset of {MODELS}")
+
+
+def installed():
+    return [
+        f
+        for f in FRAMEWORKS
+        if f == "kzoo" or importlib.util.find_spec({"jax": "jax", "torch": "torch"}[f])
+    ]
+
+
+def run(args):
+    base = tempfile.mkdtemp(prefix="kzoo-bench-peers-")
+    models = args.models or MODELS
+    rounds, batches, epochs = args.rounds, args.batches, args.epochs
+    if args.quick:
+        rounds, batches, epochs = 1, 16, 2
+    frameworks = installed()
+    load_start = os.getloadavg()
+    figures = {}  # (model, framework) -> [(examples/s, warm-up s, peak MiB, result)]
+    failures = []
+    for round_ in range(rounds):
+        for model in models:
+            for framework in frameworks:
+                out = os.path.join(base, f"{model}_{framework}_{round_}.json")
+                code, _, peak = run_script(
+                    "benchmarks/_peers_worker.py",
+                    [framework, model, out, "--data-dir", args.data_dir]
+                    + ["--batches", str(batches), "--epochs", str(epochs)],
+                    out + ".log",
+                    env={"KERAS_BACKEND": "jax" if framework == "jax" else "tensorflow"},
+                )
+                if code != 0:
+                    failures.append(f"{model} on {framework} (round {round_ + 1}): {out}.log")
+                    continue
+                with open(out, encoding="utf-8") as f:
+                    result = json.load(f)
+                steady = min(result["seconds"][1:]) if epochs > 1 else result["seconds"][0]
+                rate = result["examples"] / steady
+                warm_up = result["seconds"][0] - steady
+                figures.setdefault((model, framework), []).append((rate, warm_up, peak, result))
+                print(f"{model} {framework} round {round_ + 1}: {rate:.0f} examples/s", flush=True)
+    load_end = os.getloadavg()
+    return _report(
+        models, frameworks, figures, failures, load_start, load_end, rounds, batches, epochs
+    )
+
+
+def _report(models, frameworks, figures, failures, load_start, load_end, rounds, batches, epochs):
+    rows, verdicts = [], []
+    for model in models:
+        peers = [f for f in frameworks if f != "kzoo" and figures.get((model, f))]
+        kzoo = figures.get((model, "kzoo"), [])
+        ratios = []
+        for round_ in range(len(kzoo)):
+            fastest = max(
+                (
+                    figures[(model, f)][round_][0]
+                    for f in peers
+                    if len(figures[(model, f)]) > round_
+                ),
+                default=None,
+            )
+            if fastest:
+                ratios.append(kzoo[round_][0] / fastest)
+        for framework in frameworks:
+            measured = figures.get((model, framework))
+            if not measured:
+                rows.append([model, LABELS[framework], "failed", "", "", "", "", ""])
+                continue
+            result = measured[0][3]
+            ratio = ""
+            if framework == "kzoo" and ratios:
+                ratio = f"{statistics.median(ratios):.2f} [{min(ratios):.2f}–{max(ratios):.2f}]"
+            rows.append(
+                [
+                    model,
+                    LABELS[framework],
+                    f"{result['parameters']:,}",
+                    round(statistics.median(m[0] for m in measured), 1),
+                    ratio,
+                    round(statistics.median(m[1] for m in measured), 1),
+                    round(max(m[2] for m in measured)),
+                    result["threads"],
+                ]
+            )
+        if ratios:
+            met = statistics.median(ratios) >= GOAL and min(ratios) >= FLOOR
+            verdicts.append(
+                f"{model}: kzoo ÷ fastest peer {statistics.median(ratios):.2f} "
+                f"(lowest round {min(ratios):.2f}): {'met' if met else 'missed'}"
+            )
+    busy = load_start[0] > BUSY_LOAD
+    notes = [
+        "**Goal** (kzoo's recipe defaults at least as fast as the fastest peer, median over "
+        f"rounds, no round below {FLOOR}x): " + "; ".join(verdicts) + ".",
+        f"Load average (1, 5, 15 min) at start {', '.join(f'{x:.2f}' for x in load_start)}, "
+        f"at end {', '.join(f'{x:.2f}' for x in load_end)}"
+        + (": **the machine was busy at the start; the figures are unsettled.**" if busy else "."),
+        "Peak RSS is the whole process's: every worker also holds TensorFlow and kzoo's "
+        "pipeline, which made the batches.",
+    ]
+    missing = [f for f in FRAMEWORKS if f not in frameworks]
+    if missing:
+        notes.append(f"Not installed here, so not timed: {', '.join(missing)}.")
+    if failures:
+        notes.append("Failed runs (logs kept): " + "; ".join(failures))
+    return Report(
+        columns=[
+            "model",
+            "framework",
+            "parameters",
+            "steady examples/s",
+            "kzoo ÷ fastest peer (median [min–max])",
+            "warm-up s",
+            "peak RSS MiB",
+            "threads",
+        ],
+        rows=rows,
+        notes=notes,
+        settings={
+            "data": "the recipes' pipelines on ../shared/data: tiny Shakespeare (GPT: windows "
+            "of 128, batch 32; char LSTM: windows of 100, batch 64), MR (Kim CNN: batch 50, "
+            "length-bucketed)",
+            "runs": f"the first {batches} batches, {epochs} epochs each, float32, seed 0",
+            "rounds": f"{rounds}, frameworks interleaved per model",
+        },
+    )
