@@ -26,7 +26,7 @@ import os
 import statistics
 import tempfile
 
-from benchmarks.harness import Report, run_script
+from benchmarks.harness import Report, run_notes, run_script
 
 NAME = "backends"
 TITLE = "Training throughput of each recipe on Keras' TensorFlow, JAX and PyTorch backends"
@@ -55,7 +55,6 @@ RECIPES = (
 QUICK_RECIPES = ("lstm_classifier", "gpt")
 STEPS, EPOCHS = 40, 3
 QUICK_STEPS, QUICK_EPOCHS = 8, 2
-BUSY_LOAD = 0.5  # a 1-minute load average above this is flagged
 
 
 def add_arguments(parser):
@@ -138,17 +137,8 @@ def run(args):
                     round(statistics.median(m[3] for m in measured), 1),
                 ]
             )
-    busy = load_start[0] > BUSY_LOAD
-    notes = [
-        f"Load average (1, 5, 15 min) at start {', '.join(f'{x:.2f}' for x in load_start)}, "
-        f"at end {', '.join(f'{x:.2f}' for x in load_end)}"
-        + (": **the machine was busy at the start; the figures are unsettled.**" if busy else ".")
-    ]
     missing = [b for b in BACKENDS if b not in backends]
-    if missing:
-        notes.append(f"Not installed here, so not timed: {', '.join(missing)}.")
-    if failures:
-        notes.append("Failed runs (logs kept): " + "; ".join(failures))
+    notes = run_notes(load_start, load_end, missing, failures)
     return Report(
         columns=[
             "recipe",

@@ -226,3 +226,23 @@ def run_or_reuse(script, arguments, log_path, run_dir, timeout=None):
         if earlier[0] == 0:
             return (*earlier, True)
     return (*run_script(script, arguments, log_path, timeout=timeout), False)
+
+
+# A 1-minute load average above this at a benchmark's start is flagged in its results.
+BUSY_LOAD = 0.5
+
+
+def run_notes(load_start, load_end, missing=(), failures=()):
+    """The notes of a benchmark that times runs in processes: the machine's load at start and
+    end (a busy start flagged), the tools `missing` here, and the `failures` (their logs)."""
+    busy = load_start[0] > BUSY_LOAD
+    notes = [
+        f"Load average (1, 5, 15 min) at start {', '.join(f'{x:.2f}' for x in load_start)}, "
+        f"at end {', '.join(f'{x:.2f}' for x in load_end)}"
+        + (": **the machine was busy at the start; the figures are unsettled.**" if busy else ".")
+    ]
+    if missing:
+        notes.append(f"Not installed here, so not timed: {', '.join(missing)}.")
+    if failures:
+        notes.append("Failed runs (logs kept): " + "; ".join(failures))
+    return notes

@@ -28,7 +28,7 @@ import os
 import statistics
 import tempfile
 
-from benchmarks.harness import Report, run_script
+from benchmarks.harness import Report, run_notes, run_script
 
 NAME = "peers"
 TITLE = "Training speed against PyTorch and Keras-JAX: GPT, char LSTM, Kim CNN (2 CPU cores)"
@@ -36,7 +36,6 @@ TITLE = "Training speed against PyTorch and Keras-JAX: GPT, char LSTM, Kim CNN (
 MODELS = ("gpt", "char_lstm", "kim_cnn")
 FRAMEWORKS = ("kzoo", "jax", "torch")
 LABELS = {"kzoo": "kzoo (TensorFlow + XLA)", "jax": "Keras-JAX", "torch": "PyTorch"}
-BUSY_LOAD = 0.5
 GOAL, FLOOR = 1.0, 0.8  # median over rounds at least as fast; no round below 0.8x
 
 
@@ -141,21 +140,17 @@ def _report(models, frameworks, figures, failures, load_start, load_end, rounds,
                 f"{model}: kzoo ÷ fastest peer {statistics.median(ratios):.2f} "
                 f"(lowest round {min(ratios):.2f}): {'met' if met else 'missed'}"
             )
-    busy = load_start[0] > BUSY_LOAD
+    missing = [f for f in FRAMEWORKS if f not in frameworks]
     notes = [
         "**Goal** (kzoo's recipe defaults at least as fast as the fastest peer, median over "
         f"rounds, no round below {FLOOR}x): " + "; ".join(verdicts) + ".",
-        f"Load average (1, 5, 15 min) at start {', '.join(f'{x:.2f}' for x in load_start)}, "
-        f"at end {', '.join(f'{x:.2f}' for x in load_end)}"
-        + (": **the machine was busy at the start; the figures are unsettled.**" if busy else "."),
+        *run_notes(load_start, load_end, missing, failures),
+    ]
+    notes.insert(
+        2,
         "Peak RSS is the whole process's: every worker also holds TensorFlow and kzoo's "
         "pipeline, which made the batches.",
-    ]
-    missing = [f for f in FRAMEWORKS if f not in frameworks]
-    if missing:
-        notes.append(f"Not installed here, so not timed: {', '.join(missing)}.")
-    if failures:
-        notes.append("Failed runs (logs kept): " + "; ".join(failures))
+    )
     return Report(
         columns=[
             "model",
