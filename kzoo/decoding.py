@@ -306,6 +306,20 @@ def _sampling():
     )
 
 
+def sampling_warmup():
+    """`SAMPLING` values for a `sample` signature's warm-up request: one greedy token (any
+    `max_new_tokens_limit` allows it)."""
+    return {
+        "max_new_tokens": np.int32(1),
+        "sampler": np.array(b"greedy", dtype=object),
+        "temperature": np.float32(1.0),
+        "top_k": np.int32(0),
+        "top_p": np.float32(1.0),
+        "num_beams": np.int32(1),
+        "seed": np.int64(1),
+    }
+
+
 def _signature():
     """The inputs of the decoding function: token ids (post-padded prompts, or sources), then
     `SAMPLING`."""

@@ -115,23 +115,30 @@ def export_versioned(write, export_dir, name):
 # === Warm-up requests ===
 
 
-def write_warmup_requests(path, model_name, inputs, signature_name="serving_default"):
-    """Writes TF Serving's warm-up file: PredictionLog records of PredictRequests.
+def write_warmup_requests(path, model_name, requests):
+    """Writes TF Serving's warm-up file: a PredictionLog record of a PredictRequest per
+    signature.
 
     TF Serving replays `assets.extra/tf_serving_warmup_requests` when it loads a version, so
-    the first real request does not pay for tracing and kernel selection.
+    the first real request does not pay for graph optimization and kernel creation.
+
+    Args:
+        path: str. The file to write.
+        model_name: str. The model's name in the requests.
+        requests: dict. Inputs (NumPy values by input name) by signature name.
     """
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with tf.io.TFRecordWriter(path) as writer:
-        request = predict_pb2.PredictRequest(
-            model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature_name)
-        )
-        for key, value in inputs.items():
-            request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
-        log = prediction_log_pb2.PredictionLog(
-            predict_log=prediction_log_pb2.PredictLog(request=request)
-        )
-        writer.write(log.SerializeToString())
+        for signature_name, inputs in requests.items():
+            request = predict_pb2.PredictRequest(
+                model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature_name)
+            )
+            for key, value in inputs.items():
+                request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+            log = prediction_log_pb2.PredictionLog(
+                predict_log=prediction_log_pb2.PredictLog(request=request)
+            )
+            writer.write(log.SerializeToString())
 
 
 # === models.config ===
@@ -224,12 +231,13 @@ def export_bundle(bundle, export_dir, name, max_new_tokens_limit=None):
         bundle = dataclasses.replace(bundle, max_new_tokens_limit=max_new_tokens_limit)
     task = get_task(bundle.task)
     functions = serving_functions(bundle)
-    inputs = task.warmup_inputs(bundle)
+    requests = task.warmup_requests(bundle)
+    inputs = requests["serving_default"]
     expected = task.reference_outputs(bundle, inputs, functions)
 
     def write(path):
         build_archive(bundle, functions).write_out(path, verbose=False)
-        write_warmup_requests(os.path.join(path, WARMUP_FILE), name, inputs)
+        write_warmup_requests(os.path.join(path, WARMUP_FILE), name, requests)
         check_export(path, expected, inputs)
 
     final = export_versioned(write, export_dir, name)

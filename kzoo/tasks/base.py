@@ -159,6 +159,14 @@ class Task(abc.ABC):
         return {"text": np.array(examples, dtype=object)}
 
     @classmethod
+    def warmup_requests(cls, bundle):
+        """The export's warm-up requests: inputs by signature name. TF Serving replays them
+        when it loads the version, so the first request to each pays for nothing (a
+        generator's `sample` loop takes seconds to prepare). By default `serving_default`'s
+        alone; kinds add their other costly signatures."""
+        return {"serving_default": cls.warmup_inputs(bundle)}
+
+    @classmethod
     def reference_outputs(cls, bundle, inputs, functions):
         """What `serving_default` must return on `inputs`, computed without the SavedModel
         (by default, the endpoint function before it is saved)."""

@@ -161,6 +161,11 @@ class GANTask(Task):
     def warmup_inputs(cls, bundle):
         return {"seed": np.array([0, 1, 2], dtype="int64")}
 
+    @classmethod
+    def warmup_requests(cls, bundle):
+        sample = {"num_images": np.int32(1), "seed": np.int64(1)}
+        return {"serving_default": cls.warmup_inputs(bundle), "sample": sample}
+
 
 def _digit_quality(images, labels, generated):
     """Labels generated images with a classifier trained on the real ones (logistic regression

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from kzoo import validation
 from kzoo.data import batching, embedded, text_files, tfds_sources, vectorization
-from kzoo.decoding import SAMPLING, Decoding
+from kzoo.decoding import SAMPLING, Decoding, sampling_warmup
 from kzoo.registry import decoder_for
 from kzoo.runs import load_run
 from kzoo.settings import Setting
@@ -237,6 +237,11 @@ class LanguageModelTask(Task):
     def warmup_inputs(cls, bundle):
         examples = [str(x) for x in bundle.examples[:3]] or ["hello"]
         return {"prompt": np.array(examples, dtype=object)}
+
+    @classmethod
+    def warmup_requests(cls, bundle):
+        inputs = cls.warmup_inputs(bundle)
+        return {"serving_default": inputs, "sample": {**inputs, **sampling_warmup()}}
 
 
 def unknown_count(stream):

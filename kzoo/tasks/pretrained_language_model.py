@@ -144,6 +144,10 @@ class PretrainedLanguageModelTask(LanguageModelTask):
         return {"serving_default": serve_prompt}
 
     @classmethod
+    def warmup_requests(cls, bundle):
+        return {"serving_default": cls.warmup_inputs(bundle)}  # its only signature
+
+    @classmethod
     def reference_outputs(cls, bundle, inputs, functions):
         """`serving_default` on `inputs` before it is saved. A random sampler's seed state is
         put back afterwards, so that the SavedModel, saved with it, answers its first request

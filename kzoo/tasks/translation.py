@@ -15,7 +15,7 @@ from rouge_score import rouge_scorer
 
 from kzoo.backends import backend_of_process
 from kzoo.data import batching, embedded, parallel_text, tfds_sources, vectorization
-from kzoo.decoding import SAMPLING, Decoding
+from kzoo.decoding import SAMPLING, Decoding, sampling_warmup
 from kzoo.generate import generate
 from kzoo.registry import decoder_for, entry_for
 from kzoo.settings import Setting
@@ -397,3 +397,8 @@ class TranslationTask(Task):
             "sample": serve_sample,
             "token_ids": serve_token_ids,
         }
+
+    @classmethod
+    def warmup_requests(cls, bundle):
+        inputs = cls.warmup_inputs(bundle)
+        return {"serving_default": inputs, "sample": {**inputs, **sampling_warmup()}}

@@ -418,6 +418,31 @@ def test_layout_versions_warmup_and_models_config(tmp_path):
     assert "dtype: DT_STRING" in cli.stdout and "inputs['text']" in cli.stdout
 
 
+@pytest.mark.parametrize("kind", ["gpt", "translation", "gan"])
+def test_warmup_requests_cover_the_sample_signature_and_replay(kind, tmp_path):
+    # A generator's `sample` loop took seconds to prepare on its first request: past a 1-second
+    # deadline, every time, since a stopped request prepares nothing.
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    bundle = {
+        "gpt": lambda: _generator_bundle("gpt"),
+        "translation": lambda: _translation_bundle(attention=True),
+        "gan": lambda: ServingBundle(
+            kzoo.build_gan(latent_dim=8, generator_units=(8,), discriminator_units=(8,)), "gan"
+        ),
+    }[kind]()
+    path, reloaded = _export(bundle, tmp_path)
+    names = []
+    for record in tf.data.TFRecordDataset(os.path.join(path, WARMUP_FILE)):
+        request = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
+        name = request.model_spec.signature_name
+        names.append(name)
+        inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+        outputs = reloaded.signatures[name](**{k: tf.constant(v) for k, v in inputs.items()})
+        assert all(v.shape[0] >= 1 for v in outputs.values()), name
+    assert names == ["serving_default", "sample"]
+
+
 def test_a_failed_export_publishes_nothing(tmp_path):
     base = str(tmp_path / "saved_models")
 
