@@ -6,7 +6,7 @@ import numpy as np
 from keras import ops
 
 from kzoo import testing, validation
-from kzoo.layers import MaskedConv1D, MaskedGlobalMaxPooling1D
+from kzoo.layers import LSTM, MaskedConv1D, MaskedGlobalMaxPooling1D
 from kzoo.registry import TinyConfig, register_model
 
 CHARACTER_ENCODERS = ("lstm", "cnn")
@@ -95,9 +95,7 @@ class CharacterEncoder(keras.layers.Layer):
             vocabulary_size, embedding_dim, mask_zero=True, name="embedding"
         )
         if encoder == "lstm":
-            self.rnn = keras.layers.Bidirectional(
-                keras.layers.LSTM(units // 2), name="bidirectional"
-            )
+            self.rnn = keras.layers.Bidirectional(LSTM(units // 2), name="bidirectional")
         else:
             self.conv = MaskedConv1D(units, kernel_size, activation="relu", name="conv")
             self.pool = MaskedGlobalMaxPooling1D(name="pool")
@@ -317,7 +315,7 @@ def build_bilstm_tagger(
         x = keras.layers.Dropout(dropout, name="dropout")(x)
     for i in range(num_layers):
         x = keras.layers.Bidirectional(
-            keras.layers.LSTM(units, return_sequences=True, name=f"lstm_{i}"),
+            LSTM(units, return_sequences=True, name=f"lstm_{i}"),
             name=f"bidirectional_{i}",
         )(x)
         if dropout:

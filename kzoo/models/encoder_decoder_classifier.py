@@ -3,6 +3,7 @@
 import keras
 
 from kzoo import testing, validation
+from kzoo.layers import LSTM
 from kzoo.models.heads import classification_head, compile_classifier, token_embedding
 from kzoo.registry import TinyConfig, register_model
 
@@ -74,7 +75,7 @@ def build_encoder_decoder_classifier(
     # === Encoder: token ids → sentence vector ===
     encoder_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = embedding(encoder_ids)
-    sentence_vector = keras.layers.LSTM(units, name="lstm")(x)
+    sentence_vector = LSTM(units, name="lstm")(x)
     encoder = keras.Model(encoder_ids, sentence_vector, name="encoder")
 
     # === Decoder: sentence vector → class probabilities ===

@@ -3,18 +3,20 @@
 import keras
 
 from kzoo import testing, validation
+from kzoo.layers import LSTM
 from kzoo.models.heads import classification_head, compile_classifier, token_embedding
 from kzoo.registry import TinyConfig, register_model
 
 RNN_LAYERS = {
-    "lstm": keras.layers.LSTM,
+    "lstm": LSTM,  # keras.layers.LSTM with a fused CPU loop
     "gru": keras.layers.GRU,
     "simple_rnn": keras.layers.SimpleRNN,
 }
 
 
 def recurrent_layer(rnn, units, name, **kwargs):
-    """Returns a `keras.layers.LSTM`, `GRU` or `SimpleRNN` chosen by name."""
+    """Returns a `kzoo.layers.LSTM` (Keras' with a fused CPU loop), `keras.layers.GRU` or
+    `keras.layers.SimpleRNN` chosen by name."""
     validation.one_of("rnn", rnn, tuple(RNN_LAYERS))
     return RNN_LAYERS[rnn](units, name=name, **kwargs)
 

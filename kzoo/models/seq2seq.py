@@ -9,6 +9,7 @@ from keras import ops
 
 from kzoo import testing, validation
 from kzoo.decoding import Decoder
+from kzoo.layers import LSTM
 from kzoo.models.heads import compile_language_model
 from kzoo.registry import TinyConfig, register_model
 
@@ -71,7 +72,7 @@ def build_encoder_decoder(
     )(encoder_token_ids)
     if dropout:
         x = keras.layers.Dropout(dropout, name="encoder_dropout")(x)
-    encoder_outputs, state_h, state_c = keras.layers.LSTM(
+    encoder_outputs, state_h, state_c = LSTM(
         latent_dim,
         return_sequences=attention is not None,
         return_state=True,
@@ -85,9 +86,9 @@ def build_encoder_decoder(
     )(decoder_token_ids)
     if dropout:
         x = keras.layers.Dropout(dropout, name="decoder_dropout")(x)
-    x = keras.layers.LSTM(
-        latent_dim, return_sequences=True, return_state=True, name="decoder_lstm"
-    )(x, initial_state=[state_h, state_c])[0]
+    x = LSTM(latent_dim, return_sequences=True, return_state=True, name="decoder_lstm")(
+        x, initial_state=[state_h, state_c]
+    )[0]
     if attention is not None:
         # Masks reach the attention from both embeddings: padded source steps get weight 0.
         context = ATTENTION_LAYERS[attention](name="attention")(
