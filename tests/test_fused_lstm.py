@@ -55,6 +55,10 @@ CASES = {
     "right padding": dict(kwargs=dict(return_sequences=True, return_state=True), mask="right"),
     "left padding": dict(kwargs=dict(return_sequences=True, return_state=True), mask="left"),
     "backwards": dict(kwargs=dict(return_sequences=True, go_backwards=True), mask="right"),
+    # As `Bidirectional` sets it on its layers.
+    "zero output for mask": dict(
+        kwargs=dict(return_sequences=True, zero_output_for_mask=True), mask="left"
+    ),
 }
 
 
@@ -111,6 +115,21 @@ def test_input_dropout_draws_one_mask_per_sequence():
     assert len(rows) > 4  # rows drew different masks
     assert not np.allclose(trained, layer(x, training=False))
     np.testing.assert_allclose(layer(x, training=False), reference(x), atol=1e-6)
+
+
+def test_a_bidirectional_layer_equals_keras_bidirectional_lstm():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=bool)
+    ours = keras.layers.Bidirectional(LSTM(UNITS, return_sequences=True))
+    theirs = keras.layers.Bidirectional(keras.layers.LSTM(UNITS, return_sequences=True))
+    ours.build(x.shape)
+    theirs.build(x.shape)
+    theirs.set_weights([rng.normal(size=w.shape).astype("float32") for w in ours.weights])
+    ours.set_weights(theirs.get_weights())
+    outputs = ours(x, mask=mask)
+    np.testing.assert_allclose(outputs, theirs(x, mask=mask), atol=2e-5)
+    np.testing.assert_array_equal(outputs[0, 3:], 0.0)  # padded steps output zeros both ways
 
 
 def test_a_model_with_it_round_trips_through_a_keras_file(tmp_path):

@@ -18,8 +18,9 @@ class LSTM(keras.layers.LSTM):
     peers`). On GPUs where cuDNN applies, and on JAX and PyTorch, it is Keras' own layer.
 
     The fused loop needs Keras' cuDNN conditions (tanh and sigmoid activations, a bias, no
-    unrolling) and no recurrent dropout; otherwise Keras' loop runs. Masks, `go_backwards`,
-    initial and returned states and input dropout behave as in `keras.layers.LSTM`.
+    unrolling) and no recurrent dropout; otherwise Keras' loop runs. Masks (and
+    `zero_output_for_mask`), `go_backwards`, initial and returned states and input dropout
+    behave as in `keras.layers.LSTM`.
 
     Args:
         units: int. Width of the states and the output.
@@ -70,10 +71,13 @@ class LSTM(keras.layers.LSTM):
         outputs, c_last = _fused_lstm(sequences, mask, kernel, recurrent_kernel, bias, h0, c0)
         h_last = outputs[:, -1]
         if mask is not None:
-            # Keras' loop outputs zeros until the first real step (the state before it may be
-            # any initial state), then the state.
-            seen = ops.cumsum(ops.cast(mask, "int32"), axis=1) > 0
-            outputs = outputs * ops.cast(ops.expand_dims(seen, -1), dtype)
+            # Keras' loop outputs zeros at masked steps with `zero_output_for_mask` (as
+            # `Bidirectional` sets it), else zeros until the first real step (the state before
+            # it may be any initial state), then the state.
+            shown = mask
+            if not self.zero_output_for_mask:
+                shown = ops.cumsum(ops.cast(mask, "int32"), axis=1) > 0
+            outputs = outputs * ops.cast(ops.expand_dims(shown, -1), dtype)
         return outputs[:, -1], outputs, [h_last, c_last]
 
 
