@@ -129,7 +129,9 @@ def _report(models, frameworks, figures, failures, load_start, load_end, rounds,
                     f"{result['parameters']:,}",
                     round(statistics.median(m[0] for m in measured), 1),
                     ratio,
-                    round(statistics.median(m[1] for m in measured), 1),
+                    # One decimal (the first epoch can be a little faster than the fastest
+                    # later one: no warm-up, shown as 0.0).
+                    f"{max(statistics.median(m[1] for m in measured), 0.0):.1f}",
                     round(max(m[2] for m in measured)),
                     result["threads"],
                 ]
