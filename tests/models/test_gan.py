@@ -15,6 +15,11 @@ def _tiny_gan(**kwargs):
     )
 
 
+def _numpy(outputs):
+    """A model's outputs as NumPy on any backend (PyTorch's carry their gradient)."""
+    return keras.ops.convert_to_numpy(outputs)
+
+
 def _images(n=32):
     return np.random.default_rng(0).uniform(-1, 1, (n, 4, 4, 1)).astype("float32")
 
@@ -102,12 +107,12 @@ def test_generator_weight_average_follows_hand_computation(tmp_path):
         np.testing.assert_allclose(average.numpy(), expected, rtol=1e-5, atol=1e-7)
     # Images come from the average: call, generate and the reloaded model agree.
     noise = np.random.default_rng(1).standard_normal((3, 8)).astype("float32")
-    np.testing.assert_allclose(gan(noise), gan.ema_generator(noise), atol=1e-6)
-    assert not np.allclose(gan(noise), gan.generator(noise, training=False))
+    np.testing.assert_allclose(_numpy(gan(noise)), _numpy(gan.ema_generator(noise)), atol=1e-6)
+    assert not np.allclose(_numpy(gan(noise)), _numpy(gan.generator(noise, training=False)))
     gan.save(tmp_path / "gan.keras")
     reloaded = keras.models.load_model(tmp_path / "gan.keras")
     assert reloaded.ema_momentum == 0.9 and reloaded.label_smoothing == 0.0
-    np.testing.assert_allclose(reloaded(noise), gan(noise), atol=1e-6)
+    np.testing.assert_allclose(_numpy(reloaded(noise)), _numpy(gan(noise)), atol=1e-6)
     np.testing.assert_allclose(reloaded.generate(3, seed=2), gan.generate(3, seed=2), atol=1e-6)
 
 
@@ -129,7 +134,9 @@ def test_minibatch_stddev_feeds_the_discriminator_and_survives_saving(tmp_path):
     images = _images(6)
     gan.save(tmp_path / "gan.keras")
     reloaded = keras.models.load_model(tmp_path / "gan.keras")
-    np.testing.assert_allclose(reloaded.discriminator(images), gan.discriminator(images), atol=1e-6)
+    np.testing.assert_allclose(
+        _numpy(reloaded.discriminator(images)), _numpy(gan.discriminator(images)), atol=1e-6
+    )
     # The logit of one image depends on the rest of its batch.
     alone = keras.ops.convert_to_numpy(gan.discriminator(images[:1]))
     assert not np.allclose(alone, keras.ops.convert_to_numpy(gan.discriminator(images))[:1])
