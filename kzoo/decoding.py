@@ -306,10 +306,11 @@ def _sampling():
     )
 
 
-def sampling_warmup():
-    """`SAMPLING` values for a `sample` signature's warm-up request: one greedy token (any
-    `max_new_tokens_limit` allows it)."""
-    return {
+def warmup_with_sample(inputs):
+    """A generator's or translator's warm-up requests by signature: `inputs` for
+    `serving_default`, and the same with `SAMPLING` values (one greedy token, which any
+    `max_new_tokens_limit` allows) for `sample`."""
+    sampling = {
         "max_new_tokens": np.int32(1),
         "sampler": np.array(b"greedy", dtype=object),
         "temperature": np.float32(1.0),
@@ -318,6 +319,7 @@ def sampling_warmup():
         "num_beams": np.int32(1),
         "seed": np.int64(1),
     }
+    return {"serving_default": inputs, "sample": {**inputs, **sampling}}
 
 
 def _signature():

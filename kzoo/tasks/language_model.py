@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from kzoo import validation
 from kzoo.data import batching, embedded, text_files, tfds_sources, vectorization
-from kzoo.decoding import SAMPLING, Decoding, sampling_warmup
+from kzoo.decoding import SAMPLING, Decoding, warmup_with_sample
 from kzoo.registry import decoder_for
 from kzoo.runs import load_run
 from kzoo.settings import Setting
@@ -240,8 +240,7 @@ class LanguageModelTask(Task):
 
     @classmethod
     def warmup_requests(cls, bundle):
-        inputs = cls.warmup_inputs(bundle)
-        return {"serving_default": inputs, "sample": {**inputs, **sampling_warmup()}}
+        return warmup_with_sample(cls.warmup_inputs(bundle))
 
 
 def unknown_count(stream):

@@ -15,7 +15,7 @@ from rouge_score import rouge_scorer
 
 from kzoo.backends import backend_of_process
 from kzoo.data import batching, embedded, parallel_text, tfds_sources, vectorization
-from kzoo.decoding import SAMPLING, Decoding, sampling_warmup
+from kzoo.decoding import SAMPLING, Decoding, warmup_with_sample
 from kzoo.generate import generate
 from kzoo.registry import decoder_for, entry_for
 from kzoo.settings import Setting
@@ -400,5 +400,4 @@ class TranslationTask(Task):
 
     @classmethod
     def warmup_requests(cls, bundle):
-        inputs = cls.warmup_inputs(bundle)
-        return {"serving_default": inputs, "sample": {**inputs, **sampling_warmup()}}
+        return warmup_with_sample(cls.warmup_inputs(bundle))
