@@ -54,12 +54,13 @@ _WAIT_SLICE_SECONDS = 0.05
 DEFAULT_MAX_BATCH_SIZE = 1000
 DEFAULT_MAX_ENQUEUED_BATCHES = 10
 DEFAULT_THREAD_POOL_NAME = "model_server_batch_threads"
+_callback_lock = threading.Lock()
 
 
 class _Task:
-    __slots__ = ("inputs", "rows", "deadline", "enqueued", "outputs", "error", "done")
+    __slots__ = ("inputs", "rows", "deadline", "enqueued", "outputs", "error", "done", "callback")
 
-    def __init__(self, inputs, rows, deadline):
+    def __init__(self, inputs, rows, deadline, callback=None):
         self.inputs = inputs
         self.rows = rows
         self.deadline = deadline
@@ -67,6 +68,25 @@ class _Task:
         self.outputs = None
         self.error = None
         self.done = threading.Event()
+        # A submitted task's caller does not wait: it is called back instead.
+        self.callback = callback
+
+    def finish(self):
+        """Wakes the waiting caller, or calls a submitted task's callback (once)."""
+        self.done.set()
+        with _callback_lock:  # the batch thread and a stopping deadline may both finish it
+            callback, self.callback = self.callback, None
+        if callback is None:
+            return
+        self.deadline.clear_on_stop()
+        error = self.error
+        if error is None and self.outputs is None:
+            # Left out of its batch: stopped before it ran.
+            try:
+                self.deadline.check()
+            except ServingError as stopped:
+                error = stopped
+        callback(self.outputs, error)
 
 
 class _Batch:
@@ -224,14 +244,8 @@ class Batcher:
         if rows is None or rows > self.capacity:
             with deadline.running():
                 return self._run_large(function, inputs, rows)
-        key = (
-            key,
-            tuple(
-                (name, value.dtype.str, value.shape[1:]) for name, value in sorted(inputs.items())
-            ),
-        )
         task = _Task(inputs, rows, deadline)
-        batch = self._enqueue(key, function, task)
+        batch = self._enqueue(self._full_key(key, inputs), function, task)
         if batch is not None:  # ready, and a batch thread was free: run it here
             self._execute(batch)
         while not task.done.wait(_WAIT_SLICE_SECONDS):
@@ -241,9 +255,56 @@ class Batcher:
         deadline.check()
         return task.outputs
 
-    def _enqueue(self, key, function, task):
+    def submit(self, key, inputs, function, deadline, callback):
+        """Queues `function(inputs)` as `run` does, without waiting: for a caller that must not
+        block (an event loop). The batch runs on a batch thread.
+
+        Args:
+            key, inputs, function: as `run`.
+            deadline: `Deadline`. This request's deadline; when it passes (or the request is
+                cancelled) while the request waits, the callback gets its error at once.
+            callback: callable. Called once, from another thread, with `(outputs, error)`.
+
+        Returns:
+            Whether the call was queued: False when the inputs cannot join a batch (a scalar
+            input, different batch sizes, more rows than a batch holds); `run` runs those.
+
+        Raises:
+            ServingError: UNAVAILABLE when the queue is full or the batcher stopped.
+        """
+        rows = batch_rows(inputs)
+        if rows is None or rows > self.capacity:
+            return False
+        deadline.check()
+        task = _Task(inputs, rows, deadline, callback)
+        # A request stopped while it waits is answered at once, and left out of its batch
+        # (`_execute` skips cancelled requests).
+        deadline.on_stop(task.finish)
+        try:
+            self._enqueue(self._full_key(key, inputs), function, task, caller_runs=False)
+        except ServingError:
+            with _callback_lock:
+                answered, task.callback = task.callback is None, None
+            if answered:  # stopped meanwhile, and so answered already
+                return True
+            deadline.clear_on_stop()
+            raise
+        return True
+
+    @staticmethod
+    def _full_key(key, inputs):
+        """Calls join a batch when their key, input names, dtypes and trailing shapes agree."""
+        return (
+            key,
+            tuple(
+                (name, value.dtype.str, value.shape[1:]) for name, value in sorted(inputs.items())
+            ),
+        )
+
+    def _enqueue(self, key, function, task, caller_runs=True):
         """Adds a task to its queue's open batch; returns that batch when it is ready and a
-        batch thread is free for the caller to run it, else None (a batch thread will)."""
+        batch thread is free for the caller to run it (`caller_runs`), else None (a batch
+        thread will)."""
         with self._condition:
             if self._stopping:
                 raise ServingError("UNAVAILABLE", "The server is shutting down.")
@@ -265,7 +326,12 @@ class Batcher:
             batch.rows += task.rows
             if batch.rows >= self.capacity:
                 batch.closed = True
-            if self._free_threads and queue[0] is batch and self._ready(batch, queue):
+            if (
+                caller_runs
+                and self._free_threads
+                and queue[0] is batch
+                and self._ready(batch, queue)
+            ):
                 queue.popleft()
                 if not queue:
                     del self._queues[key]
@@ -339,7 +405,7 @@ class Batcher:
             self._condition.notify_all()
         for task in queued:
             task.error = ServingError("UNAVAILABLE", "The server is shutting down.")
-            task.done.set()
+            task.finish()
         for thread in self._threads:
             thread.join()
         self._threads = []
@@ -387,7 +453,7 @@ class Batcher:
                     task.error = error
         finally:
             for task in batch.tasks:
-                task.done.set()
+                task.finish()
             with self._condition:
                 self._free_threads += 1
                 if self._queues:

@@ -148,18 +148,17 @@ class ServingCore:
 
     # === Requests ===
 
-    def request_deadline(self, client_timeout=None, connection=None):
+    def request_deadline(self, client_timeout=None):
         """A new request's `Deadline`: `request_timeout` or the client's own (a gRPC call's
-        time remaining), whichever ends first.
+        time remaining), whichever ends first; the server cancels it when the client goes away.
 
         Args:
             client_timeout: float, optional. Seconds the client still waits.
-            connection: socket, optional. A REST client's connection; closing it cancels.
         """
         if client_timeout is not None and client_timeout > _NO_DEADLINE_SECONDS:
             client_timeout = None
         timeouts = [t for t in (self.request_timeout, client_timeout) if t is not None]
-        return Deadline(min(timeouts) if timeouts else None, connection, self.watch)
+        return Deadline(min(timeouts) if timeouts else None, watch=self.watch)
 
     def request_done(self, size):
         """Called after each request with the bytes it carried and produced: after a large one,
@@ -297,6 +296,52 @@ class ServingCore:
         Returns:
             A tuple `(signature key, {output name: array})`.
         """
+        key, signature = self._checked_signature(
+            servable, signature_name, inputs, output_filter, input_dtypes
+        )
+        deadline = deadline or Deadline()
+        started = time.monotonic()
+        if self.batcher is not None:
+            outputs = self.batcher.run((servable, key), inputs, signature, deadline)
+        else:
+            with deadline.running():
+                outputs = signature(inputs)
+        return key, self._predicted(servable, started, outputs, output_filter)
+
+    def submit_predict(self, servable, signature_name, inputs, deadline, callback):
+        """Queues a predict call for the batcher without waiting for it (an event loop's way).
+
+        Args:
+            servable, signature_name, inputs, deadline: as `predict`.
+            callback: callable. Called once, from another thread, with `(outputs, error)`:
+                the outputs dict, or the `ServingError` (or other exception) of the call.
+
+        Returns:
+            Whether the call was queued; False when batching is off or the inputs cannot join a
+            batch (the caller then runs `predict` in a thread of its own).
+
+        Raises:
+            ServingError: the request does not fit the signature (as `predict` raises it).
+        """
+        if self.batcher is None:
+            return False
+        key, signature = self._checked_signature(servable, signature_name, inputs)
+        started = time.monotonic()
+
+        def done(outputs, error):
+            if error is None:
+                try:
+                    outputs = self._predicted(servable, started, outputs)
+                except Exception as failure:  # noqa: BLE001 - reported to the caller
+                    outputs, error = None, failure
+            callback(outputs, error)
+
+        return self.batcher.submit((servable, key), inputs, signature, deadline, done)
+
+    def _checked_signature(
+        self, servable, signature_name, inputs, output_filter=(), input_dtypes=None
+    ):
+        """The `(key, signature)` a predict request runs, after TF Serving's checks of it."""
         key, signature = self.prediction_signature(servable, signature_name)
         self.check_input_names(signature, inputs)
         self.check_output_filter(signature, output_filter)
@@ -315,17 +360,14 @@ class ServingCore:
                 )
         if not signature.callable:
             raise invalid_argument(f"Signature {key} has no function to run.")
-        deadline = deadline or Deadline()
-        started = time.monotonic()
-        if self.batcher is not None:
-            outputs = self.batcher.run((servable, key), inputs, signature, deadline)
-        else:
-            with deadline.running():
-                outputs = signature(inputs)
+        return key, signature
+
+    def _predicted(self, servable, started, outputs, output_filter=()):
+        """A predict call's outputs, filtered, and its runtime recorded."""
         self.metrics.runtime(servable.name, "Predict", time.monotonic() - started)
         if output_filter:
             outputs = {name: outputs[name] for name in output_filter}
-        return key, outputs
+        return outputs
 
     def predict_proto(self, request, servable=None, deadline=None):
         """Answers a gRPC `PredictRequest` with a `PredictResponse`.

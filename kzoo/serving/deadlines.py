@@ -5,9 +5,10 @@ TF Serving gives each session run a timeout (`--rest_api_timeout_in_ms`, 30 s by
 REST; the client's deadline for gRPC), cancels the step when it passes and answers
 DEADLINE_EXCEEDED `Timed out waiting for notification` (REST 504). kzoo does the same with
 TensorFlow's cancellation: a signature call runs under a `CancellationManager` of its own, which
-a `DeadlineWatch` thread cancels when the request's deadline passes, or when its client goes
-away (a gRPC call that ends early, a REST connection the client closed: then the answer is
-CANCELLED, as Go's HTTP server cancels a request's context on a closed connection). A cancelled
+a `DeadlineWatch` thread cancels when the request's deadline passes; the server cancels it when
+its client goes away (a gRPC call that ends early, a REST connection the client closed: then the
+answer is CANCELLED, as Go's HTTP server cancels a request's context on a closed connection).
+A request waiting for its batch is told at once (`Deadline.on_stop`). A cancelled
 function stops at its next cancellation point (each iteration of a decoding loop checks); a
 single long kernel finishes first, which is why exports also cap `max_new_tokens` and the server
 limits the instances and elements of a request.
@@ -34,8 +35,6 @@ kzoo.serving.errors.ServingError: CANCELLED: The client cancelled the request or
 
 import contextlib
 import math
-import select
-import socket
 import threading
 import time
 
@@ -86,19 +85,18 @@ class Deadline:
     Args:
         timeout: float, optional. Seconds from now; None: no deadline (it can still be
             cancelled).
-        connection: socket, optional. The client's connection: closing it cancels the request.
-        watch: `DeadlineWatch`, optional. The thread that expires or cancels the deadline
-            while its computation runs; without one, the deadline is only checked before and
-            after.
+        watch: `DeadlineWatch`, optional. The thread that expires the deadline while its
+            computation runs (or its request waits, `on_stop`); without one, the deadline is
+            only checked before and after.
     """
 
-    def __init__(self, timeout=None, connection=None, watch=None):
+    def __init__(self, timeout=None, watch=None):
         self.expires = None if timeout is None else time.monotonic() + max(timeout, 0.0)
-        self.connection = connection
         self.watch = watch
         self._lock = threading.Lock()
         self._error = None
         self._manager = None
+        self._on_stop = None
 
     @classmethod
     def latest(cls, deadlines):
@@ -129,11 +127,34 @@ class Deadline:
     def cancel(self, code="CANCELLED", message=CANCELLED_MESSAGE):
         """Stops the request: its running computation is cancelled, and `check` raises."""
         with self._lock:
-            if self._error is None:
-                self._error = ServingError(code, message)
-            manager = self._manager
+            if self._error is not None:
+                return
+            self._error = ServingError(code, message)
+            manager, on_stop, self._on_stop = self._manager, self._on_stop, None
         if manager is not None:
             manager.start_cancel()
+        if on_stop is not None:
+            on_stop()
+
+    def on_stop(self, callback):
+        """Calls `callback()` once, from the thread that stops the request, when it is
+        cancelled or its deadline passes (the watch looks at it until `clear_on_stop`); at once
+        when it is already stopped. For a request that waits without a thread of its own."""
+        with self._lock:
+            stopped = self._error is not None
+            if not stopped:
+                self._on_stop = callback
+        if stopped:
+            callback()
+        elif self.watch is not None:
+            self.watch.add(self)
+
+    def clear_on_stop(self):
+        """Forgets the `on_stop` callback: the request no longer waits."""
+        with self._lock:
+            self._on_stop = None
+        if self.watch is not None:
+            self.watch.discard(self)
 
     def expire(self):
         """Stops the request as past its deadline (DEADLINE_EXCEEDED)."""
@@ -181,38 +202,9 @@ class Deadline:
         self.check()
 
 
-def _closed_by_client(connection):
-    """Whether the peer closed (or reset) a connection we have not finished answering."""
-    try:
-        fileno = connection.fileno()
-    except OSError:
-        return True
-    if fileno < 0:
-        return True
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(fileno, select.POLLIN | select.POLLPRI)
-        readable = bool(poller.poll(0))
-    else:  # Windows
-        readable = bool(select.select([fileno], [], [], 0)[0])
-    if not readable:
-        return False
-    try:
-        # Readable: either the next pipelined request (data) or the end of the stream (b"").
-        return connection.recv(1, socket.MSG_PEEK) == b""
-    except (BlockingIOError, InterruptedError, TimeoutError):
-        return False
-    except OSError:
-        return True
-
-
 class DeadlineWatch:
-    """One background thread that expires running deadlines on time, cancels those whose client
-    closed its connection, and releases freed memory after large requests.
-
-    Args:
-        poll_seconds: float. How often the connections of running REST requests are looked
-            at. Defaults to 0.1.
+    """One background thread that expires deadlines on time (of running computations, and of
+    requests waiting for their batch), and releases freed memory after large requests.
 
     Example:
 
@@ -226,8 +218,7 @@ class DeadlineWatch:
     >>> watch.stop()
     """
 
-    def __init__(self, poll_seconds=0.1):
-        self.poll_seconds = poll_seconds
+    def __init__(self):
         self._deadlines = set()
         self._condition = threading.Condition()
         self._release = False
@@ -236,7 +227,6 @@ class DeadlineWatch:
         # When the sleeping thread wakes up (math.inf: when notified); None while it is awake,
         # and will look at every deadline before it sleeps again.
         self._sleeping_until = None
-        self._polled_at = 0.0
 
     def start(self):
         """Starts the thread; returns self."""
@@ -255,12 +245,12 @@ class DeadlineWatch:
             self._thread = None
 
     def add(self, deadline):
-        """Watches a deadline while its computation runs."""
+        """Watches a deadline while its computation runs or its request waits."""
         with self._condition:
             self._deadlines.add(deadline)
             # Woken only when this deadline needs a look before the thread's next one: one
             # wake-up per request would cost every request a thread switch.
-            due = self._due(deadline)
+            due = deadline.expires
             if self._sleeping_until is not None and due is not None and due < self._sleeping_until:
                 self._condition.notify_all()
 
@@ -275,15 +265,6 @@ class DeadlineWatch:
             self._release = True
             self._condition.notify_all()
 
-    def _due(self, deadline):
-        """When a deadline next needs a look (its expiry, or a look at its connection)."""
-        if deadline.cancelled:
-            return None
-        times = [] if deadline.expires is None else [deadline.expires]
-        if deadline.connection is not None:
-            times.append(self._polled_at + self.poll_seconds)
-        return min(times, default=None)
-
     def _run(self):
         while True:
             with self._condition:
@@ -291,22 +272,17 @@ class DeadlineWatch:
                     return
                 release, self._release = self._release, False
                 deadlines = [d for d in self._deadlines if not d.cancelled]
-            now = time.monotonic()
-            poll = now >= self._polled_at + self.poll_seconds
-            if poll:
-                self._polled_at = now
             for deadline in deadlines:
                 if deadline.expired:
                     deadline.expire()
-                elif poll and deadline.connection is not None:
-                    if _closed_by_client(deadline.connection):
-                        deadline.cancel()
             if release:
                 release_memory()
             with self._condition:
                 if self._stopping or self._release:
                     continue
-                dues = [due for due in map(self._due, self._deadlines) if due is not None]
+                dues = [
+                    d.expires for d in self._deadlines if d.expires is not None and not d.cancelled
+                ]
                 self._sleeping_until = min(dues, default=math.inf)
                 if self._sleeping_until == math.inf:
                     self._condition.wait()

@@ -24,11 +24,13 @@ Outside `/v1/`, the server also answers:
 The health paths are those of the Open Inference Protocol (KServe V2), for readiness probes; a
 model that has no available version yet is answered 503 (UNAVAILABLE), an unknown one 404.
 Errors are `{"error": "<message>"}` with the HTTP status TF Serving gives their code
-(`errors.HTTP_STATUS`). Each connection has its own thread, with keep-alive; a bad request never
-stops the server. A request past the server's `request_timeout` is answered 504
-`{"error": "Timed out waiting for notification"}` (TF Serving's `--rest_api_timeout_in_ms`) and
-its computation stopped; a client that closes its connection before the answer has its
-computation stopped too (`kzoo.serving.deadlines`).
+(`errors.HTTP_STATUS`). One event loop reads and answers every connection (keep-alive and
+pipelining); a predict request to a batching server is parsed there and waits for its batch
+without a thread of its own, other requests run in worker threads. A bad request never stops
+the server. A request past the server's `request_timeout` is answered 504 `{"error": "Timed out
+waiting for notification"}` (TF Serving's `--rest_api_timeout_in_ms`) and its computation
+stopped; a client that closes its connection before the answer has its computation stopped too
+(`kzoo.serving.deadlines`).
 
 Example:
 
@@ -39,6 +41,10 @@ Example:
 (400, b'{"error": "Malformed request: DELETE /v1/models/half"}')
 """
 
+import asyncio
+import collections
+import email.utils
+import http
 import json
 import logging
 import re
@@ -46,11 +52,12 @@ import socket
 import threading
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import unquote
 
 from google.protobuf import json_format
 
+from kzoo.serving.deadlines import Deadline
 from kzoo.serving.errors import HTTP_STATUS, ServingError, invalid_argument
 from kzoo.serving.json_examples import (
     make_classify_response,
@@ -86,6 +93,22 @@ _CORS = [
     ("Access-Control-Allow-Headers", "Content-Type"),
 ]
 _ORIGIN = re.compile(r"https?://")
+# The HTTP layer's limits, as Python's http.server: a line of at most 64 KiB, 100 headers.
+_MAX_LINE = 65536
+_MAX_HEADERS = 100
+_MAX_HEAD = _MAX_LINE * 2
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD")
+_REASONS = {status.value: status.phrase for status in http.HTTPStatus}
+# A pipelining client's unread requests held before its connection stops being read.
+_MAX_BUFFERED = 1 << 20
+# Idle keep-alive connections are closed after this many seconds (looked at every sweep).
+_IDLE_SECONDS = 300
+_SWEEP_SECONDS = 5
+# Predict bodies up to this size are parsed on the event loop.
+_LOOP_BODY_BYTES = 64 * 1024
+# Worker threads for requests not answered on the loop, without --rest_api_num_threads.
+_DEFAULT_WORKER_THREADS = 256
 
 
 def _parse_version(text):
@@ -143,25 +166,95 @@ class RestApi:
             return self._health(method, path, *health.groups())
         if not _API_PATH.fullmatch(path):
             return 404, error_body(f"Not found: {method} {path}. The API is under /v1/."), _JSON
-        started = time.monotonic()
         request = _Request()
-        answer_headers = list(_JSON)
+        if method == "OPTIONS":
+            return self._answer(request, method, path, lambda: self._preflight(headers))
+        return self._answer(
+            request, method, path, lambda: self._route(method, path, body, deadline, request)
+        )
+
+    def start(self, method, path, body, deadline, headers, respond, offload):
+        """Answers a request without blocking the calling thread (an event loop's).
+
+        A predict request to a batching server is parsed here and queued for its batch; every
+        other request (and a large body, whose parsing would hold the loop up) runs `handle`
+        through `offload`.
+
+        Args:
+            method, path, body, deadline, headers: as `handle`.
+            respond: callable. Called once, from any thread, with `handle`'s tuple.
+            offload: callable. Runs a function of no arguments in a worker thread.
+        """
+        match = None
+        if (
+            method == "POST"
+            and self.core is not None
+            and self.core.batcher is not None
+            and len(body) <= _LOOP_BODY_BYTES
+        ):
+            match = _PREDICTION_PATH.fullmatch(path.split("?", 1)[0])
+        if match is None or match.group(4) != "predict":
+            offload(lambda: respond(*self.handle(method, path, body, deadline, headers)))
+            return
+        request = _Request()
+        started = time.monotonic()
+        deadline = deadline or Deadline()
+        try:
+            name, version, label = self._prediction_target(match, request)
+            servable, parsed = self._parse_predict(name, version, label, body)
+
+            def finished(outputs, error):
+                def answer():
+                    if error is not None:
+                        raise error
+                    return make_predict_response(outputs, parsed.format)
+
+                respond(*self._answer(request, method, path, answer, started))
+
+            queued = self.core.submit_predict(
+                servable, parsed.signature_name, parsed.inputs, deadline, finished
+            )
+        except Exception as error:  # noqa: BLE001 - answered as handle answers it
+
+            def failed(error=error):
+                raise error
+
+            respond(*self._answer(request, method, path, failed, started))
+            return
+        if not queued:  # cannot join a batch: runs on its own, in a worker thread
+            offload(
+                lambda: respond(
+                    *self._answer(
+                        request,
+                        method,
+                        path,
+                        lambda: self._run_predict(servable, parsed, deadline),
+                        started,
+                    )
+                )
+            )
+
+    def _answer(self, request, method, path, produce, started=None):
+        """`(status, body, headers)` of an API request whose body `produce()` returns; its
+        errors become TF Serving's error bodies, and the request is counted in the metrics."""
+        started = time.monotonic() if started is None else started
+        headers = list(_JSON)
         code = "OK"
         try:
+            body = produce()
+            status = 200
             if method == "OPTIONS":
-                status, body, answer_headers = self._preflight(headers), b"", []
-            else:
-                status, body = 200, self._route(method, path, body, deadline, request)
+                body, headers = b"", []
         except ServingError as error:
             status, body, code = error.http_status, error_body(error.message), error.code
         except Exception as error:  # noqa: BLE001 - the server keeps serving
-            logger.exception("Error processing %s %s", method, path)
+            logger.error("Error processing %s %s", method, path, exc_info=error)
             code = "INTERNAL"
             status, body = 500, error_body(f"Internal error: {type(error).__name__}: {error}")
         if self.core is not None:
             seconds = time.monotonic() - started
             self.core.metrics.request(request.model_name, code, request.api, "REST", seconds)
-        return status, body, answer_headers + (_CORS if self.cors else [])
+        return status, body, headers + (_CORS if self.cors else [])
 
     @staticmethod
     def _preflight(headers):
@@ -169,7 +262,7 @@ class RestApi:
         origin = (headers or {}).get("Origin") or ""
         if not _ORIGIN.match(origin):
             raise ServingError("FAILED_PRECONDITION", "Origin header is missing in CORS preflight")
-        return 200
+        return b""
 
     def _health(self, method, path, server_check, name, version):
         """The Open Inference Protocol's liveness and readiness answers."""
@@ -214,16 +307,13 @@ class RestApi:
             match = _PREDICTION_PATH.fullmatch(path)
             if match is None:
                 raise malformed
-            name, version, label, verb = match.groups()
-            request.model_name, request.api = unquote(name), verb
-            name = unquote(name)
-            version = _parse_version(version)
-            label = unquote(label) if label else None
-            if verb == "predict":
-                return self._predict(name, version, label, body, deadline)
-            if verb == "classify":
+            name, version, label = self._prediction_target(match, request)
+            if request.api == "predict":
+                servable, parsed = self._parse_predict(name, version, label, body)
+                return self._run_predict(servable, parsed, deadline)
+            if request.api == "classify":
                 return self._examples(name, version, label, body, deadline, classify=True)
-            if verb == "regress":
+            if request.api == "regress":
                 return self._examples(name, version, label, body, deadline, classify=False)
             raise malformed
         if method == "GET":
@@ -246,7 +336,15 @@ class RestApi:
             return text.encode("utf-8")
         raise malformed
 
-    def _predict(self, name, version, label, body, deadline):
+    @staticmethod
+    def _prediction_target(match, request):
+        """`(name, version, label)` of a `:predict`, `:classify` or `:regress` path."""
+        name, version, label, verb = match.groups()
+        request.model_name, request.api = unquote(name), verb
+        return unquote(name), _parse_version(version), unquote(label) if label else None
+
+    def _parse_predict(self, name, version, label, body):
+        """A predict body parsed for the model version it names: `(servable, request)`."""
         resolved = []
 
         def input_dtypes(signature_name):
@@ -263,8 +361,11 @@ class RestApi:
             }
 
         request = parse_predict_request(body, input_dtypes, self.core.limits)
+        return resolved[0], request
+
+    def _run_predict(self, servable, request, deadline):
         _, outputs = self.core.predict(
-            resolved[0], request.signature_name, request.inputs, deadline=deadline
+            servable, request.signature_name, request.inputs, deadline=deadline
         )
         return make_predict_response(outputs, request.format)
 
@@ -281,128 +382,324 @@ class RestApi:
         return make_regress_response(values)
 
 
-class _RequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "kzoo-serving"
-    # Idle keep-alive connections are closed after this many seconds.
-    timeout = 300
+class _BadRequest(Exception):
+    """A request the HTTP layer refuses: answered with its status, then the connection closes."""
 
-    def setup(self):
-        super().setup()
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _Headers(dict):
+    """A request's headers by lower-cased name (`get` ignores case, as HTTP does)."""
+
+    def get(self, name, default=None):
+        return super().get(name.lower(), default)
+
+
+def _parse_head(head):
+    """`(method, target, version, headers)` of a request's head (its bytes before the blank
+    line); raises `_BadRequest` as Python's `http.server` refuses a request."""
+    lines = head.decode("iso-8859-1").split("\n")
+    request_line = lines[0].rstrip("\r")
+    if len(request_line) > _MAX_LINE:
+        raise _BadRequest(414, "Request line too long")
+    words = request_line.split()
+    if len(words) != 3:
+        raise _BadRequest(400, f"Bad request syntax ({request_line[:100]!r})")
+    method, target, version = words
+    try:
+        if not version.startswith("HTTP/"):
+            raise ValueError(version)
+        major, minor = (int(part) for part in version[5:].split("."))
+    except ValueError:
+        raise _BadRequest(400, f"Bad request version ({version[:100]!r})") from None
+    if major >= 2:
+        raise _BadRequest(505, f"Invalid HTTP version ({version[:100]})")
+    headers = _Headers()
+    name = None
+    for line in lines[1:]:
+        line = line.rstrip("\r")
+        if len(line) > _MAX_LINE:
+            raise _BadRequest(431, "Header line too long")
+        if line[:1] in (" ", "\t") and name is not None:  # an obsolete folded line
+            headers[name] += " " + line.strip()
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not name or name != name.strip():
+            raise _BadRequest(400, f"Malformed header line ({line[:100]!r})")
+        name = name.lower()
+        headers[name] = f"{headers[name]}, {value.strip()}" if name in headers else value.strip()
+        if len(headers) > _MAX_HEADERS:
+            raise _BadRequest(431, f"Too many headers (more than {_MAX_HEADERS})")
+    return method, target, (major, minor), headers
+
+
+class _ChunkedBody:
+    """Reads a chunked body as it arrives: `read(buffer)` returns the bytes after the body once
+    it is complete, else None; `body` is then the whole body."""
+
+    def __init__(self, limit):
+        self.limit = limit
+        self.parts = []
+        self.size = 0
+        self.trailers = False
+
+    def read(self, buffer):
+        while True:
+            end = buffer.find(b"\n")
+            if end < 0:
+                if len(buffer) > _MAX_LINE:
+                    raise ValueError("chunk line too long")
+                return None
+            line = bytes(buffer[:end]).strip()
+            if self.trailers:  # after the last chunk: trailer lines up to an empty one
+                del buffer[: end + 1]
+                if not line:
+                    return buffer
+                continue
+            if self.size < 0:  # the line ending a chunk's data
+                if line:
+                    raise ValueError("chunk data longer than its size")
+                del buffer[: end + 1]
+                self.size = -self.size - 1
+                continue
+            chunk_size = int(line.split(b";", 1)[0] or b"0", 16)
+            if chunk_size < 0:
+                raise ValueError("negative chunk size")
+            if chunk_size == 0:
+                del buffer[: end + 1]
+                self.trailers = True
+                continue
+            if self.size + chunk_size > self.limit:
+                raise OverflowError
+            if len(buffer) < end + 1 + chunk_size:
+                return None
+            self.parts.append(bytes(buffer[end + 1 : end + 1 + chunk_size]))
+            del buffer[: end + 1 + chunk_size]
+            self.size = -(self.size + chunk_size) - 1  # a chunk's ending line comes next
+
+    @property
+    def body(self):
+        return b"".join(self.parts)
+
+
+class _Connection(asyncio.Protocol):
+    """One client's HTTP/1.1 connection, on the server's event loop: requests are read and
+    answered in turn (keep-alive and pipelining), each handed to `RestApi.start`."""
+
+    def __init__(self, server):
+        self.server = server
+        self.transport = None
+        self.buffer = bytearray()
+        self.head = None  # (method, target, version, headers) of the request being read
+        self.chunked = None
+        self.deadline = None
+        self.busy = False  # a request is being answered
+        self.eof = False  # the client sent all it will
+        self.closed = False
+        self.paused = False
+        self.last_active = time.monotonic()
+
+    # === asyncio's callbacks ===
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.server._connections.add(self)
+
+    def data_received(self, data):
+        self.buffer += data
+        self.last_active = time.monotonic()
+        if not self.busy:
+            self._read_request()
+        elif len(self.buffer) > _MAX_BUFFERED and not self.paused:
+            # A client pipelining faster than it is answered waits for its answers.
+            self.paused = True
+            self.transport.pause_reading()
+
+    def eof_received(self):
+        # The client sent everything it will (or went away): a request in progress is
+        # cancelled, as a closed connection cancels it; a finished one is answered.
+        self.eof = True
+        if self.busy and self.deadline is not None:
+            self.deadline.cancel()
+        elif not self.busy:
+            self._close()
+        return True
+
+    def connection_lost(self, exc):
+        self.closed = True
+        self.server._connections.discard(self)
+        if self.busy and self.deadline is not None:
+            self.deadline.cancel()
+
+    # === Reading requests ===
+
+    def _read_request(self):
+        """Reads the next whole request from the buffer and starts answering it."""
+        if self.busy or self.closed:
+            return
         try:
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
+            if self.head is None:
+                match = _HEAD_END.search(self.buffer)
+                if match is None:
+                    if len(self.buffer) > _MAX_HEAD:
+                        raise _BadRequest(431, "Request header fields too large")
+                    return
+                self.head = _parse_head(bytes(self.buffer[: match.start()]))
+                del self.buffer[: match.end()]
+                core = self.server.api.core
+                # Started once the headers are in: reading the body counts, as the client
+                # waits for it.
+                self.deadline = core.request_deadline() if core is not None else None
+                if self.head[0] not in _METHODS:
+                    status = 501 if self.head[0] in _REFUSED_METHODS else 400
+                    word = "Method not implemented" if status == 501 else "Unknown method"
+                    raise _BadRequest(status, f"{word}: {self.head[0]}")
+            body = self._read_body()
+            if body is None:
+                return
+        except _BadRequest as refused:
+            self._refuse(refused.status, refused.message)
+            return
+        method, target, version, headers = self.head
+        self.head = None
+        self.busy = True
+        self.keep_alive = self._keeps_alive(version, headers)
+        self.method = method
+        self.request_bytes = len(body)
+        deadline = self.deadline
+        self.server._admit(
+            lambda: self.server.api.start(
+                method,
+                target,
+                body,
+                deadline,
+                headers,
+                lambda *answer: self.server._complete(self, answer),
+                self.server._offload,
+            )
+        )
 
-    def __getattr__(self, name):
-        if name.startswith("do_"):
-            return self._refuse_method
-        raise AttributeError(name)
-
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        self._dispatch()
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_GET
-
-    def log_message(self, format, *args):  # noqa: A002 - http.server's signature
-        logger.debug("%s - %s", self.address_string(), format % args)
-
-    def _refuse_method(self):
-        if self.command in _REFUSED_METHODS:
-            self._reply(501, error_body(f"Method not implemented: {self.command}"), close=True)
+    def _read_body(self):
+        """The request's body once it is all in (None until then); raises `_BadRequest`."""
+        headers = self.head[3]
+        limit = self.server.max_request_bytes
+        too_large = _BadRequest(413, f"Request body is larger than the limit of {limit} bytes")
+        if "chunked" in headers.get("Transfer-Encoding", "").lower():
+            if self.chunked is None:
+                self._continue(headers)
+                self.chunked = _ChunkedBody(limit)
+            try:
+                rest = self.chunked.read(self.buffer)
+            except OverflowError:
+                raise too_large from None
+            except ValueError as error:
+                raise _BadRequest(400, f"Malformed request body: {error}") from None
+            if rest is None:
+                return None
+            body, self.chunked = self.chunked.body, None
         else:
-            self._reply(400, error_body(f"Unknown method: {self.command}"), close=True)
+            try:
+                length = int(headers.get("Content-Length") or 0)
+                if length < 0:
+                    raise ValueError("negative Content-Length")
+            except ValueError as error:
+                raise _BadRequest(400, f"Malformed request body: {error}") from None
+            if length > limit:
+                raise too_large
+            if len(self.buffer) < length:
+                self._continue(headers)
+                return None
+            body = bytes(self.buffer[:length])
+            del self.buffer[:length]
+        if headers.get("Content-Encoding", "").lower() == "gzip" and body:
+            try:
+                body = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(body, limit + 1)
+            except zlib.error as error:
+                raise _BadRequest(400, f"Malformed request body: {error}") from None
+            if len(body) > limit:
+                raise too_large
+        return body
 
-    def _reply(self, status, body, close=False, headers=_JSON):
-        if close:
-            self.close_connection = True
-        reason = self.responses.get(status, ("",))[0]
+    def _continue(self, headers):
+        """Answers `Expect: 100-continue` once the body is wanted."""
+        if headers.get("Expect", "").lower() == "100-continue" and not self.buffer:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    @staticmethod
+    def _keeps_alive(version, headers):
+        connection = headers.get("Connection", "").lower()
+        if version >= (1, 1):
+            return "close" not in connection
+        return "keep-alive" in connection
+
+    # === Answering ===
+
+    def _refuse(self, status, message):
+        self.head = self.chunked = None
+        self.method = "GET"
+        self.keep_alive = False
+        self.request_bytes = 0
+        self._write(status, error_body(message), _JSON)
+        self._close()
+
+    def answer(self, status, body, headers):
+        """Writes a request's answer (on the loop) and goes on to the next request."""
+        self.busy = False
+        deadline, self.deadline = self.deadline, None
+        if self.closed:
+            return
+        if status == HTTP_STATUS["CANCELLED"] and deadline is not None and deadline.cancelled:
+            self._close()  # the client went away: nobody reads an answer
+            return
+        keep_alive = self.keep_alive and not self.server.stopping
+        self._write(status, body, headers, close=not keep_alive)
+        core = self.server.api.core
+        if core is not None:
+            core.request_done(self.request_bytes + len(body))
+        if not keep_alive:
+            self._close()
+            return
+        if self.paused:
+            self.paused = False
+            self.transport.resume_reading()
+        if self.buffer:
+            # On the loop's next turn: pipelined requests answered at once would nest.
+            self.server._loop.call_soon(self._read_request)
+        elif self.eof:
+            self._close()  # nothing more will come
+
+    def _write(self, status, body, headers, close=True):
         head = [
-            f"{self.protocol_version} {status} {reason}",
-            f"Server: {self.version_string()}",
-            f"Date: {self.date_time_string()}",
+            f"HTTP/1.1 {status} {_REASONS.get(status, '')}",
+            "Server: kzoo-serving",
+            f"Date: {self.server.date()}",
             *(f"{name}: {value}" for name, value in headers),
             f"Content-Length: {len(body)}",
         ]
-        if self.close_connection:
+        if close:
             head.append("Connection: close")
         data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
-        if self.command != "HEAD":
+        if self.method != "HEAD":
             data += body
         # One write: headers and body in separate packets meet delayed ACKs.
-        self.wfile.write(data)
-        self.log_request(status, len(body))
+        self.transport.write(data)
 
-    def _read_body(self):
-        limit = self.server.max_request_bytes
-        encoding = self.headers.get("Transfer-Encoding", "").lower()
-        if "chunked" in encoding:
-            chunks, size = [], 0
-            while True:
-                line = self.rfile.readline(65537)
-                chunk_size = int(line.split(b";", 1)[0].strip() or b"0", 16)
-                if chunk_size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                size += chunk_size
-                if size > limit:
-                    return None
-                chunks.append(self.rfile.read(chunk_size))
-                self.rfile.readline(3)
-            body = b"".join(chunks)
-        else:
-            length = int(self.headers.get("Content-Length") or 0)
-            if length < 0:
-                raise ValueError("negative Content-Length")
-            if length > limit:
-                return None
-            body = self.rfile.read(length) if length else b""
-        if self.headers.get("Content-Encoding", "").lower() == "gzip" and body:
-            decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            body = decompressor.decompress(body, limit + 1)
-            if len(body) > limit:
-                return None
-        return body
-
-    def _dispatch(self):
-        core = self.server.api.core
-        # Started once the headers are in: reading the body counts, as the client waits for it.
-        deadline = core.request_deadline(connection=self.connection) if core else None
-        try:
-            body = self._read_body()
-        except (ValueError, zlib.error) as error:
-            self._reply(400, error_body(f"Malformed request body: {error}"), close=True)
-            return
-        if body is None:
-            limit = self.server.max_request_bytes
-            self._reply(
-                413,
-                error_body(f"Request body is larger than the limit of {limit} bytes"),
-                close=True,
-            )
-            return
-        workers = self.server.workers
-        if workers is not None:
-            workers.acquire()
-        try:
-            status, payload, headers = self.server.api.handle(
-                self.command, self.path, body, deadline, self.headers
-            )
-        finally:
-            if workers is not None:
-                workers.release()
-        if status == HTTP_STATUS["CANCELLED"] and deadline is not None and deadline.cancelled:
-            # The client closed the connection: nobody reads an answer.
-            self.close_connection = True
-        else:
-            self._reply(status, payload, close=self.server.stopping, headers=headers)
-        if core:
-            core.request_done(len(body) + len(payload))
+    def _close(self):
+        if not self.closed and self.transport is not None:
+            self.transport.close()
 
 
-class RestServer(ThreadingHTTPServer):
-    """A threaded HTTP server for a `RestApi`, with a body size limit and a clean stop.
+class RestServer:
+    """An HTTP/1.1 server for a `RestApi` on one asyncio event loop, with a body size limit and
+    a clean stop.
+
+    The loop reads requests and writes answers for every connection; a predict request to a
+    batching server is parsed on the loop and queued for its batch, whose thread answers a whole
+    batch at once, so a request costs no thread switch of its own. Other requests run in worker
+    threads.
 
     Args:
         host: str. Address to bind, e.g. `127.0.0.1` (IPv6 addresses work too).
@@ -411,58 +708,156 @@ class RestServer(ThreadingHTTPServer):
         max_request_bytes: int. Largest accepted body (after gzip decompression).
         max_workers: int, optional. Requests processed at once (TF Serving's
             `--rest_api_num_threads`); others wait their turn. None: no limit.
+
+    Example:
+
+    >>> server = RestServer("127.0.0.1", 0, RestApi(core=None), max_request_bytes=1024)
+    >>> thread = threading.Thread(target=server.serve_forever)
+    >>> thread.start()
+    >>> import http.client
+    >>> connection = http.client.HTTPConnection("127.0.0.1", server.port)
+    >>> connection.request("GET", "/v1/models")
+    >>> answer = connection.getresponse()
+    >>> answer.status, answer.read()
+    (400, b'{"error": "Missing model name in request."}')
+    >>> connection.close()
+    >>> server.stop()
+    >>> thread.join()
     """
 
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
     def __init__(self, host, port, api, max_request_bytes, max_workers=None):
-        if ":" in host:
-            self.address_family = socket.AF_INET6
         self.api = api
         self.max_request_bytes = max_request_bytes
-        self.workers = threading.BoundedSemaphore(max_workers) if max_workers else None
+        self.max_workers = max_workers
         self.stopping = False
-        self._connections = {}
-        self._connections_lock = threading.Lock()
-        super().__init__((host, port), _RequestHandler)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._socket = socket.create_server((host, port), family=family, backlog=128)
+        self.server_address = self._socket.getsockname()
+        self._loop = asyncio.new_event_loop()
+        self._executor = ThreadPoolExecutor(
+            max_workers or _DEFAULT_WORKER_THREADS, thread_name_prefix="kzoo-serving-http"
+        )
+        self._connections = set()
+        self._active = 0  # requests being processed
+        self._waiting = collections.deque()  # requests waiting for a worker slot
+        self._answers = collections.deque()  # (connection, answer) from other threads
+        self._drain_scheduled = False
+        self._loop_thread = None
+        self._serving = threading.Event()
+        self._stopped = threading.Event()
+        self._date = (0, "")
 
     @property
     def port(self):
         """The bound port."""
         return self.server_address[1]
 
-    def process_request(self, request, client_address):
-        thread = threading.Thread(
-            target=self.process_request_thread,
-            args=(request, client_address),
-            name="kzoo-serving-http",
-            daemon=True,
-        )
-        with self._connections_lock:
-            self._connections[request] = thread
-        thread.start()
+    def date(self):
+        """The Date header's value, made once a second."""
+        now = int(time.time())
+        if self._date[0] != now:
+            self._date = (now, email.utils.formatdate(now, usegmt=True))
+        return self._date[1]
 
-    def process_request_thread(self, request, client_address):
+    def serve_forever(self):
+        """Serves until `stop()`; call it in the thread that runs the event loop."""
+        asyncio.set_event_loop(self._loop)
+        self._loop_thread = threading.get_ident()
         try:
-            super().process_request_thread(request, client_address)
+            if not self.stopping:
+                server = self._loop.run_until_complete(
+                    self._loop.create_server(lambda: _Connection(self), sock=self._socket)
+                )
+                self._server = server
+                self._loop.call_later(_SWEEP_SECONDS, self._sweep)
+                self._serving.set()
+                self._loop.run_forever()
+                # Let the closed connections' callbacks run before the loop closes.
+                self._loop.run_until_complete(asyncio.sleep(0))
         finally:
-            with self._connections_lock:
-                self._connections.pop(request, None)
+            self._serving.set()
+            self._socket.close()
+            self._loop.close()
+            self._stopped.set()
 
     def stop(self, grace=5.0):
-        """Stops accepting, lets requests in progress answer, then closes every connection."""
+        """Stops accepting, lets requests in progress answer (for up to `grace` seconds), then
+        closes every connection and stops the worker threads."""
+        if self.stopping:
+            return
         self.stopping = True
-        self.shutdown()
-        self.server_close()
-        with self._connections_lock:
-            connections = list(self._connections.items())
-        for connection, _ in connections:
+        if self._loop_thread is None:  # never served
+            self._socket.close()
+        else:
+            self._serving.wait(5)
             try:
-                # Idle keep-alive connections read end-of-file and end; busy ones still answer.
-                connection.shutdown(socket.SHUT_RD)
-            except OSError:
+                self._loop.call_soon_threadsafe(self._close_when_idle, time.monotonic() + grace)
+            except RuntimeError:  # the loop has closed: serve_forever saw `stopping`
                 pass
-        for _, thread in connections:
+            self._stopped.wait(grace + 5)
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for thread in list(getattr(self._executor, "_threads", ())):
             thread.join(grace)
+
+    # === On the loop ===
+
+    def _close_when_idle(self, until):
+        """Closes idle connections, waits for busy ones to answer, then stops the loop."""
+        self._server.close()
+        busy = False
+        for connection in list(self._connections):
+            if connection.busy and time.monotonic() < until:
+                busy = True
+            elif connection.busy:
+                connection.transport.abort()  # past the grace: its computation is cancelled
+            else:
+                connection.transport.close()
+        if busy:
+            self._loop.call_later(0.01, self._close_when_idle, until)
+        else:
+            self._loop.stop()
+
+    def _sweep(self):
+        """Closes keep-alive connections idle for longer than `_IDLE_SECONDS`."""
+        now = time.monotonic()
+        for connection in list(self._connections):
+            if not connection.busy and now - connection.last_active > _IDLE_SECONDS:
+                connection.transport.close()
+        self._loop.call_later(_SWEEP_SECONDS, self._sweep)
+
+    def _admit(self, start):
+        """Starts a request now, or once a worker slot is free (`max_workers`)."""
+        if self.max_workers is not None and self._active >= self.max_workers:
+            self._waiting.append(start)
+            return
+        self._active += 1
+        start()
+
+    def _offload(self, function):
+        self._executor.submit(function)
+
+    def _complete(self, connection, answer):
+        """A request's answer, from any thread: written on the loop. Answers from other
+        threads are gathered, so that a whole batch's wake the loop once."""
+        if threading.get_ident() == self._loop_thread:
+            self._answer(connection, answer)
+            return
+        self._answers.append((connection, answer))
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            try:
+                self._loop.call_soon_threadsafe(self._drain)
+            except RuntimeError:  # the loop closed: the server stopped
+                pass
+
+    def _drain(self):
+        self._drain_scheduled = False
+        while self._answers:
+            self._answer(*self._answers.popleft())
+
+    def _answer(self, connection, answer):
+        self._active -= 1
+        connection.answer(*answer)
+        while self._waiting and (self.max_workers is None or self._active < self.max_workers):
+            self._active += 1
+            self._waiting.popleft()()

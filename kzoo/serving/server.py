@@ -369,7 +369,6 @@ class ModelServer:
                 self.rest_port = self._rest.port
                 self._rest_thread = threading.Thread(
                     target=self._rest.serve_forever,
-                    kwargs={"poll_interval": 0.1},
                     name="kzoo-serving-rest",
                     daemon=True,
                 )

@@ -139,9 +139,8 @@ def test_a_request_past_its_deadline_leaves_its_batch_to_the_others():
     np.testing.assert_array_equal(results[1]["y"], [6.0, 6.0])
 
 
-def test_a_busy_batcher_gathers_requests_while_its_threads_run():
-    # TF Serving's scheduling: with the default timeout of 0, a request arriving while every
-    # batch thread runs waits in the open batch, and the next free thread runs them together.
+def _held_batcher():
+    """A one-thread batcher whose first call holds its thread until `release` is set."""
     batcher = Batcher(max_batch_size=64, num_batch_threads=1)
     started, release, sizes = threading.Event(), threading.Event(), []
 
@@ -155,6 +154,13 @@ def test_a_busy_batcher_gathers_requests_while_its_threads_run():
     first = threading.Thread(target=batcher.run, args=("k", {"x": np.ones(1)}, double))
     first.start()
     assert started.wait(10)
+    return batcher, double, release, sizes, first
+
+
+def test_a_busy_batcher_gathers_requests_while_its_threads_run():
+    # TF Serving's scheduling: with the default timeout of 0, a request arriving while every
+    # batch thread runs waits in the open batch, and the next free thread runs them together.
+    batcher, double, release, sizes, first = _held_batcher()
     threading.Timer(0.3, release.set).start()
     results = _concurrently(
         [lambda i=i: batcher.run("k", {"x": np.full(1, float(i))}, double) for i in range(5)]
@@ -266,3 +272,95 @@ def test_large_batch_splitting_runs_a_large_request_in_chunks():
 
     result = batcher.run("k", {"x": np.arange(10.0)}, double)
     assert result["y"].tolist() == [2.0 * i for i in range(10)] and sizes == [4, 4, 2]
+
+
+class _Answers:
+    """Collects `Batcher.submit` callbacks: `(outputs, error, thread)` by request index."""
+
+    def __init__(self, count):
+        self.results = {}
+        self.all_in = threading.Event()
+        self.count = count
+
+    def callback(self, index):
+        def called(outputs, error):
+            self.results[index] = (outputs, error, threading.current_thread())
+            if len(self.results) == self.count:
+                self.all_in.set()
+
+        return called
+
+
+def test_submitted_calls_are_answered_by_callback_from_their_batch():
+    from kzoo.serving.deadlines import Deadline
+
+    batcher, double, release, sizes, first = _held_batcher()
+    answers = _Answers(5)
+    for i in range(5):
+        queued = batcher.submit(
+            "k", {"x": np.full(1, float(i))}, double, Deadline(), answers.callback(i)
+        )
+        assert queued
+    assert not answers.results  # nobody waits in the caller's thread
+    release.set()
+    assert answers.all_in.wait(10)
+    first.join()
+    batcher.stop()
+    for i in range(5):
+        outputs, error, thread = answers.results[i]
+        assert error is None and outputs["y"].tolist() == [2.0 * i]
+        assert thread.name.startswith("kzoo-serving-batch")
+    assert sizes == [1, 5] and batcher.merged_requests == 5
+
+
+def test_a_submitted_request_stopped_while_it_waits_is_answered_at_once():
+    from kzoo.serving.deadlines import Deadline, DeadlineWatch
+
+    watch = DeadlineWatch().start()
+    batcher, double, release, sizes, first = _held_batcher()
+    answers = _Answers(3)
+    short, gone, patient = Deadline(0.2, watch=watch), Deadline(watch=watch), Deadline(30, watch)
+    for index, deadline in enumerate((short, gone, patient)):
+        batcher.submit("k", {"x": np.ones(1)}, double, deadline, answers.callback(index))
+    gone.cancel()
+    started = time.monotonic()
+    while len(answers.results) < 2 and time.monotonic() - started < 5:
+        time.sleep(0.01)
+    # Both answered while the batch thread is still held, and only they.
+    assert set(answers.results) == {0, 1} and not release.is_set()
+    assert answers.results[0][1].code == "DEADLINE_EXCEEDED"
+    assert answers.results[1][1].code == "CANCELLED"
+    release.set()
+    assert answers.all_in.wait(10)
+    first.join()
+    batcher.stop()
+    watch.stop()
+    assert answers.results[2][0]["y"].tolist() == [2.0]
+    assert sizes == [1, 1]  # the stopped requests were left out of the batch
+
+
+def test_submit_leaves_calls_that_cannot_join_a_batch_to_run():
+    from kzoo.serving.deadlines import Deadline
+
+    batcher = Batcher(max_batch_size=4)
+    never = _Answers(1).callback(0)
+    assert not batcher.submit("k", {"x": np.array(1.0)}, None, Deadline(), never)
+    assert not batcher.submit("k", {"x": np.ones(5)}, None, Deadline(), never)
+    assert not batcher._queues
+
+
+def test_submitted_requests_still_queued_at_stop_are_unavailable():
+    from kzoo.serving.deadlines import Deadline
+
+    batcher, double, release, sizes, first = _held_batcher()
+    answers = _Answers(1)
+    batcher.submit("k", {"x": np.ones(1)}, double, Deadline(), answers.callback(0))
+    stopping = threading.Thread(target=batcher.stop)
+    stopping.start()
+    assert answers.all_in.wait(10)
+    release.set()
+    stopping.join()
+    first.join()
+    outputs, error, _ = answers.results[0]
+    assert outputs is None and error.code == "UNAVAILABLE"
+    assert error.message == "The server is shutting down."

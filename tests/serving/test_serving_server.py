@@ -259,3 +259,99 @@ def test_kzoo_serve_process_exits_at_once_on_a_missing_base_path(tmp_path):
 def test_model_server_refuses_a_missing_base_path(tmp_path):
     with pytest.raises(ValueError, match="Expected an existing folder of models.*does not exist"):
         ModelServer(str(tmp_path / "nope"), rest_port=0, grpc_port=None)
+
+
+def _read_answers(connection, count):
+    """Reads `count` HTTP answers from a socket: a list of `(status line, body)`."""
+    data, answers = b"", []
+    while len(answers) < count:
+        head_end = data.find(b"\r\n\r\n")
+        if head_end >= 0:
+            head = data[:head_end].decode("latin-1").split("\r\n")
+            fields = dict(line.lower().split(": ", 1) for line in head[1:])
+            length = int(fields["content-length"])
+            if len(data) >= head_end + 4 + length:
+                answers.append((head[0], data[head_end + 4 : head_end + 4 + length]))
+                data = data[head_end + 4 + length :]
+                continue
+        chunk = connection.recv(65536)
+        assert chunk, f"connection closed after {len(answers)} answers"
+        data += chunk
+    return answers
+
+
+def _predict_bytes(text, extra_headers=b""):
+    body = json.dumps({"instances": [text]}).encode()
+    return b"POST /v1/models/text_model:predict HTTP/1.1\r\nContent-Length: %d\r\n%s\r\n%s" % (
+        len(body),
+        extra_headers,
+        body,
+    )
+
+
+def test_pipelined_requests_are_answered_in_order(small_server):
+    texts = [f"pipe {i}" for i in range(20)]
+    with socket.create_connection(("127.0.0.1", small_server.rest_port), timeout=5) as sock:
+        sock.sendall(b"".join(_predict_bytes(text) for text in texts))
+        answers = _read_answers(sock, len(texts))
+    assert [status for status, _ in answers] == ["HTTP/1.1 200 OK"] * len(texts)
+    uppers = [json.loads(body)["predictions"][0]["upper"] for _, body in answers]
+    assert uppers == [text.upper() for text in texts]
+
+
+def test_expect_100_continue_is_answered_before_the_body(small_server):
+    body = json.dumps({"instances": ["later"]}).encode()
+    with socket.create_connection(("127.0.0.1", small_server.rest_port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /v1/models/text_model:predict HTTP/1.1\r\nContent-Length: %d\r\n"
+            b"Expect: 100-continue\r\n\r\n" % len(body)
+        )
+        assert sock.recv(65536) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        [(status, answer)] = _read_answers(sock, 1)
+    assert status == "HTTP/1.1 200 OK"
+    assert json.loads(answer) == {"predictions": [{"length": 5, "upper": "LATER"}]}
+
+
+def test_http_1_0_and_connection_close_end_the_connection_after_the_answer(small_server):
+    port = small_server.rest_port
+    for request in (
+        b"GET /v1/models/text_model HTTP/1.0\r\n\r\n",
+        b"GET /v1/models/text_model HTTP/1.1\r\nConnection: close\r\n\r\n",
+    ):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.sendall(request)  # no shutdown: the server closes
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 OK") and b"Connection: close" in answer
+    head = _raw(port, b"HEAD /v2/health/live HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK") and head.endswith(b"\r\n\r\n")
+    assert b"Content-Length: 14\r\n" in head  # of the GET's body, which HEAD leaves out
+
+
+def test_a_batching_server_answers_predict_requests_without_a_thread_each(serving_models):
+    before = set(threading.enumerate())  # other servers of the session have their own
+    with ModelServer(
+        str(serving_models / "text_model"),
+        rest_port=0,
+        grpc_port=None,
+        file_system_poll_wait_seconds=0,
+        enable_batching=True,
+    ) as server:
+        connections = [
+            socket.create_connection(("127.0.0.1", server.rest_port), timeout=10) for _ in range(32)
+        ]
+        for round_ in range(3):
+            for index, sock in enumerate(connections):
+                sock.sendall(_predict_bytes(f"c{index} r{round_}"))
+            for index, sock in enumerate(connections):
+                [(status, body)] = _read_answers(sock, 1)
+                assert json.loads(body)["predictions"][0]["upper"] == f"C{index} R{round_}"
+        workers = [
+            t for t in set(threading.enumerate()) - before if t.name.startswith("kzoo-serving-http")
+        ]
+        for sock in connections:
+            sock.close()
+        # Parsed on the event loop and answered by the batch threads: no worker thread began.
+        assert workers == []
