@@ -23,10 +23,10 @@ import time
 
 import numpy as np
 
-from benchmarks.harness import Report
+from benchmarks.harness import Report, cpu_bf16_flags
 
 NAME = "flops"
-TITLE = "Compute efficiency: achieved training FLOP/s vs float32 matmul peak"
+TITLE = "Compute efficiency: achieved training FLOP/s vs float32 and bfloat16 matmul peaks"
 
 _MATMULS = ("MatMul", "BatchMatMul", "BatchMatMulV2", "BatchMatMulV3")
 
@@ -92,14 +92,14 @@ def training_flops(model, input_shape, dtype="int32"):
     return 3 * forward_flops(model, input_shape, dtype)
 
 
-def matmul_peak(size=4096, repeats=5):
-    """Best float32 FLOP/s of a `size`² × `size`² matmul under `tf.function`."""
+def matmul_peak(size=4096, repeats=5, dtype="float32"):
+    """Best FLOP/s of a `size`² × `size`² matmul of `dtype` under `tf.function`."""
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
-    a = tf.constant(rng.standard_normal((size, size)), tf.float32)
-    b = tf.constant(rng.standard_normal((size, size)), tf.float32)
-    matmul = tf.function(lambda a, b: tf.reduce_sum(tf.matmul(a, b)))
+    a = tf.constant(rng.standard_normal((size, size)), dtype)
+    b = tf.constant(rng.standard_normal((size, size)), dtype)
+    matmul = tf.function(lambda a, b: tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32)))
     matmul(a, b).numpy()
     best = float("inf")
     for _ in range(repeats):
@@ -190,6 +190,9 @@ def run(args):
     # The peak is measured before the models and again after each variant, and the best is
     # kept: on a shared machine one measurement may fall in a busy moment.
     peaks = [matmul_peak(size, repeats)]
+    # The bfloat16 peak (AMX or AVX512-BF16 where the CPU has them): what mixed bfloat16
+    # training could reach at best on this machine.
+    bf16_peaks = [matmul_peak(size, repeats, "bfloat16")]
     rng = np.random.default_rng(0)
     rows = []
     only = set(args.only or [])
@@ -229,10 +232,12 @@ def run(args):
             )
             keras.backend.clear_session()
             peaks.append(matmul_peak(size, 2))
-    peak = max(peaks)
+            bf16_peaks.append(matmul_peak(size, 2, "bfloat16"))
+    peak, bf16_peak = max(peaks), max(bf16_peaks)
     for row in rows:
         achieved = row.pop()
         row += [f"{achieved / 1e9:.1f}", f"{peak / 1e9:.1f}", f"{achieved / peak:.1%}"]
+        row += [f"{bf16_peak / 1e9:.1f}", f"{achieved / bf16_peak:.1%}"]
     plain, xla, philox = _dropout_rng_seconds((32, 4, 128, 128), 1 if args.quick else 3)
     load_end = os.getloadavg()
     return Report(
@@ -246,6 +251,8 @@ def run(args):
             "achieved GFLOP/s",
             "peak GFLOP/s",
             "fraction of peak",
+            "bfloat16 peak GFLOP/s",
+            "fraction of bfloat16 peak",
         ],
         rows=rows,
         notes=[
@@ -256,7 +263,11 @@ def run(args):
             f"under tf.function (oneDNN), {len(peaks)} measurements of "
             f"{', '.join(f'{p / 1e9:.0f}' for p in peaks)} GFLOP/s taken before the models and "
             "after each one (the best kept); the fraction uses best times for both, as other "
-            "processes on a shared machine only slow things down.",
+            "processes on a shared machine only slow things down. The bfloat16 peak is measured "
+            "the same way on bfloat16 operands, "
+            f"{', '.join(f'{p / 1e9:.0f}' for p in bf16_peaks)} GFLOP/s (this CPU's bfloat16 "
+            f"instructions: {', '.join(cpu_bf16_flags()) or 'none'}); the models train in "
+            "float32, so their share of it is what mixed bfloat16 could at best multiply.",
             f"Dropout under XLA on CPU: Keras' `Dropout(0.1)` on a (32, 4, 128, 128) tensor "
             f"(the size of one GPT attention map) takes {plain * 1e3:.1f} ms in a tf.function "
             f"and {xla * 1e3:.1f} ms with jit_compile=True. Keras' TensorFlow backend draws the "

@@ -65,6 +65,32 @@ def versions():
     )
 
 
+# The CPU instruction sets that compute in bfloat16 natively.
+BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+
+
+def cpu_bf16_flags(cpuinfo="/proc/cpuinfo"):
+    """The bfloat16 instruction sets this CPU reports (of `BF16_FLAGS`), in that order.
+
+    Example:
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+    ...     _ = f.write("flags\\t: fpu avx512f avx512_bf16 sse\\n")
+    >>> cpu_bf16_flags(f.name)
+    ['avx512_bf16']
+    """
+    try:
+        with open(cpuinfo, encoding="utf-8") as f:
+            flags = set()
+            for line in f:
+                if line.startswith("flags"):
+                    flags.update(line.split(":", 1)[1].split())
+    except OSError:
+        return []
+    return [flag for flag in BF16_FLAGS if flag in flags]
+
+
 def format_cell(value):
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"

@@ -1,0 +1,47 @@
+"""kzoo's RunState callback: the history's time columns."""
+
+import csv
+import time
+
+import keras
+import numpy as np
+
+from kzoo.training.run_state import RunState
+
+VALIDATION_PAUSE = 0.3
+
+
+class _SlowValidation(keras.callbacks.Callback):
+    def on_test_begin(self, logs=None):
+        time.sleep(VALIDATION_PAUSE)
+
+
+def test_history_gives_each_epochs_training_seconds_apart_from_its_validation(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((8, 3), "float32"), np.zeros((8, 1), "float32")
+    run_state = RunState(str(tmp_path), monitor="val_loss")
+    model.fit(
+        x,
+        y,
+        validation_data=(x, y),
+        epochs=2,
+        verbose=0,
+        callbacks=[run_state, _SlowValidation()],
+    )
+    model.evaluate(x, y, verbose=0, callbacks=[run_state])  # outside fit: no epoch to time
+    with open(tmp_path / "history.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["epoch"] for row in rows] == ["0", "1"]
+    for row in rows:
+        train, whole = float(row["train_seconds"]), float(row["epoch_seconds"])
+        assert 0 < train and whole - train >= VALIDATION_PAUSE - 0.01
+
+
+def test_without_validation_an_epoch_is_all_training(tmp_path):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    run_state = RunState(str(tmp_path))
+    model.fit(np.ones((8, 3)), np.zeros((8, 1)), epochs=1, verbose=0, callbacks=[run_state])
+    [row] = run_state.rows
+    assert row["train_seconds"] == row["epoch_seconds"]
