@@ -542,6 +542,9 @@ class _Connection(asyncio.Protocol):
             return
         try:
             if self.head is None:
+                if self.buffer[:1] in (b"\r", b"\n"):
+                    # Empty lines before a request line are ignored (RFC 9112, 2.2).
+                    del self.buffer[: len(self.buffer) - len(self.buffer.lstrip(b"\r\n"))]
                 match = _HEAD_END.search(self.buffer)
                 if match is None:
                     if len(self.buffer) > _MAX_HEAD:

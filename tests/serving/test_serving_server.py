@@ -292,7 +292,8 @@ def _predict_bytes(text, extra_headers=b""):
 def test_pipelined_requests_are_answered_in_order(small_server):
     texts = [f"pipe {i}" for i in range(20)]
     with socket.create_connection(("127.0.0.1", small_server.rest_port), timeout=5) as sock:
-        sock.sendall(b"".join(_predict_bytes(text) for text in texts))
+        # A stray line end after a body (some clients send one) is not a request.
+        sock.sendall(b"\r\n".join(_predict_bytes(text) for text in texts))
         answers = _read_answers(sock, len(texts))
     assert [status for status, _ in answers] == ["HTTP/1.1 200 OK"] * len(texts)
     uppers = [json.loads(body)["predictions"][0]["upper"] for _, body in answers]
