@@ -33,6 +33,8 @@ import math
 import os
 import re
 import shutil
+import signal
+import threading
 import time
 
 import keras
@@ -82,6 +84,28 @@ def monitor_mode(model, monitor):
         f"Invalid value for setting monitor. Expected a loss, or a metric of the model whose "
         f"best is its highest or lowest value. Received: monitor={monitor}"
     )
+
+
+@contextlib.contextmanager
+def _interrupts_held():
+    """Holds a Ctrl-C (SIGINT) that arrives in the block and raises it once the block is done.
+
+    Only the main thread receives signals; elsewhere the block runs as it is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        if callable(previous):
+            previous(signal.SIGINT, received[0])  # Python's own handler raises KeyboardInterrupt
+        elif previous == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 class RunState(keras.callbacks.Callback):
@@ -198,10 +222,12 @@ class RunState(keras.callbacks.Callback):
             "monitor": self.monitor,
             "mode": self.mode,
         }
-        # The commit: from here on, a resumed run starts after this epoch.
-        write_text_atomically(self.path(STATE_FILE), json.dumps(state, indent=1))
-        self.completed = epoch + 1
-        self._settle()
+        # The commit: from here on, a resumed run starts after this epoch. A Ctrl-C now waits
+        # until the epoch is settled, so an interrupted run's files all end at this epoch.
+        with _interrupts_held():
+            write_text_atomically(self.path(STATE_FILE), json.dumps(state, indent=1))
+            self.completed = epoch + 1
+            self._settle()
 
     def on_train_end(self, logs=None):
         shutil.rmtree(self.path("backup"), ignore_errors=True)

@@ -45,3 +45,30 @@ def test_without_validation_an_epoch_is_all_training(tmp_path):
     model.fit(np.ones((8, 3)), np.zeros((8, 1)), epochs=1, verbose=0, callbacks=[run_state])
     [row] = run_state.rows
     assert row["train_seconds"] == row["epoch_seconds"]
+
+
+def test_a_ctrl_c_during_an_epochs_commit_waits_until_its_files_are_written(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    import pytest
+
+    from kzoo.training import run_state as run_state_module
+
+    written = run_state_module.write_text_atomically
+
+    def interrupted_write(path, text):
+        if path.endswith("state.json"):
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C as the epoch is committed
+        written(path, text)
+
+    monkeypatch.setattr(run_state_module, "write_text_atomically", interrupted_write)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    run_state = RunState(str(tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(np.ones((8, 3)), np.zeros((8, 1)), epochs=3, verbose=0, callbacks=[run_state])
+    # Raised once the first epoch was committed and settled: its history is written.
+    with open(tmp_path / "history.csv", newline="") as f:
+        assert [row["epoch"] for row in csv.DictReader(f)] == ["0"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
