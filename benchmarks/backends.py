@@ -132,7 +132,9 @@ def run(args):
                     backend,
                     round(statistics.median(m[0] for m in measured), 1),
                     ratio,
-                    round(statistics.median(m[1] for m in measured), 1),
+                    # One decimal, at least 0 (a first epoch can be a little faster than the
+                    # fastest later one: no warm-up).
+                    f"{max(statistics.median(m[1] for m in measured), 0.0):.1f}",
                     round(max(m[2] for m in measured)),
                     round(statistics.median(m[3] for m in measured), 1),
                 ]

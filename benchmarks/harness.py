@@ -92,8 +92,16 @@ def cpu_bf16_flags(cpuinfo="/proc/cpuinfo"):
 
 
 def format_cell(value):
+    """A table cell: floats with four significant digits below 10 (no trailing zeros), one
+    decimal above.
+
+    Example:
+
+    >>> [format_cell(v) for v in (0.95114, 9.8, 1.5, 317349.14, "MR", 3)]
+    ['0.9511', '9.8', '1.5', '317349.1', 'MR', '3']
+    """
     if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+        return f"{value:.4g}" if abs(value) < 10 else f"{value:.1f}"
     return str(value)
 
 

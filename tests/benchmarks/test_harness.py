@@ -58,3 +58,18 @@ def test_run_or_reuse_runs_once_then_reuses_the_recorded_timing(tmp_path):
     os.remove(log + ".timing.json")
     code, wall, peak, reused = run_or_reuse(str(script), [], log, str(run_dir))
     assert code == 0 and reused and wall != wall and peak != peak
+
+
+def test_table_cells_keep_four_significant_digits_below_10_and_one_decimal_above():
+    from benchmarks.harness import format_cell
+
+    assert [format_cell(v) for v in (0.95114, 9.8, 5.0, 1.4990, 0.05, 12.34, 317349.14)] == [
+        "0.9511",
+        "9.8",
+        "5",
+        "1.499",
+        "0.05",
+        "12.3",
+        "317349.1",
+    ]
+    assert format_cell("MR") == "MR" and format_cell(3) == "3"
