@@ -61,6 +61,7 @@ from kzoo.serving.flags import (
     versions,
 )
 from kzoo.serving.grpc_service import create_grpc_server
+from kzoo.serving.http_loop import RestServer
 from kzoo.serving.limits import (
     DEFAULT_MAX_REQUEST_ELEMENTS,
     DEFAULT_MAX_REQUEST_INSTANCES,
@@ -69,7 +70,7 @@ from kzoo.serving.limits import (
 from kzoo.serving.manager import ModelManager
 from kzoo.serving.metrics import DEFAULT_PROMETHEUS_PATH, ServingMetrics
 from kzoo.serving.protos import BatchingParameters, MonitoringConfig, read_text_proto
-from kzoo.serving.rest import RestApi, RestServer
+from kzoo.serving.rest import RestApi
 from kzoo.serving.servables import SERVE_TAG
 from kzoo.serving.sources import BasePathSource, ConfigFileSource
 
