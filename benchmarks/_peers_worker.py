@@ -11,6 +11,7 @@ the result is written to OUT_JSON: seconds per epoch, examples per epoch, parame
 """
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -50,13 +51,18 @@ def time_keras(run, data, batches, epochs):
     import keras
     import tensorflow as tf
 
+    from kzoo.data.batching import without_autotuning
+
     model = run.build_model(data)
-    dataset = tf.data.Dataset.from_generator(
-        lambda: iter(batches), output_signature=data.train.element_spec
+    # The batches as tensors (no Python generator in the loop), one after another.
+    dataset = functools.reduce(
+        tf.data.Dataset.concatenate, (tf.data.Dataset.from_tensors(batch) for batch in batches)
     )
     # A known length: Keras then runs whole compiled calls of the recipe's steps per call
     # (`--batches` is a multiple of them), never a shorter last one to compile on every epoch.
     dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(batches))).cache()
+    # As a run's `Data` hands its pipelines to Keras.
+    dataset = without_autotuning(dataset)
     seconds = []
 
     class EpochTimer(keras.callbacks.Callback):

@@ -8,6 +8,8 @@ then cached, shuffled, batched by sequence length and prefetched:
 - **Padding to bucket boundaries.** Each bucket pads to its own boundary, so the model sees a
   small, fixed set of sequence lengths: an XLA-compiled step compiles once per bucket instead
   of once per batch.
+- **No autotuning thread.** A run's `Data` carries its pipelines `without_autotuning`, so a new
+  epoch never waits for the last epoch's iterator to close (see there).
 """
 
 import keras
@@ -15,6 +17,34 @@ import numpy as np
 import tensorflow as tf
 
 from kzoo import validation
+
+
+def without_autotuning(dataset):
+    """`dataset` without tf.data's autotuning thread, for the datasets Keras iterates anew
+    every epoch.
+
+    Keras makes a new iterator of its training and validation data at every epoch, and
+    closing the last one waits for the autotuning thread of its pipeline to wake up: with
+    training holding every core, a wait of seconds at the start of each epoch, growing
+    with the length of the epoch (TensorFlow 2.21; benchmarks/results/peers.md). Without
+    the thread, `tf.data.AUTOTUNE` settings take tf.data's defaults: a parallel map runs one
+    call per core, and a prefetch buffer still grows while its consumer waits.
+
+    Args:
+        dataset: `tf.data.Dataset`.
+
+    Returns:
+        The same elements, as a `tf.data.Dataset` whose options turn autotuning off.
+
+    Example:
+
+    >>> dataset = without_autotuning(tf.data.Dataset.range(3).prefetch(tf.data.AUTOTUNE))
+    >>> dataset.options().autotune.enabled, [int(x) for x in dataset.as_numpy_iterator()]
+    (False, [0, 1, 2])
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.with_options(options)
 
 
 def bucket_boundaries(lengths, num_buckets=6, multiple=8):

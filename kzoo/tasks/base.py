@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kzoo.data.batching import without_autotuning
 from kzoo.distribute import multi_worker
 from kzoo.registry import get_model_entry
 
@@ -43,6 +44,13 @@ class Data:
     examples: list = dataclasses.field(default_factory=list)
     max_length: int = None
     lines_left_out: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        # Every pipeline a run iterates, whichever task built it.
+        for split in ("train", "valid", "test"):
+            dataset = getattr(self, split)
+            if isinstance(dataset, tf.data.Dataset):
+                setattr(self, split, without_autotuning(dataset))
 
 
 class Task(abc.ABC):

@@ -98,3 +98,22 @@ def test_array_dataset_batches_dicts():
         {"x": np.zeros((5, 2))}, np.ones(5), batch_size=2, drop_remainder=True
     )
     assert [int(tf.shape(x["x"])[0]) for x, _ in ds] == [2, 2]
+
+
+def test_without_autotuning_keeps_the_elements_and_turns_autotuning_off():
+    dataset = tf.data.Dataset.range(5).map(lambda x: x * 2, num_parallel_calls=tf.data.AUTOTUNE)
+    tuned = batching.without_autotuning(dataset.prefetch(tf.data.AUTOTUNE))
+    assert dataset.options().autotune.enabled is not False
+    assert tuned.options().autotune.enabled is False
+    assert list(tuned.as_numpy_iterator()) == [0, 2, 4, 6, 8]
+
+
+def test_a_runs_pipelines_are_not_autotuned_whichever_task_built_them():
+    from kzoo.tasks.base import Data
+
+    train = tf.data.Dataset.range(4).batch(2).prefetch(tf.data.AUTOTUNE)
+    data = Data(train=train, valid=train.take(1))
+    assert data.train.options().autotune.enabled is False
+    assert data.valid.options().autotune.enabled is False
+    assert data.test is None
+    assert [list(batch) for batch in data.train.as_numpy_iterator()] == [[0, 1], [2, 3]]
