@@ -20,9 +20,8 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 from kzoo.serving.errors import HTTP_STATUS
-from kzoo.serving.json_values import error_body
+from kzoo.serving.json_values import JSON_HEADERS, error_body
 
-_JSON = [("Content-Type", "application/json")]
 # Methods libevent knows but TF Serving's server does not allow: evhttp answers 501.
 _REFUSED_METHODS = ("TRACE", "CONNECT")
 # The HTTP layer's limits, as Python's http.server: a line of at most 64 KiB, 100 headers.
@@ -304,7 +303,7 @@ class _Connection(asyncio.Protocol):
         self.method = "GET"
         self.keep_alive = False
         self.request_bytes = 0
-        self._write(status, error_body(message), _JSON)
+        self._write(status, error_body(message), JSON_HEADERS)
         self._close()
 
     def answer(self, status, body, headers):

@@ -437,6 +437,10 @@ def request_signature_name(document):
     return name
 
 
+# The headers of an answer whose body is JSON.
+JSON_HEADERS = [("Content-Type", "application/json")]
+
+
 def error_body(message):
     """The REST error body: `{"error": "<message>"}` (MakeJsonFromStatus).
 

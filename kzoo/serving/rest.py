@@ -58,7 +58,7 @@ from kzoo.serving.json_examples import (
     parse_examples_request,
 )
 from kzoo.serving.json_predict import make_predict_response, parse_predict_request
-from kzoo.serving.json_values import error_body
+from kzoo.serving.json_values import JSON_HEADERS, error_body
 from kzoo.serving.manager import AVAILABLE
 from kzoo.serving.servables import DEFAULT_SIGNATURE
 
@@ -76,7 +76,6 @@ _HEALTH_PATH = re.compile(
     r"/v2/(?:health/(live|ready)|models/([^/]+)(?:/versions/([0-9]+))?/ready)"
 )
 _INT64_MAX = 2**63 - 1
-_JSON = [("Content-Type", "application/json")]
 # TF Serving's AddCORSHeaders.
 _CORS = [
     ("Access-Control-Allow-Origin", "*"),
@@ -142,7 +141,11 @@ class RestApi:
         if health:
             return self._health(method, path, *health.groups())
         if not _API_PATH.fullmatch(path):
-            return 404, error_body(f"Not found: {method} {path}. The API is under /v1/."), _JSON
+            return (
+                404,
+                error_body(f"Not found: {method} {path}. The API is under /v1/."),
+                JSON_HEADERS,
+            )
         request = _Request()
         if method == "OPTIONS":
             return self._answer(request, method, path, lambda: self._preflight(headers))
@@ -215,7 +218,7 @@ class RestApi:
         """`(status, body, headers)` of an API request whose body `produce()` returns; its
         errors become TF Serving's error bodies, and the request is counted in the metrics."""
         started = time.monotonic() if started is None else started
-        headers = list(_JSON)
+        headers = list(JSON_HEADERS)
         code = "OK"
         try:
             body = produce()
@@ -247,17 +250,17 @@ class RestApi:
             if method not in ("GET", "HEAD"):
                 raise invalid_argument(f"Malformed request: {method} {path}")
             if server_check == "live":
-                return 200, b'{"live": true}', _JSON
+                return 200, b'{"live": true}', JSON_HEADERS
             names = self.core.manager.model_names() if server_check else [unquote(name)]
             if server_check and not names:
                 raise ServingError("UNAVAILABLE", "No model is configured yet.")
             for model in names:
                 self._check_ready(model, _parse_version(version))
         except ServingError as error:
-            return error.http_status, error_body(error.message), _JSON
+            return error.http_status, error_body(error.message), JSON_HEADERS
         if server_check:
-            return 200, b'{"ready": true}', _JSON
-        return 200, json.dumps({"name": names[0], "ready": True}).encode("utf-8"), _JSON
+            return 200, b'{"ready": true}', JSON_HEADERS
+        return 200, json.dumps({"name": names[0], "ready": True}).encode("utf-8"), JSON_HEADERS
 
     def _check_ready(self, name, version):
         """Raises NOT_FOUND for an unknown model or version, UNAVAILABLE for one not served."""
