@@ -44,6 +44,7 @@ from kzoo.signatures import serving_bundle
 from kzoo.tasks import get_task
 from kzoo.training.callbacks import ExactProgbarLogger, ResumableEarlyStopping
 from kzoo.training.config import check_settings, model_factory
+from kzoo.training.cpu_memory import describe_cpu_memory, pool_cpu_memory
 from kzoo.training.run_state import RunState, monitor_mode, read_state
 
 # Settings that do not define the training: they may change when a run resumes, and
@@ -99,6 +100,8 @@ class Run:
 
     def __init__(self, config):
         self.config = config
+        # Before the first tensor, which decides TensorFlow's CPU allocator for the process.
+        pool_cpu_memory()
         # Everything the settings alone can tell is checked before any data is read.
         check_settings(config)
         self.task = get_task(config["task"])(config)
@@ -134,6 +137,8 @@ class Run:
             f"batch {config['batch_size']} per replica, {self.global_batch_size} global; "
             f"precision {self.policy}; run folder {self.output_dir}"
         )
+        if backend_of_process() == "tensorflow":
+            self.log(f"CPU memory: {describe_cpu_memory()}")
 
     def _check_model_args(self):
         """Builds the model once with small stand-ins for what the data decides (vocabulary
