@@ -1,5 +1,7 @@
 """The arithmetic of the speed benchmarks: FLOP counting (flops) and time to target (speed)."""
 
+import os
+
 import keras
 import pytest
 
@@ -38,12 +40,20 @@ def test_flops_need_a_static_shape():
 
 
 def test_speed_figures_split_warmup_from_steady_state():
-    timer = speed._EpochTimer()
-    timer.train_seconds = [12.0, 3.0, 2.0, 4.0]
-    timer.val_accuracy = [0.70, 0.755, 0.77, 0.78]
-    warmup, throughput, reached = speed._figures({"timer": timer, "prepare": 1.5, "examples": 1000})
+    result = {
+        "seconds": [12.0, 3.0, 2.0, 4.0],
+        "val_accuracy": [0.70, 0.755, 0.77, 0.78],
+        "prepare": 1.5,
+        "examples": 1000,
+    }
+    warmup, throughput, reached = speed._figures(result)
     assert warmup == pytest.approx(10.0)  # 12 s minus the fastest later epoch
     assert throughput == pytest.approx(500.0)
     assert reached == (3, pytest.approx(1.5 + 12.0 + 3.0 + 2.0))
-    timer.val_accuracy = [0.5, 0.6, 0.7, 0.75]
-    assert speed._figures({"timer": timer, "prepare": 0.0, "examples": 10})[2] is None
+    result.update(val_accuracy=[0.5, 0.6, 0.7, 0.75], prepare=0.0, examples=10)
+    assert speed._figures(result)[2] is None
+
+
+def test_a_way_runs_in_a_fresh_process_and_its_result_comes_back():
+    assert speed._in_a_process(os.getpid) != os.getpid()
+    assert speed._in_a_process(sorted, {3: "c", 1: "a"}) == [1, 3]
