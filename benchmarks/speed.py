@@ -225,11 +225,16 @@ def _documents_way(config, train, valid, epochs, shared):
 
 
 def _in_a_process(way, *args):
-    """`way(*args)` in a fresh Python process; its result comes back pickled."""
-    import multiprocessing
+    """`way(*args)` in a fresh Python process; its result comes back pickled.
 
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(way, args)
+    A process that dies (a crash, the kernel's OOM killer) raises `BrokenProcessPool` here
+    instead of leaving the benchmark waiting.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(way, *args).result()
 
 
 def _figures(result):

@@ -1,6 +1,7 @@
 """The arithmetic of the speed benchmarks: FLOP counting (flops) and time to target (speed)."""
 
 import os
+from concurrent.futures.process import BrokenProcessPool
 
 import keras
 import pytest
@@ -57,3 +58,8 @@ def test_speed_figures_split_warmup_from_steady_state():
 def test_a_way_runs_in_a_fresh_process_and_its_result_comes_back():
     assert speed._in_a_process(os.getpid) != os.getpid()
     assert speed._in_a_process(sorted, {3: "c", 1: "a"}) == [1, 3]
+
+
+def test_a_way_whose_process_dies_raises_instead_of_waiting():
+    with pytest.raises(BrokenProcessPool):
+        speed._in_a_process(os._exit, 3)
