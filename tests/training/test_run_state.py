@@ -66,9 +66,15 @@ def test_a_ctrl_c_during_an_epochs_commit_waits_until_its_files_are_written(tmp_
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     run_state = RunState(str(tmp_path))
-    with pytest.raises(KeyboardInterrupt):
-        model.fit(np.ones((8, 3)), np.zeros((8, 1)), epochs=3, verbose=0, callbacks=[run_state])
+    # Python's own Ctrl-C handler, as in a terminal: a suite started as a background job
+    # inherits an ignored SIGINT, which the held interrupt then rightly leaves ignored.
+    started_with = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(np.ones((8, 3)), np.zeros((8, 1)), epochs=3, verbose=0, callbacks=[run_state])
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, started_with)
     # Raised once the first epoch was committed and settled: its history is written.
     with open(tmp_path / "history.csv", newline="") as f:
         assert [row["epoch"] for row in csv.DictReader(f)] == ["0"]
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
