@@ -4,7 +4,7 @@ By default TensorFlow takes every tensor's CPU memory from `malloc` and returns 
 tensor dies. The large buffers of a train step (an LSTM's gates for every step of a batch: 50
 MB at 64 windows of 100 characters and 512 units) are above `malloc`'s threshold for keeping
 freed memory, so every step maps them afresh from the kernel, page by page: a char LSTM's
-step spent about a fifth of its time in page faults. TensorFlow's BFC allocator (the one it
+step spent about a sixth of its time in page faults. TensorFlow's BFC allocator (the one it
 uses on GPUs) keeps freed memory for the next tensors instead; `TF_CPU_ALLOCATOR_USE_BFC=true`
 asks for it on the CPU. TensorFlow reads the variable when it allocates its first CPU tensor,
 so `Run` calls `pool_cpu_memory` before it builds anything; a variable the user set wins.
