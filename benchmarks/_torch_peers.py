@@ -2,7 +2,8 @@
 instead of kzoo's, at the same sizes (parameter counts are reported beside kzoo's).
 
 - `GPT`: nanoGPT's way: token and position embeddings, pre-norm blocks with one fused
-  query/key/value projection and `scaled_dot_product_attention` (causal), a GELU MLP of
+  query/key/value projection and `scaled_dot_product_attention` (causal, with nanoGPT's
+  dropout of the attention weights in training, as kzoo's blocks have), a GELU MLP of
   `intermediate_dim`, a final LayerNorm and an untied head (kzoo's has biases and an untied
   head too, so the counts match).
 - `CharLSTM`: `nn.Embedding` → `nn.LSTM` (cuDNN's layout on GPU, oneDNN on CPU) → locked
@@ -28,12 +29,15 @@ class Block(nn.Module):
         self.up = nn.Linear(width, intermediate)
         self.down = nn.Linear(intermediate, width)
         self.dropout = nn.Dropout(dropout)
+        self.attention_dropout = dropout
 
     def forward(self, x):
         batch, steps, width = x.shape
         q, k, v = self.qkv(self.norm1(x)).split(width, dim=2)
         q, k, v = (t.view(batch, steps, self.heads, -1).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        # nanoGPT drops attention weights too, as keras-hub's blocks do (their attention's dropout).
+        dropout_p = self.attention_dropout if self.training else 0.0
+        y = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=True)
         y = y.transpose(1, 2).reshape(batch, steps, width)
         x = x + self.dropout(self.out(y))
         return x + self.dropout(self.down(F.gelu(self.up(self.norm2(x)))))

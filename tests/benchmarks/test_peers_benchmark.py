@@ -30,6 +30,20 @@ def test_the_pytorch_models_have_kzoos_parameter_counts():
 
 
 @needs_torch
+def test_the_pytorch_gpt_drops_attention_weights_in_training_as_kzoos_blocks_do():
+    import torch
+
+    from benchmarks import _torch_peers as torch_peers
+
+    torch.manual_seed(0)
+    block = torch_peers.Block(width=8, heads=2, intermediate=16, dropout=0.5)
+    block.dropout = torch.nn.Identity()  # only the attention's own dropout is left
+    x = torch.randn(2, 5, 8)
+    assert not torch.allclose(block.train()(x), block(x))
+    assert torch.allclose(block.eval()(x), block(x))
+
+
+@needs_torch
 def test_kim_cnn_pools_only_windows_that_cover_the_sentence():
     import torch
 
