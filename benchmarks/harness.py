@@ -36,12 +36,16 @@ class Report:
     settings: dict = dataclasses.field(default_factory=dict)
 
 
-def machine():
-    """Cores, memory and GPU of this machine, as one line."""
+def machine(cpuinfo="/proc/cpuinfo"):
+    """Cores, CPU, memory and GPU of this machine, as one line.
+
+    The CPU's model and widest vector instructions are named because figures from different
+    sessions' machines are compared (the same model may run on an AVX2 or an AVX-512 host).
+    """
     import psutil
 
     memory = psutil.virtual_memory().total / 2**30
-    cpu = platform.processor() or platform.machine()
+    cpu = ", ".join(part for part in (platform.machine(), *cpu_description(cpuinfo)) if part)
     try:
         gpus = subprocess.run(
             ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
@@ -67,6 +71,49 @@ def versions():
 
 # The CPU instruction sets that compute in bfloat16 natively.
 BF16_FLAGS = ("amx_bf16", "avx512_bf16")
+# Vector instruction sets, widest first, as /proc/cpuinfo names them and as people write them.
+VECTOR_FLAGS = (
+    ("avx512f", "AVX-512"),
+    ("avx2", "AVX2"),
+    ("avx", "AVX"),
+    ("sve", "SVE"),
+    ("asimd", "NEON"),
+)
+
+
+def _read_cpuinfo(cpuinfo):
+    """`(model name, set of flags)` from a /proc/cpuinfo file; `("", set())` if unreadable."""
+    model, flags = "", set()
+    try:
+        with open(cpuinfo, encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in ("flags", "Features"):  # x86, ARM
+                    flags.update(value.split())
+                elif key == "model name" and not model:
+                    model = value.strip()
+    except OSError:
+        pass
+    return model, flags
+
+
+def cpu_description(cpuinfo="/proc/cpuinfo"):
+    """The CPU's model and its widest vector instruction set, e.g. `("AMD EPYC", "AVX2")`.
+
+    Either part is `""` when /proc/cpuinfo does not say.
+
+    Example:
+
+    >>> import tempfile
+    >>> with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+    ...     _ = f.write("model name\\t: AMD EPYC\\nflags\\t: fpu avx avx2 fma\\n")
+    >>> cpu_description(f.name)
+    ('AMD EPYC', 'AVX2')
+    """
+    model, flags = _read_cpuinfo(cpuinfo)
+    vector = next((name for flag, name in VECTOR_FLAGS if flag in flags), "")
+    return model, vector
 
 
 def cpu_bf16_flags(cpuinfo="/proc/cpuinfo"):
@@ -80,14 +127,7 @@ def cpu_bf16_flags(cpuinfo="/proc/cpuinfo"):
     >>> cpu_bf16_flags(f.name)
     ['avx512_bf16']
     """
-    try:
-        with open(cpuinfo, encoding="utf-8") as f:
-            flags = set()
-            for line in f:
-                if line.startswith("flags"):
-                    flags.update(line.split(":", 1)[1].split())
-    except OSError:
-        return []
+    _, flags = _read_cpuinfo(cpuinfo)
     return [flag for flag in BF16_FLAGS if flag in flags]
 
 
