@@ -40,7 +40,8 @@ def machine(cpuinfo="/proc/cpuinfo"):
     """Cores, CPU, memory and GPU of this machine, as one line.
 
     The CPU's model and widest vector instructions are named because figures from different
-    sessions' machines are compared (the same model may run on an AVX2 or an AVX-512 host).
+    sessions' machines are compared, and those machines differ (AVX-512 on some, AVX2 only on
+    others).
     """
     import psutil
 

@@ -1,8 +1,11 @@
-"""The benchmark harness runs a benchmark end to end and writes its results file."""
+"""The benchmark harness runs a benchmark end to end and writes its results file, and names the
+machine it ran on."""
 
 import os
 import subprocess
 import sys
+
+from benchmarks import harness
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -73,3 +76,17 @@ def test_table_cells_keep_four_significant_digits_below_10_and_one_decimal_above
         "317349.1",
     ]
     assert format_cell("MR") == "MR" and format_cell(3) == "3"
+
+
+def test_the_machine_line_names_the_cpu_model_and_its_widest_vector_instructions(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8480+\n"
+        "flags\t\t: fpu avx avx2 avx512f avx512_bf16 amx_bf16\n",
+        encoding="utf-8",
+    )
+    assert harness.cpu_description(str(cpuinfo)) == ("Intel(R) Xeon(R) Platinum 8480+", "AVX-512")
+    assert "Platinum 8480+, AVX-512), " in harness.machine(str(cpuinfo))
+    cpuinfo.write_text("Features\t: fp asimd sve\n", encoding="utf-8")  # ARM: no model name
+    assert harness.cpu_description(str(cpuinfo)) == ("", "SVE")
+    assert harness.cpu_description(str(tmp_path / "missing")) == ("", "")

@@ -55,17 +55,3 @@ def test_cpu_bf16_flags_are_read_from_cpuinfo(tmp_path):
     cpuinfo.write_text("flags\t\t: fpu avx2\n", encoding="utf-8")
     assert harness.cpu_bf16_flags(str(cpuinfo)) == []
     assert harness.cpu_bf16_flags(str(tmp_path / "missing")) == []
-
-
-def test_the_machine_line_names_the_cpu_model_and_its_widest_vector_instructions(tmp_path):
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(
-        "processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Platinum 8480+\n"
-        "flags\t\t: fpu avx avx2 avx512f avx512_bf16 amx_bf16\n",
-        encoding="utf-8",
-    )
-    assert harness.cpu_description(str(cpuinfo)) == ("Intel(R) Xeon(R) Platinum 8480+", "AVX-512")
-    assert "Platinum 8480+, AVX-512), " in harness.machine(str(cpuinfo))
-    cpuinfo.write_text("Features\t: fp asimd sve\n", encoding="utf-8")  # ARM: no model name
-    assert harness.cpu_description(str(cpuinfo)) == ("", "SVE")
-    assert harness.cpu_description(str(tmp_path / "missing")) == ("", "")
