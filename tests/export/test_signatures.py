@@ -26,6 +26,33 @@ def _export(bundle, tmp_path, name="model"):
     return path, tf.saved_model.load(path)
 
 
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """`exported(kind)`: `(bundle, path, reloaded SavedModel)` of one of this module's tiny
+    models, built and exported once for the tests that only read them: an export traces every
+    decoding loop, seconds per generator or translator. A test that changes a model exports its
+    own."""
+    builders = {
+        "rnn": lambda: _generator_bundle("rnn"),
+        "gpt": lambda: _generator_bundle("gpt"),
+        "translator": lambda: _translation_bundle(attention=False),
+        "attention translator": lambda: _translation_bundle(attention=True),
+        "gan": lambda: ServingBundle(_tiny_gan(), "gan"),
+    }
+    cache = {}
+
+    def export(kind):
+        if kind not in cache:
+            bundle = builders[kind]()
+            cache[kind] = (
+                bundle,
+                *_export(bundle, tmp_path_factory.mktemp(kind.replace(" ", "_"))),
+            )
+        return cache[kind]
+
+    return export
+
+
 def _strings(tensor):
     return [x.decode() for x in tensor.numpy()]
 
@@ -130,9 +157,8 @@ def _python_greedy(bundle, text):
 
 
 @pytest.mark.parametrize("attention", [False, True])
-def test_in_graph_greedy_decoding_matches_step_by_step_decoding(attention, tmp_path):
-    bundle = _translation_bundle(attention)
-    _, reloaded = _export(bundle, tmp_path)
+def test_in_graph_greedy_decoding_matches_step_by_step_decoding(attention, exported):
+    bundle, _, reloaded = exported("attention translator" if attention else "translator")
     queries = ["21 nov 2026", "7 jun 1980", ""]
     out = reloaded.signatures["serving_default"](text=tf.constant(queries))
     assert _strings(out["translation"]) == [_python_greedy(bundle, q) for q in queries]
@@ -203,9 +229,8 @@ def _full_prefix_greedy(bundle, prompt, steps):
 
 
 @pytest.mark.parametrize("kind", ["rnn", "gpt"])
-def test_greedy_generation_with_carried_state_equals_full_prefix_argmax(kind, tmp_path):
-    bundle = _generator_bundle(kind)
-    _, reloaded = _export(bundle, tmp_path)
+def test_greedy_generation_with_carried_state_equals_full_prefix_argmax(kind, exported):
+    bundle, _, reloaded = exported(kind)
     prompts = ["hel", "how are"]  # different lengths in one batch
     out = reloaded.signatures["serving_default"](prompt=tf.constant(prompts))
     assert _strings(out["text"]) == [_full_prefix_greedy(bundle, p, 8) for p in prompts]
@@ -228,9 +253,8 @@ def _sample(signature, prompts, sampler, max_new_tokens=8, **settings):
 
 
 @pytest.mark.parametrize("kind", ["rnn", "gpt"])
-def test_sampling_is_seeded_and_reduces_to_greedy(kind, tmp_path):
-    bundle = _generator_bundle(kind)
-    _, reloaded = _export(bundle, tmp_path)
+def test_sampling_is_seeded_and_reduces_to_greedy(kind, exported):
+    _, _, reloaded = exported(kind)
     sample = reloaded.signatures["sample"]
     prompts = ["hel", "wo"]
     greedy = _strings(reloaded.signatures["serving_default"](prompt=tf.constant(prompts))["text"])
@@ -247,9 +271,8 @@ def test_sampling_is_seeded_and_reduces_to_greedy(kind, tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["rnn", "gpt"])
-def test_the_served_sample_signature_and_kzoo_generate_agree_for_every_sampler(kind, tmp_path):
-    bundle = _generator_bundle(kind)
-    _, reloaded = _export(bundle, tmp_path)
+def test_the_served_sample_signature_and_kzoo_generate_agree_for_every_sampler(kind, exported):
+    bundle, _, reloaded = exported(kind)
     prompts, vectorizer = ["hel", "wo", ""], bundle.vectorizers["text"]
     settings = dict(temperature=0.8, top_p=0.8, num_beams=3, seed=11)
     for sampler in SAMPLERS:
@@ -268,9 +291,8 @@ def test_the_served_sample_signature_and_kzoo_generate_agree_for_every_sampler(k
         assert served == generated, sampler
 
 
-def test_the_served_translator_and_kzoo_generate_agree_for_every_sampler(tmp_path):
-    bundle = _translation_bundle(attention=True)
-    _, reloaded = _export(bundle, tmp_path)
+def test_the_served_translator_and_kzoo_generate_agree_for_every_sampler(exported):
+    bundle, _, reloaded = exported("attention translator")
     sources = ["21 nov 2026", "1 2 3"]
     for sampler in SAMPLERS:
         out = reloaded.signatures["sample"](
@@ -302,19 +324,26 @@ def test_the_served_translator_and_kzoo_generate_agree_for_every_sampler(tmp_pat
 # === GAN and word2vec ===
 
 
-@pytest.mark.parametrize("ema_momentum", [None, 0.5])
-def test_gan_images_per_seed(tmp_path, ema_momentum):
+def _tiny_gan(ema_momentum=None):
     keras.utils.set_random_seed(3)
-    gan = kzoo.build_gan(
+    return kzoo.build_gan(
         latent_dim=8,
         image_shape=(4, 4, 1),
         generator_units=(8,),
         discriminator_units=(8,),
         ema_momentum=ema_momentum,
     )
+
+
+@pytest.mark.parametrize("ema_momentum", [None, 0.5])
+def test_gan_images_per_seed(tmp_path, exported, ema_momentum):
     if ema_momentum:  # the average now differs from the trained generator: export serves it
+        gan = _tiny_gan(ema_momentum)
         gan.fit(np.zeros((8, 4, 4, 1), "float32"), batch_size=4, epochs=1, verbose=0)
-    _, reloaded = _export(ServingBundle(gan, "gan"), tmp_path)
+        _, reloaded = _export(ServingBundle(gan, "gan"), tmp_path)
+    else:
+        bundle, _, reloaded = exported("gan")
+        gan = bundle.model
     images = reloaded.signatures["serving_default"](seed=tf.constant([5, 6, 5], tf.int64))[
         "images"
     ].numpy()
@@ -334,12 +363,9 @@ def test_gan_images_per_seed(tmp_path, ema_momentum):
 
 
 @pytest.mark.parametrize("num_images", [0, -3, 1025, 2**31 - 1])
-def test_gan_sample_refuses_a_number_of_images_outside_its_limit(tmp_path, num_images):
+def test_gan_sample_refuses_a_number_of_images_outside_its_limit(exported, num_images):
     # 2**31 - 1 images of 28 x 28 floats would ask for 6 TB before failing.
-    gan = kzoo.build_gan(
-        latent_dim=8, image_shape=(4, 4, 1), generator_units=(8,), discriminator_units=(8,)
-    )
-    _, reloaded = _export(ServingBundle(gan, "gan"), tmp_path)
+    _, _, reloaded = exported("gan")
     message = (
         "Invalid value for input num_images. Expected an integer from 1 to 1024, the limit this "
         f"model was exported with. Received: num_images={num_images}"
@@ -419,19 +445,12 @@ def test_layout_versions_warmup_and_models_config(tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["gpt", "translation", "gan"])
-def test_warmup_requests_cover_the_sample_signature_and_replay(kind, tmp_path):
+def test_warmup_requests_cover_the_sample_signature_and_replay(kind, exported):
     # A generator's `sample` loop took seconds to prepare on its first request: past a 1-second
     # deadline, every time, since a stopped request prepares nothing.
     from tensorflow_serving.apis import prediction_log_pb2
 
-    bundle = {
-        "gpt": lambda: _generator_bundle("gpt"),
-        "translation": lambda: _translation_bundle(attention=True),
-        "gan": lambda: ServingBundle(
-            kzoo.build_gan(latent_dim=8, generator_units=(8,), discriminator_units=(8,)), "gan"
-        ),
-    }[kind]()
-    path, reloaded = _export(bundle, tmp_path)
+    _, path, reloaded = exported("attention translator" if kind == "translation" else kind)
     names = []
     for record in tf.data.TFRecordDataset(os.path.join(path, WARMUP_FILE)):
         request = prediction_log_pb2.PredictionLog.FromString(record.numpy()).predict_log.request
@@ -494,29 +513,31 @@ def _token_id_error(name, size, bad):
     )
 
 
-def _token_id_case(kind):
-    """(bundle, input name, other inputs, vocabulary role, rank) of a token-id endpoint."""
+def _token_id_case(kind, exported, tmp_path):
+    """(bundle, reloaded export, input name, other inputs, vocabulary role, rank) of a token-id
+    endpoint."""
+    if kind == "translation":
+        bundle, _, reloaded = exported("translator")
+        return bundle, reloaded, "token_ids", {}, "source", 2
+    if kind == "language_model":
+        bundle, _, reloaded = exported("gpt")
+        return bundle, reloaded, "prompt_ids", {"max_new_tokens": tf.constant(2)}, "text", 2
     keras.utils.set_random_seed(4)
     words = vectorization.make_vectorizer(TEXTS)
     size = words.vocabulary_size()
     if kind == "classification":
         model = kzoo.build_lstm_classifier(vocabulary_size=size, num_classes=2, units=4)
         bundle = ServingBundle(model, kind, {"text": words}, ["a", "b"], examples=TEXTS)
-        return bundle, "token_ids", {}, "text", 2
-    if kind == "word2vec":
-        model = kzoo.build_word2vec(vocabulary_size=size, embedding_dim=4)
-        bundle = ServingBundle(model, kind, {"text": words}, examples=["good"])
-        return bundle, "token_ids", {}, "text", 1
-    if kind == "translation":
-        return _translation_bundle(False), "token_ids", {}, "source", 2
-    return _generator_bundle("gpt"), "prompt_ids", {"max_new_tokens": tf.constant(2)}, "text", 2
+        return bundle, _export(bundle, tmp_path)[1], "token_ids", {}, "text", 2
+    model = kzoo.build_word2vec(vocabulary_size=size, embedding_dim=4)
+    bundle = ServingBundle(model, kind, {"text": words}, examples=["good"])
+    return bundle, _export(bundle, tmp_path)[1], "token_ids", {}, "text", 1
 
 
 @pytest.mark.parametrize("kind", ["classification", "translation", "language_model", "word2vec"])
-def test_token_id_endpoints_refuse_ids_outside_the_vocabulary(kind, tmp_path):
-    bundle, name, others, role, rank = _token_id_case(kind)
+def test_token_id_endpoints_refuse_ids_outside_the_vocabulary(kind, exported, tmp_path):
+    bundle, reloaded, name, others, role, rank = _token_id_case(kind, exported, tmp_path)
     size = len(vectorization.vocabulary(bundle.vectorizers[role]))
-    _, reloaded = _export(bundle, tmp_path)
     endpoint = reloaded.signatures["token_ids"]
 
     def ids(values):
@@ -539,17 +560,19 @@ def _max_new_tokens_error(limit, received):
 
 
 @pytest.mark.parametrize("kind", ["rnn", "gpt"])
-def test_max_new_tokens_is_capped_by_the_limit_set_at_export(kind, tmp_path):
-    bundle = _generator_bundle(kind)
+def test_max_new_tokens_is_capped_by_the_limit_set_at_export(kind, exported, tmp_path):
     if kind == "gpt":  # by default, the GPT's context: it never generates past it
-        path = export_bundle(bundle, str(tmp_path / "saved_models"), "model")
+        _, _, reloaded = exported("gpt")
         limit = 32
     else:
         limit = 10
         path = export_bundle(
-            bundle, str(tmp_path / "saved_models"), "model", max_new_tokens_limit=limit
+            _generator_bundle(kind),
+            str(tmp_path / "saved_models"),
+            "model",
+            max_new_tokens_limit=limit,
         )
-    reloaded = tf.saved_model.load(path)
+        reloaded = tf.saved_model.load(path)
 
     def sample(max_new_tokens):
         return reloaded.signatures["sample"](
@@ -578,10 +601,10 @@ def test_max_new_tokens_is_capped_by_the_limit_set_at_export(kind, tmp_path):
                 endpoint(value)
 
 
-def test_an_rnn_generator_defaults_to_the_default_limit(tmp_path):
+def test_an_rnn_generator_defaults_to_the_default_limit(exported):
     from kzoo.signatures import DEFAULT_MAX_NEW_TOKENS_LIMIT
 
-    _, reloaded = _export(_generator_bundle("rnn"), tmp_path)
+    _, _, reloaded = exported("rnn")
     with pytest.raises(
         tf.errors.InvalidArgumentError,
         match=_max_new_tokens_error(DEFAULT_MAX_NEW_TOKENS_LIMIT, DEFAULT_MAX_NEW_TOKENS_LIMIT + 1),
