@@ -2,7 +2,10 @@
 
 Runs `python recipes/<name>.py` with the recipe's own defaults (or, with `--quick`, a short
 version of each) in a fresh process, and reads the run's `metrics.json`. The figure of merit is
-compared with what a model that learned nothing would score on the same data.
+compared with what a model that learned nothing would score on the same data. Each run is then
+saved as a preset and the preset exported (`kzoo preset save`, `kzoo export`). With every recipe
+that needs no download, this is where the recipes CI does not train end to end (it trains one
+of each task kind: tests/training/test_recipes.py) train, evaluate, export and save as presets.
 """
 
 import json
@@ -28,6 +31,8 @@ QUICK = {
     "gpt": ["--epochs", "1", "--steps-per-epoch", "150"],
     "seq2seq": ["--epochs", "2", "--num-examples", "6000"],
     "attention_seq2seq": ["--epochs", "2", "--num-examples", "6000"],
+    "transformer_seq2seq": ["--epochs", "3", "--num-examples", "6000", "--warmup-steps", "100"],
+    "summarisation": ["--epochs", "3"],
     "gan": ["--epochs", "10"],
     "bilstm_tagger": ["--epochs", "2"],
 }
@@ -38,8 +43,11 @@ def _figure(name, metrics, config):
     if name in ("rnn_generator", "gpt"):
         tokens = config["vocabulary_size"]
         return "valid loss, nats/char", metrics["valid"]["loss"], math.log(tokens)
-    if name in ("seq2seq", "attention_seq2seq"):
+    if name in ("seq2seq", "attention_seq2seq", "transformer_seq2seq"):
         return "test exact match", metrics["test"]["exact_match"], 0.0
+    if name == "summarisation":  # against the article's first words as its summary
+        (baseline,) = [value for key, value in metrics.items() if key.startswith("lead_")]
+        return "test ROUGE-L", metrics["test"]["rougeL"], baseline["rougeL"]
     if name == "word2vec":
         # Scoring every pair 1/(1 + negatives), the base rate, gives this cross-entropy.
         p = 1 / (1 + config["num_negatives"])
@@ -64,7 +72,7 @@ def run(args):
         log = os.path.join(base, f"{name}.log")
         code, wall, peak = run_script(f"recipes/{name}.py", arguments, log)
         if code != 0:
-            rows.append([name, "failed", "", "", f"{wall:.0f}", f"{peak:.0f}"])
+            rows.append([name, "failed", "", "", "", f"{wall:.0f}", f"{peak:.0f}", ""])
             with open(log, encoding="utf-8") as f:
                 notes.append(f"`{name}` failed:\n\n```\n{f.read()[-3000:]}\n```")
             continue
@@ -75,8 +83,21 @@ def run(args):
         config.update(_model_facts(run_dir))
         what, value, baseline = _figure(name, metrics, config)
         epochs = _epochs(run_dir)
+        preset_log = _preset_exports(run_dir, base, name)
+        if preset_log:
+            with open(preset_log, encoding="utf-8") as f:
+                notes.append(f"`{name}`'s preset failed:\n\n```\n{f.read()[-3000:]}\n```")
         rows.append(
-            [name, what, round(value, 4), round(baseline, 4), epochs, round(wall), round(peak)]
+            [
+                name,
+                what,
+                round(value, 4),
+                round(baseline, 4),
+                epochs,
+                round(wall),
+                round(peak),
+                "failed" if preset_log else "yes",
+            ]
         )
         samples = [
             f"  {line}"
@@ -96,6 +117,7 @@ def run(args):
             "epochs",
             "wall s",
             "peak RSS MiB",
+            "preset exports",
         ],
         rows=rows,
         notes=notes,
@@ -105,6 +127,21 @@ def run(args):
             "seed": "0 (recipe default)",
         },
     )
+
+
+def _preset_exports(run_dir, base, name):
+    """Saves the run as a preset and exports the preset, as a user would (`kzoo preset save`,
+    then `kzoo export`): None, or the log of the step that failed."""
+    preset, log = os.path.join(base, f"{name}.preset"), os.path.join(base, f"{name}.preset.log")
+    exports = os.path.join(base, "preset_exports")
+    for arguments in (
+        ["preset", "save", run_dir, preset],
+        ["export", preset, "--export-dir", exports],
+    ):
+        code, _, _ = run_script("kzoo_cli.py", arguments, log)
+        if code != 0:
+            return log
+    return None
 
 
 def _epochs(run_dir):

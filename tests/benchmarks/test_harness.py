@@ -30,7 +30,18 @@ def test_recipes_benchmark_quick_writes_a_results_file(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| cnn_sentiment"))
     accuracy, baseline = (float(cell) for cell in row.split("|")[3:5])
     assert accuracy > baseline + 0.2  # the quick run visibly learns
+    assert row.split("|")[-2].strip() == "yes"  # its preset saves and exports
     assert "recipes.md" in (tmp_path / "README.md").read_text()
+
+
+def test_the_recipes_benchmark_runs_every_recipe_that_needs_no_download():
+    # CI trains one recipe of each task kind end to end (tests/training/test_recipes.py); this
+    # benchmark is where the others train, evaluate and export.
+    from benchmarks import recipes
+    from kzoo_cli import recipe_names
+
+    downloads = {"pretrained_classifier", "pretrained_generator"}  # their default presets
+    assert sorted(recipes.QUICK) == sorted(set(recipe_names()) - downloads)
 
 
 def test_run_or_reuse_runs_once_then_reuses_the_recorded_timing(tmp_path):

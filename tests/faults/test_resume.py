@@ -14,6 +14,7 @@ import time
 import keras
 import numpy as np
 import pytest
+from recipe_kinds import one_of_each_task_kind_in_ci  # tests/
 
 from kzoo.testing import write_tiny_bert_preset, write_tiny_gpt2_preset
 from kzoo_cli import main as kzoo_main
@@ -53,35 +54,10 @@ def _history_epochs(run_dir):
         return [int(row["epoch"]) for row in csv.DictReader(f)]
 
 
-def _first_recipe_of_each_task_kind():
-    """One recipe of each task kind that is not a subclass of another kind (the pretrained
-    kinds resume through their parent kind's hooks)."""
-    from kzoo.tasks import TASKS
-
-    def derived(kind):
-        return any(kind != other and issubclass(TASKS[kind], TASKS[other]) for other in TASKS)
-
-    firsts = {}
-    for name in recipe_names():
-        kind = importlib.import_module(f"kzoo.recipes.{name}").SETTINGS["task"]
-        if not derived(kind):
-            firsts.setdefault(kind, name)
-    return set(firsts.values())
-
-
 # Resuming is the task kind's path (its data, compile and callbacks), so CI kills one recipe of
 # each kind with hooks of its own; `python -m benchmarks faults` kills every recipe
 # (benchmarks/results/faults.md).
-_KILLED_IN_CI = _first_recipe_of_each_task_kind()
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        name if name in _KILLED_IN_CI else pytest.param(name, marks=pytest.mark.slow)
-        for name in recipe_names()
-    ],
-)
+@pytest.mark.parametrize("name", one_of_each_task_kind_in_ci(recipe_names()))
 def test_a_killed_run_resumes_with_the_same_command(name, tmp_path):
     options, run_dir = _options(name, tmp_path), tmp_path / "run"
     _kill_at(0, "epoch_end", name, options)

@@ -1,5 +1,7 @@
-"""Every recipe trains, evaluates and exports end to end, on tiny settings of its embedded
-default; `kzoo train` and `python recipes/<name>.py` share one parser; a killed run resumes."""
+"""Recipes train, evaluate and export end to end, on tiny settings of their embedded defaults
+(in CI one of each task kind; every recipe with the tests marked slow); every recipe's model
+loads in a fresh process; `kzoo train` and `python recipes/<name>.py` share one parser; a
+killed run resumes."""
 
 import csv
 import importlib
@@ -15,8 +17,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from keras.callbacks import EarlyStopping
+from recipe_kinds import first_recipe_of_each_task_kind, one_of_each_task_kind_in_ci  # tests/
 
 import kzoo
+from kzoo.optimizers import build_optimizer
+from kzoo.registry import get_model_entry
 from kzoo.runs import load_run
 from kzoo.tasks import get_task
 from kzoo.tasks.word2vec import pretrain as pretrain_word2vec
@@ -38,6 +43,40 @@ TINY = {
 }
 TINY.update(dict.fromkeys(PRESET_RECIPES))
 
+# CI trains one recipe of each task kind end to end (tests/recipe_kinds.py); the others run
+# with the slow tests and in `python -m benchmarks recipes` (benchmarks/results/recipes.md).
+TRAINED_IN_CI = first_recipe_of_each_task_kind()
+
+
+def _train(name, tmp_path_factory):
+    """A run of the recipe on its tiny settings, not exported: its folder."""
+    run_dir = tmp_path_factory.mktemp(name) / "run"
+    argv = ["--epochs", "1", "--no-xla", "--no-export", "--output-dir", str(run_dir)]
+    assert kzoo_main(["train", name, *argv, *TINY[name]]) == 0
+    return run_dir
+
+
+def _untrained_model_file(name, folder):
+    """The recipe's model, tiny and untrained, compiled as its run compiles it (task, loss,
+    metrics, optimizer) and saved as a run saves it: a `.keras` file."""
+    config = parse_settings(importlib.import_module(f"kzoo.recipes.{name}").SETTINGS, [])
+    # The recipe's model arguments; the tiny configuration's stand in for what the data
+    # decides (vocabulary sizes, classes, word vectors, whose width is the embeddings').
+    args = {**get_model_entry(config["model"]).tiny.kwargs, **config["model_args"]}
+    if "embeddings" in args:
+        args["embedding_dim"] = args["embeddings"].shape[1]
+    model = kzoo.build_model(config["model"], **args)
+    task = get_task(config["task"])(config)
+    optimizer = None
+    if task.trains_with_optimizer:
+        optimizer = build_optimizer(
+            config["optimizer"], config["learning_rate"], clipnorm=config["clipnorm"]
+        )
+    task.compile(model, optimizer, jit_compile=False, steps_per_execution=1)
+    path = os.path.join(folder, f"{name}.keras")
+    model.save(path)
+    return path
+
 
 def test_every_recipe_has_a_tiny_setting():
     assert sorted(TINY) == recipe_names()
@@ -49,7 +88,7 @@ def finished_runs():
     return {}
 
 
-@pytest.mark.parametrize("name", sorted(TINY))
+@pytest.mark.parametrize("name", one_of_each_task_kind_in_ci(sorted(TINY)))
 def test_recipe_trains_evaluates_and_exports(name, tmp_path, capsys, finished_runs):
     if TINY[name] is None:
         pytest.skip(
@@ -94,14 +133,15 @@ def test_every_recipes_model_loads_in_a_fresh_process_after_import_kzoo(
     finished_runs, tmp_path_factory
 ):
     # As the README promises: `import kzoo` registers every object a run saves (Kim's
-    # DenseAdadelta optimizer included), and safe mode finds nothing to refuse.
-    for name in sorted(set(TINY) - set(finished_runs)):
-        if TINY[name] is not None:  # selected on its own: train what the module did not
-            run_dir = tmp_path_factory.mktemp(name) / "run"
-            argv = ["--epochs", "1", "--no-xla", "--no-export", "--output-dir", str(run_dir)]
-            assert kzoo_main(["train", name, *argv, *TINY[name]]) == 0
-            finished_runs[name] = run_dir
+    # DenseAdadelta optimizer included), and safe mode finds nothing to refuse. The runs this
+    # module trained (selected on its own: one recipe of each kind), and every other recipe's
+    # model compiled as its run compiles it.
+    for name in sorted(TRAINED_IN_CI - set(finished_runs)):
+        finished_runs[name] = _train(name, tmp_path_factory)
     paths = {name: str(run_dir / "model.keras") for name, run_dir in finished_runs.items()}
+    untrained = tmp_path_factory.mktemp("untrained")
+    for name in sorted(set(TINY) - set(PRESET_RECIPES) - set(paths)):
+        paths[name] = _untrained_model_file(name, untrained)
     script = (
         "import json, sys, keras, kzoo\n"
         "for name, path in json.loads(sys.argv[1]).items():\n"
@@ -116,15 +156,15 @@ def test_every_recipes_model_loads_in_a_fresh_process_after_import_kzoo(
     assert result.stdout.strip() == f"loaded {len(TINY) - len(PRESET_RECIPES)}"
 
 
-@pytest.mark.parametrize("name", sorted(name for name in TINY if TINY[name] is not None))
+@pytest.mark.parametrize(
+    "name", one_of_each_task_kind_in_ci(sorted(name for name in TINY if TINY[name] is not None))
+)
 def test_every_recipes_run_saves_as_a_preset_that_serves_the_same(
     name, finished_runs, tmp_path_factory
 ):
     run_dir = finished_runs.get(name)
     if run_dir is None:  # selected on its own: train it
-        run_dir = tmp_path_factory.mktemp(name) / "run"
-        argv = ["--epochs", "1", "--no-xla", "--no-export", "--output-dir", str(run_dir)]
-        assert kzoo_main(["train", name, *argv, *TINY[name]]) == 0
+        run_dir = _train(name, tmp_path_factory)
     preset = kzoo.save_preset(run_dir, tmp_path_factory.mktemp(name) / "preset")
     (expected, expected_config), (loaded, config) = load_run(run_dir), load_run(preset)
     assert config == expected_config and loaded.class_names == expected.class_names
