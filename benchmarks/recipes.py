@@ -3,9 +3,10 @@
 Runs `python recipes/<name>.py` with the recipe's own defaults (or, with `--quick`, a short
 version of each) in a fresh process, and reads the run's `metrics.json`. The figure of merit is
 compared with what a model that learned nothing would score on the same data. Each run is then
-saved as a preset and the preset exported (`kzoo preset save`, `kzoo export`). With every recipe
-that needs no download, this is where the recipes CI does not train end to end (it trains one
-of each task kind: tests/training/test_recipes.py) train, evaluate, export and save as presets.
+saved as a preset and the preset exported (`kzoo preset save`, `kzoo export`).
+
+It runs every recipe whose default needs no download. CI trains only one recipe of each task kind
+end to end (tests/training/test_recipes.py), so this is where the others are checked.
 """
 
 import json

@@ -9,6 +9,10 @@ import pytest
 
 from kzoo_cli import recipe_names
 
+# Recipes whose default is a download (a keras-hub preset): test_pretrained_recipe.py and
+# test_pretrained_generator.py run them on tiny local presets.
+PRESET_RECIPES = ("pretrained_classifier", "pretrained_generator")
+
 
 def first_recipe_of_each_task_kind():
     """One recipe of each task kind that is not a subclass of another kind (the pretrained

@@ -37,11 +37,12 @@ def test_recipes_benchmark_quick_writes_a_results_file(tmp_path):
 def test_the_recipes_benchmark_runs_every_recipe_that_needs_no_download():
     # CI trains one recipe of each task kind end to end (tests/training/test_recipes.py); this
     # benchmark is where the others train, evaluate and export.
+    from recipe_kinds import PRESET_RECIPES  # tests/
+
     from benchmarks import recipes
     from kzoo_cli import recipe_names
 
-    downloads = {"pretrained_classifier", "pretrained_generator"}  # their default presets
-    assert sorted(recipes.QUICK) == sorted(set(recipe_names()) - downloads)
+    assert sorted(recipes.QUICK) == sorted(set(recipe_names()) - set(PRESET_RECIPES))
 
 
 def test_run_or_reuse_runs_once_then_reuses_the_recorded_timing(tmp_path):

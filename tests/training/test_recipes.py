@@ -17,7 +17,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from keras.callbacks import EarlyStopping
-from recipe_kinds import first_recipe_of_each_task_kind, one_of_each_task_kind_in_ci  # tests/
+from recipe_kinds import (  # tests/
+    PRESET_RECIPES,
+    first_recipe_of_each_task_kind,
+    one_of_each_task_kind_in_ci,
+)
 
 import kzoo
 from kzoo.optimizers import build_optimizer
@@ -35,7 +39,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # Tiny but real: each recipe declares options that train one short epoch on its embedded
 # default (its TINY). The pre-trained models' default presets are downloads:
 # test_pretrained_recipe.py and test_pretrained_generator.py run them on tiny local ones.
-PRESET_RECIPES = ("pretrained_classifier", "pretrained_generator")
 TINY = {
     name: importlib.import_module(f"kzoo.recipes.{name}").TINY
     for name in recipe_names()
