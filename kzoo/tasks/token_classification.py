@@ -108,11 +108,6 @@ def model_inputs(tokens, word_vectorizer, character_vectorizer):
     }
 
 
-@tf.autograph.experimental.do_not_convert
-def _dense(tokens, tags):
-    return tf.identity(tokens), tf.identity(tags)
-
-
 def _padded(rows, fill):
     """Ragged rows as a dense tensor, at least one column wide (so an empty batch has a
     shape). Rows already padded with `fill` (a vectorizer's off TensorFlow) stay as they are."""
@@ -290,14 +285,9 @@ class TokenClassificationTask(Task):
 
     def _dataset(self, words, tag_ids, vectorizers, batch_size, boundaries, shuffle):
         """Batches of (model inputs, tag ids), bucketed by sentence length."""
-        tokens = tf.ragged.constant(words, dtype=tf.string, ragged_rank=1)
-        ids = tf.ragged.constant(tag_ids, dtype=tf.int32, ragged_rank=1)
-        # Slices of ragged tensors are ragged specs, which batching refuses; identity makes them
-        # plain 1-D tensors.
-        dataset = tf.data.Dataset.from_tensor_slices((tokens, ids)).map(_dense)
-        lengths = [len(sentence) for sentence in words]
+        columns = (batching.ragged_rows(words, tf.string), batching.ragged_rows(tag_ids))
         dataset = batching.batch_by_length(
-            dataset, batch_size, boundaries, shuffle, self.config["seed"], lengths=lengths
+            columns, batch_size, boundaries, shuffle, self.config["seed"]
         )
         words_of, characters_of = vectorizers["text"], vectorizers["characters"]
 

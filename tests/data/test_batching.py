@@ -19,6 +19,51 @@ def test_buckets_pad_each_batch_to_its_boundary_only():
     assert total == sum(lengths)
 
 
+def test_each_epoch_draws_new_batches_of_every_example_once():
+    lengths = [1, 2, 2, 3, 5, 6, 7, 7, 7, 9, 12, 14, 15]
+    ids = [np.full(n, i + 1, dtype="int32") for i, n in enumerate(lengths)]
+    boundaries = [4, 8, 17]
+    dataset = batching.classification_dataset(
+        ids, list(range(len(ids))), batch_size=2, boundaries=boundaries, shuffle=True, seed=5
+    )
+    # 4 + 5 + 4 examples in the three buckets: 2 + 3 + 2 batches, the middle one's last
+    # incomplete.
+    assert int(dataset.cardinality()) == 2 + 3 + 2
+    epochs = []
+    for _ in range(3):
+        seen = []
+        for x, y in dataset:
+            x, y = x.numpy(), y.numpy()
+            assert x.shape[1] + 1 in boundaries  # padded to its bucket's boundary minus one
+            for row, label in zip(x, y):
+                # A row is its own example, with its padding after it.
+                np.testing.assert_array_equal(row[: lengths[label]], label + 1)
+                assert not row[lengths[label] :].any()
+            seen.append(y.tolist())
+        assert len(seen) == 7 and sorted(sum(seen, [])) == list(range(len(ids)))
+        epochs.append(seen)
+    assert epochs[0] != epochs[1] or epochs[1] != epochs[2]
+
+
+def test_dropping_the_remainder_keeps_full_batches_only():
+    ids = [np.ones(n, dtype="int32") for n in [1, 1, 1, 5, 5]]
+    columns = (batching.ragged_rows(ids), np.arange(5))
+    dataset = batching.batch_by_length(columns, 2, [4, 9], shuffle=True, drop_remainder=True)
+    assert int(dataset.cardinality()) == 2
+    assert [tuple(x.shape) for x, _ in dataset] in ([(2, 3), (2, 8)], [(2, 8), (2, 3)])
+
+
+def test_string_sequences_pad_with_empty_strings():
+    words = batching.ragged_rows([["a", "b"], ["c"]], tf.string)
+    dataset = batching.batch_by_length((words,), batch_size=2)
+    assert next(iter(dataset)).numpy().tolist() == [[b"a", b"b"], [b"c", b""]]
+
+
+def test_a_sequence_past_the_last_boundary_is_refused():
+    with pytest.raises(ValueError, match="Expected the last boundary to exceed every length, 9"):
+        batching.batch_by_length((batching.ragged_rows([np.ones(9)]),), 2, boundaries=[4, 9])
+
+
 def test_bucket_boundaries_cover_the_longest_sequence():
     boundaries = batching.bucket_boundaries([5, 7, 100], num_buckets=4)
     assert boundaries == sorted(boundaries) and boundaries[-1] > 100
