@@ -10,16 +10,16 @@ rate and epochs:
   padded to the longest training sentence (`keras.utils.pad_sequences`, after its end), numpy
   arrays into `model.fit`, no XLA (Keras' default on CPU);
 - **kzoo recipe default**: the recipe's own run (`kzoo.training.Run`): `TextVectorization`,
-  length buckets padded to bucket boundaries, a cached, shuffled and prefetched `tf.data`
-  pipeline, 16 training steps per compiled call, and XLA where the recipe asks for it (all but
-  the word2vec classifier) and the runner keeps it (on CPU it turns XLA off for dropout over
-  sequences: the MHA classifier); the row says which ran;
+  length buckets padded to bucket boundaries, a shuffled and prefetched `tf.data` pipeline
+  (`kzoo.data.batching.batch_by_length`), 16 training steps per compiled call, and XLA where
+  the recipe asks for it (all but the word2vec classifier) and the runner keeps it (on CPU
+  it turns XLA off for dropout over sequences: the MHA classifier); the row says which ran;
 - **kzoo, XLA the other way**: the same run with the recipe's `xla` setting flipped.
 
 All three build the model with the same kzoo factory and the recipe's `model_args`, so masking
 is the same; only the data path and compilation differ. Steady-state throughput is training
 examples per second in the fastest epoch after the first; the first epoch's extra time
-(tracing, filling the dataset cache, XLA compilation per bucket shape) is reported as warm-up,
+(tracing, XLA compilation per bucket shape) is reported as warm-up,
 and the preparation (tokenizing, padding, building pipelines) on its own. Time to the quality
 target adds preparation and the training time of every epoch up to the first whose validation
 accuracy reaches it (validation passes excluded).
@@ -116,7 +116,7 @@ def _kzoo_way(name, train_file, valid_file, folder, epochs, xla, vectors=None):
     settings.update(
         train_file=[train_file],
         valid_file=[valid_file],
-        output_dir=os.path.join(folder, f"run-{name}-xla-{xla}"),
+        output_dir=tempfile.mkdtemp(prefix=f"run-{name}-xla-{xla}-", dir=folder),
         export=False,
         epochs=epochs,
         xla=xla,
@@ -147,7 +147,6 @@ def _kzoo_way(name, train_file, valid_file, folder, epochs, xla, vectors=None):
     )
     lengths = sorted({int(x.shape[1]) for x, _ in data.train.take(500)})
     return dict(
-        config=config,
         prepare=prepare,
         seconds=timer.train_seconds,
         val_accuracy=timer.val_accuracy,
@@ -158,6 +157,13 @@ def _kzoo_way(name, train_file, valid_file, folder, epochs, xla, vectors=None):
         pretraining=pretraining,
         vectors=vectors,
     )
+
+
+def _recipe_config(name):
+    """The recipe's settings with their defaults filled in, as its run reads them."""
+    from kzoo.training import parse_settings
+
+    return parse_settings(_recipe_settings(name), [])
 
 
 def _documents_way(config, train, valid, epochs, shared):
@@ -252,6 +258,46 @@ def _figures(result):
     return warmup, result["examples"] / steady, reached
 
 
+def add_arguments(parser):
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="interleaved rounds (default 2; --quick: 1)"
+    )
+
+
+def _one_round(name, round_, train_file, valid_file, folder, epochs, train, valid, vectors):
+    """One round of the three ways for `name`, each in a fresh process; their results by key.
+
+    The ways' order turns with the round, so none always runs first or last; `vectors` keeps the
+    word2vec classifier's skip-gram vectors from its first run for every later one.
+    """
+    # The recipe's own run, and beside it the same with XLA the other way round.
+    asks_xla = _recipe_settings(name).get("xla", True)
+    kzoo_args = (name, train_file, valid_file, folder, epochs)
+    results = {}
+    order = ["other", "documents", "default"]
+    for key in order[round_ % 3 :] + order[: round_ % 3]:
+        if key == "documents":
+            # The first round runs kzoo's way first, which trains the vectors.
+            shared = {"vectors": vectors.get(name), "vocabulary": vectors.get((name, "vocabulary"))}
+            results[key] = _in_a_process(
+                _documents_way, _recipe_config(name), train, valid, epochs, shared
+            )
+            continue
+        xla = asks_xla if key == "default" else not asks_xla
+        results[key] = _in_a_process(_kzoo_way, *kzoo_args, xla, vectors.get(name))
+        if name == "word2vec_classifier" and name not in vectors:
+            vectors[name] = results[key]["vectors"]
+            vectors[(name, "vocabulary")] = results[key]["vocabulary"]
+    return results
+
+
+def _ratio_cell(ratios):
+    """'1.23x' for one round; the median and [min-max] over several."""
+    if len(ratios) == 1:
+        return f"{ratios[0]:.2f}x"
+    return f"{np.median(ratios):.2f}x [{min(ratios):.2f}-{max(ratios):.2f}]"
+
+
 def run(args):
     models = args.only or (QUICK_MODELS if args.quick else MODELS)
     epochs = QUICK_EPOCHS if args.quick else EPOCHS
@@ -269,63 +315,73 @@ def run(args):
     _write_split(train_file, *train, class_names)
     _write_split(valid_file, *valid, class_names)
 
-    rows, ratios, notes = [], {}, []
+    rows, ratios, notes, vectors = [], {}, [], {}
+    rounds = args.rounds or (1 if args.quick else 2)
+    results = {name: [] for name in models}  # per model, one {way key: result} per round
+    for round_ in range(rounds):
+        for name in models:
+            epochs = QUICK_EPOCHS if args.quick else MODEL_EPOCHS.get(name, EPOCHS)
+            results[name].append(
+                _one_round(
+                    name, round_, train_file, valid_file, folder, epochs, train, valid, vectors
+                )
+            )
     for name in models:
-        if not args.quick:
-            epochs = MODEL_EPOCHS.get(name, EPOCHS)
-        # The recipe's own run, and beside it the same with XLA the other way round.
-        asks_xla = _recipe_settings(name).get("xla", True)
-        other = _in_a_process(_kzoo_way, name, train_file, valid_file, folder, epochs, not asks_xla)
-        documents = _in_a_process(_documents_way, other["config"], train, valid, epochs, other)
-        default = _in_a_process(
-            _kzoo_way, name, train_file, valid_file, folder, epochs, asks_xla, other["vectors"]
-        )
-        base_speed = None
+        first = results[name][0]
         ways = (
-            ("documents (Tokenizer, pad, numpy)", documents),
-            (f"kzoo, XLA {'on' if other['xla'] else 'off'}", other),
-            (f"kzoo recipe default (XLA {'on' if default['xla'] else 'off'})", default),
+            ("documents", "documents (Tokenizer, pad, numpy)"),
+            ("other", f"kzoo, XLA {'on' if first['other']['xla'] else 'off'}"),
+            ("default", f"kzoo recipe default (XLA {'on' if first['default']['xla'] else 'off'})"),
         )
-        for way, result in ways:
-            warmup, speed, reached = _figures(result)
-            base_speed = base_speed or speed
-            ratio = speed / base_speed
-            if result is not documents:
-                ratios[(name, way)] = ratio
-            accuracies = result["val_accuracy"]
+        for key, way in ways:
+            # Each round's figures; the ratio is taken within its round, against the documents'
+            # way of that round.
+            figures = [_figures(r[key]) for r in results[name]]
+            speeds = [f[1] for f in figures]
+            round_ratios = [
+                f[1] / _figures(r["documents"])[1] for f, r in zip(figures, results[name])
+            ]
+            warmup, reached = figures[0][0], figures[0][2]
+            if key != "documents":
+                ratios[(name, way)] = round_ratios
             rows.append(
                 [
                     name,
                     way,
-                    result["shapes"],
-                    f"{result['prepare']:.1f}",
+                    first[key]["shapes"],
+                    f"{first[key]['prepare']:.1f}",
                     f"{warmup:.1f}",
-                    round(speed),
-                    f"{ratio:.2f}x",
-                    " ".join(f"{a:.3f}" for a in accuracies),
+                    round(float(np.median(speeds))),
+                    _ratio_cell(round_ratios) if key != "documents" else "1.00x",
+                    " ".join(f"{a:.3f}" for a in first[key]["val_accuracy"]),
                     f"epoch {reached[0]}, {reached[1]:.0f} s" if reached else "not reached",
                 ]
             )
-        if other["pretraining"]:
+        if first["other"]["pretraining"]:
             notes.append(
                 f"`word2vec_classifier`: skip-gram pretraining ({WORD2VEC_EPOCHS} epoch, "
-                f"{other['pretraining']:.0f} s, kzoo's pipeline) ran once; every way starts "
-                "from the same vectors (looked up by word in the Tokenizer's vocabulary) and its "
-                "time is left out of all."
+                f"{first['other']['pretraining']:.0f} s, kzoo's pipeline) ran once; every way "
+                "and round starts from the same vectors (looked up by word in the Tokenizer's "
+                "vocabulary) and its time is left out of all."
             )
     shutil.rmtree(folder, ignore_errors=True)
     load_end = os.getloadavg()
-    summary = "; ".join(f"{name}, {way}: {ratio:.2f}x" for (name, way), ratio in ratios.items())
+    summary = "; ".join(
+        f"{name}, {way}: {_ratio_cell(round_ratios)}"
+        for (name, way), round_ratios in ratios.items()
+    )
     notes.insert(
         0,
         "Steady-state throughput = training examples / training seconds of the fastest epoch "
         "after the first (validation excluded; on a shared machine contention only slows "
-        "epochs down). Warm-up = the first epoch's training seconds minus that epoch's: "
-        "tracing and, for kzoo, filling the dataset cache and, with XLA, compiling each bucket "
-        "shape. Prep = tokenizing, padding and building the input pipeline. Time to target = "
+        "epochs down), median over rounds; the other columns are the first round's. "
+        "Warm-up = the first epoch's training seconds minus that epoch's: "
+        "tracing and, with XLA, compiling each bucket shape. Prep = tokenizing, padding and "
+        "building the input pipeline. Time to target = "
         "prep + training seconds of every epoch up to the first whose validation accuracy "
         f"reaches {TARGET} (Kim 2014's CNN-rand MR figure, the bar for every model here), "
-        "validation passes excluded. Ratio = throughput / the documents' way's; target 2x. "
+        "validation passes excluded. Ratio = throughput / the documents' way's in the same round, "
+        "median [min-max] over rounds; target 2x. "
         f"Ratios: {summary}.",
     )
     return Report(
@@ -349,12 +405,15 @@ def run(args):
             if args.quick
             else f"{EPOCHS}; "
             + ", ".join(f"{name}: {count}" for name, count in MODEL_EPOCHS.items()),
+            "rounds": f"{rounds}: each model's three ways in turn, each in a fresh process, "
+            "their order turned every round",
             "batch size, optimizer, model_args": "each recipe's SETTINGS (same for both ways)",
             "documents' way": "tf_keras Tokenizer(num_words=recipe max_tokens, oov_token), "
             "pad_sequences to the longest training sentence (post), model.fit(numpy), "
             "jit_compile=False",
             "kzoo's way": "kzoo.training.Run: TextVectorization (recipe standardize), "
-            "6 length buckets, tf.data cache/shuffle/prefetch, 16 steps per execution, "
+            "6 length buckets, tf.data batches gathered by length (batch_by_length), prefetched, "
+            "16 steps per execution, "
             "XLA where the recipe asks for it and the runner keeps it",
             "load average (1, 5, 15 min) at start": " ".join(f"{x:.2f}" for x in load_start),
             "load average at end": " ".join(f"{x:.2f}" for x in load_end),

@@ -63,3 +63,8 @@ def test_a_way_runs_in_a_fresh_process_and_its_result_comes_back():
 def test_a_way_whose_process_dies_raises_instead_of_waiting():
     with pytest.raises(BrokenProcessPool):
         speed._in_a_process(os._exit, 3)
+
+
+def test_speed_ratios_are_the_median_and_range_over_rounds():
+    assert speed._ratio_cell([1.234]) == "1.23x"
+    assert speed._ratio_cell([2.5, 1.5, 2.0]) == "2.00x [1.50-2.50]"
