@@ -92,10 +92,14 @@ def _seq2seq_structure(source, decoder_input, target):
     return {"encoder_token_ids": source, "decoder_token_ids": decoder_input}, target
 
 
+def _batch_count(examples, batch_size, drop_remainder):
+    return examples // batch_size if drop_remainder else -(-examples // batch_size)
+
+
 def _batch_rows(indices, batch_size, drop_remainder):
-    """Example indices cut into batches: ([batches, batch_size] with -1 past each batch's
-    end, sizes)."""
-    count = len(indices) // batch_size if drop_remainder else -(-len(indices) // batch_size)
+    """Example indices cut into batches: a `[batches, batch_size]` table (-1 past the end of
+    an incomplete batch) and each batch's size."""
+    count = _batch_count(len(indices), batch_size, drop_remainder)
     kept = min(len(indices), count * batch_size)
     rows = tf.pad(indices[:kept], [[0, count * batch_size - kept]], constant_values=-1)
     sizes = np.minimum(batch_size, kept - np.arange(count) * batch_size).astype("int32")
@@ -198,8 +202,7 @@ def batch_by_length(
                 batch.append(tf.gather(column, indices))
         return batch[0] if len(batch) == 1 else tuple(batch)
 
-    rounding = (lambda n: n // batch_size) if drop_remainder else (lambda n: -(-n // batch_size))
-    count = sum(rounding(len(indices)) for indices, _ in plan)
+    count = sum(_batch_count(len(indices), batch_size, drop_remainder) for indices, _ in plan)
     if shuffle:
         # A new draw each time the dataset is iterated, i.e. each epoch.
         draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
