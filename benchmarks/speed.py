@@ -268,7 +268,8 @@ def _one_round(name, round_, train_file, valid_file, folder, epochs, train, vali
     """One round of the three ways for `name`, each in a fresh process; their results by key.
 
     The ways' order turns with the round, so none always runs first or last; `vectors` keeps the
-    word2vec classifier's skip-gram vectors from its first run for every later one.
+    word2vec classifier's skip-gram vectors and vocabulary from its first run for every later
+    one (by model name).
     """
     # The recipe's own run, and beside it the same with XLA the other way round.
     asks_xla = _recipe_settings(name).get("xla", True)
@@ -276,18 +277,16 @@ def _one_round(name, round_, train_file, valid_file, folder, epochs, train, vali
     results = {}
     order = ["other", "documents", "default"]
     for key in order[round_ % 3 :] + order[: round_ % 3]:
+        shared = vectors.get(name, {})  # the first round runs kzoo's way first, which trains them
         if key == "documents":
-            # The first round runs kzoo's way first, which trains the vectors.
-            shared = {"vectors": vectors.get(name), "vocabulary": vectors.get((name, "vocabulary"))}
             results[key] = _in_a_process(
                 _documents_way, _recipe_config(name), train, valid, epochs, shared
             )
             continue
         xla = asks_xla if key == "default" else not asks_xla
-        results[key] = _in_a_process(_kzoo_way, *kzoo_args, xla, vectors.get(name))
-        if name == "word2vec_classifier" and name not in vectors:
-            vectors[name] = results[key]["vectors"]
-            vectors[(name, "vocabulary")] = results[key]["vocabulary"]
+        results[key] = _in_a_process(_kzoo_way, *kzoo_args, xla, shared.get("vectors"))
+        if results[key]["vectors"] is not None and name not in vectors:
+            vectors[name] = {k: results[key][k] for k in ("vectors", "vocabulary")}
     return results
 
 
@@ -300,7 +299,6 @@ def _ratio_cell(ratios):
 
 def run(args):
     models = args.only or (QUICK_MODELS if args.quick else MODELS)
-    epochs = QUICK_EPOCHS if args.quick else EPOCHS
     load_start = os.getloadavg()
     texts, labels, class_names, source = _data(args)
     order = np.random.default_rng(0).permutation(len(texts))
