@@ -303,6 +303,15 @@ def run_or_reuse(script, arguments, log_path, run_dir, timeout=None):
     return (*run_script(script, arguments, log_path, timeout=timeout), False)
 
 
+def turned(items, round_):
+    """`items` turned by `round_` places, so that in interleaved rounds none always runs first.
+
+    Example: `turned(["a", "b", "c"], 1)` is `["b", "c", "a"]`.
+    """
+    shift = round_ % len(items)
+    return list(items[shift:]) + list(items[:shift])
+
+
 # A 1-minute load average above this at a benchmark's start is flagged in its results.
 BUSY_LOAD = 0.5
 

@@ -12,11 +12,12 @@ All three train on the same batches: the first `--batches` batches of the recipe
 pipeline on the real data (tiny Shakespeare; MR), held in memory, for `--epochs` epochs, each in
 its own process (benchmarks/_peers_worker.py); an epoch is timed alone. **Steady** throughput is
 the examples of the fastest epoch after the first; **warm-up** is the first epoch's extra
-seconds (tracing, compilation). Rounds interleave the frameworks model by model, so a change of
-the machine's load falls on all of them; each figure is the median over rounds, and each ratio
-is kzoo's throughput over the fastest peer's in the same round (median [min–max]). Threads: each
-framework on every core (TensorFlow's and XLA's defaults, `torch.set_num_threads(cores)`). The
-load average is recorded at the start and the end; a busy start is flagged.
+seconds (tracing, compilation). Rounds interleave the frameworks model by model, their order
+turned every round, so a change of the machine's load falls on all of them and none always runs
+first; each figure is the median over rounds, and each ratio is kzoo's throughput over the
+fastest peer's in the same round (median [min–max]). Threads: each framework on every core
+(TensorFlow's and XLA's defaults, `torch.set_num_threads(cores)`). The load average is recorded
+at the start and the end; a busy start is flagged.
 
 PyTorch and JAX install as the benchmark extra: `pip install -e ".[peers]"` (PyTorch's CPU
 build first, see README.md).
@@ -28,7 +29,7 @@ import os
 import statistics
 import tempfile
 
-from benchmarks.harness import Report, run_notes, run_script
+from benchmarks.harness import Report, run_notes, run_script, turned
 
 NAME = "peers"
 TITLE = "Training speed against PyTorch and Keras-JAX: GPT, char LSTM, Kim CNN (2 CPU cores)"
@@ -71,7 +72,7 @@ def run(args):
     failures = []
     for round_ in range(rounds):
         for model in models:
-            for framework in frameworks:
+            for framework in turned(frameworks, round_):
                 out = os.path.join(base, f"{model}_{framework}_{round_}.json")
                 code, _, peak = run_script(
                     "benchmarks/_peers_worker.py",
@@ -171,6 +172,6 @@ def _report(models, frameworks, figures, failures, load_start, load_end, rounds,
             "of 128, batch 32; char LSTM: windows of 100, batch 64), MR (Kim CNN: batch 50, "
             "length-bucketed)",
             "runs": f"the first {batches} batches, {epochs} epochs each, float32, seed 0",
-            "rounds": f"{rounds}, frameworks interleaved per model",
+            "rounds": f"{rounds}, frameworks interleaved per model, their order turned every round",
         },
     )

@@ -37,7 +37,7 @@ import time
 import keras
 import numpy as np
 
-from benchmarks.harness import Report
+from benchmarks.harness import Report, turned
 
 NAME = "speed"
 TITLE = "Training throughput: kzoo's pipeline vs Tokenizer + pad_sequences + numpy fit"
@@ -275,8 +275,7 @@ def _one_round(name, round_, train_file, valid_file, folder, epochs, train, vali
     asks_xla = _recipe_settings(name).get("xla", True)
     kzoo_args = (name, train_file, valid_file, folder, epochs)
     results = {}
-    order = ["other", "documents", "default"]
-    for key in order[round_ % 3 :] + order[: round_ % 3]:
+    for key in turned(["other", "documents", "default"], round_):
         shared = vectors.get(name, {})  # the first round runs kzoo's way first, which trains them
         if key == "documents":
             results[key] = _in_a_process(

@@ -102,3 +102,12 @@ def test_the_machine_line_names_the_cpu_model_and_its_widest_vector_instructions
     cpuinfo.write_text("Features\t: fp asimd sve\n", encoding="utf-8")  # ARM: no model name
     assert harness.cpu_description(str(cpuinfo)) == ("", "SVE")
     assert harness.cpu_description(str(tmp_path / "missing")) == ("", "")
+
+
+def test_turned_starts_each_round_one_place_further_and_keeps_every_item():
+    items = ("kzoo", "jax", "torch")
+    assert harness.turned(items, 0) == ["kzoo", "jax", "torch"]
+    assert harness.turned(items, 1) == ["jax", "torch", "kzoo"]
+    assert harness.turned(items, 2) == ["torch", "kzoo", "jax"]
+    assert harness.turned(items, 3) == harness.turned(items, 0)
+    assert [harness.turned(items, r)[0] for r in range(3)] == list(items)
