@@ -2,8 +2,9 @@
 
 Every recipe trains from its embedded default data (no network, no data folder) for a fixed
 number of steps per epoch, once per backend (`--backend`), the backends interleaved recipe by
-recipe and round by round so that a change in the machine's load falls on all of them. Each run
-is its own process (`KERAS_BACKEND=B python recipes/<recipe>.py`), as a user runs it:
+recipe and round by round (their order turned every round) so that a change in the machine's
+load falls on all of them. Each run is its own process (`KERAS_BACKEND=B python
+recipes/<recipe>.py`), as a user runs it:
 
 - **steady throughput**: training examples (windows of a language model, pairs of a translator,
   images of the GAN, skip-gram batches' centre words of word2vec) per second in the fastest
@@ -26,7 +27,7 @@ import os
 import statistics
 import tempfile
 
-from benchmarks.harness import Report, run_notes, run_script
+from benchmarks.harness import Report, run_notes, run_script, turned
 
 NAME = "backends"
 TITLE = "Training throughput of each recipe on Keras' TensorFlow, JAX and PyTorch backends"
@@ -90,7 +91,7 @@ def run(args):
     failures = []
     for round_ in range(rounds):
         for recipe in recipes:
-            for backend in backends:
+            for backend in turned(backends, round_):
                 run_dir = os.path.join(base, f"{recipe}_{backend}_{round_}")
                 arguments = ["--epochs", str(epochs), "--steps-per-epoch", str(steps)]
                 arguments += ["--no-export", "--early-stopping-patience", "0"]
@@ -156,7 +157,7 @@ def run(args):
         settings={
             "runs": f"each recipe's embedded default data, {epochs} epochs of {steps} steps, "
             "no export, seed 0",
-            "rounds": f"{rounds}, backends interleaved per recipe",
+            "rounds": f"{rounds}, backends interleaved per recipe, their order turned every round",
             "threads": "each backend's defaults on all cores",
         },
     )

@@ -3,7 +3,8 @@
 Each case trains a recipe on real data (`--data-dir`) twice per round, once in float32 (kzoo's
 default) and once with `--mixed-precision` (Keras' `mixed_bfloat16` policy on a CPU: bfloat16
 compute, float32 variables; kzoo's heads keep their softmax and loss in float32), the two
-interleaved round by round, each in its own process as a user runs it:
+interleaved round by round (their order turned every round), each in its own process as a user
+runs it:
 
 - **steady throughput**: training examples per second of the fastest epoch after the first, from
   the run's `history.csv` (`train_seconds`: the epoch's training, its validation left out); every
@@ -24,7 +25,7 @@ import statistics
 import tempfile
 
 from benchmarks.classification import datasets as classification_datasets
-from benchmarks.harness import Report, cpu_bf16_flags, run_notes, run_script
+from benchmarks.harness import Report, cpu_bf16_flags, run_notes, run_script, turned
 
 NAME = "precision"
 TITLE = "float32 vs mixed bfloat16 on CPU: training throughput and quality per recipe"
@@ -107,7 +108,7 @@ def run(args):
     rates, quality, failures = {}, {}, []
     for round_ in range(rounds):
         for recipe, data, epochs, steps in cases:
-            for precision in PRECISIONS:
+            for precision in turned(PRECISIONS, round_):
                 run_dir = os.path.join(base, f"{recipe}_{precision}_{round_}")
                 arguments = [*data_arguments(data, args.data_dir)]
                 arguments += ["--epochs", str(epochs), "--steps-per-epoch", str(steps)]
@@ -176,6 +177,7 @@ def run(args):
             "CPU bfloat16 instructions": ", ".join(flags) or "none found in /proc/cpuinfo",
             "runs": "each recipe's defaults on real data, --steps-per-epoch as in the table, "
             "no export, seed 0; bfloat16 runs add --mixed-precision (mixed_bfloat16)",
-            "rounds": f"{rounds}, the two precisions interleaved per recipe",
+            "rounds": f"{rounds}, the two precisions interleaved per recipe, their order turned "
+            "every round",
         },
     )
