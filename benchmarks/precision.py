@@ -1,8 +1,10 @@
 """float32 against mixed bfloat16 on this CPU: each recipe's training throughput and quality.
 
-Each case trains a recipe on real data (`--data-dir`) twice per round, once in float32 (kzoo's
-default) and once with `--mixed-precision` (Keras' `mixed_bfloat16` policy on a CPU: bfloat16
-compute, float32 variables; kzoo's heads keep their softmax and loss in float32), the two
+Each case trains a recipe on real data (`--data-dir`) three ways per round: in float32 (kzoo's
+default, compiled by XLA), with `--mixed-precision` (Keras' `mixed_bfloat16` policy on a CPU:
+bfloat16 compute, float32 variables; kzoo's heads keep their softmax and loss in float32), and
+with `--mixed-precision --no-xla`: XLA's CPU compiler runs bfloat16 dots without the CPU's AMX
+or AVX512-BF16 instructions, which TensorFlow's own (oneDNN) kernels use. The ways are
 interleaved round by round (their order turned every round), each in its own process as a user
 runs it:
 
@@ -12,7 +14,8 @@ runs it:
 - **quality**: the validation split's accuracy and loss after the last epoch (classifiers), or its
   loss in nats per character (language models). Runs are seeded, so rounds give the same quality;
   the table gives the first round's. The issue's bar for bfloat16 as a default: accuracy within
-  0.5 points and validation loss within 1 % of float32's, and faster.
+  0.5 points and validation loss within 1 % of float32's, and faster; the verdict is given for
+  the faster of the two bfloat16 ways.
 
 The CPU's bfloat16 instructions (AMX, AVX512-BF16, read from /proc/cpuinfo) are recorded, since
 without them bfloat16 runs as emulated float32 arithmetic plus conversions.
@@ -30,7 +33,12 @@ from benchmarks.harness import Report, cpu_bf16_flags, run_notes, run_script, tu
 NAME = "precision"
 TITLE = "float32 vs mixed bfloat16 on CPU: training throughput and quality per recipe"
 
-PRECISIONS = ("float32", "mixed_bfloat16")
+# (label, the recipe's extra arguments); the first is the baseline.
+WAYS = (
+    ("float32", []),
+    ("bfloat16", ["--mixed-precision"]),
+    ("bfloat16 without XLA", ["--mixed-precision", "--no-xla"]),
+)
 # (recipe, data, epochs, steps per epoch): a few epochs each, so that a run takes a minute or two
 # on 2 cores; both precisions train exactly the same steps on the same batches.
 CASES = (
@@ -104,71 +112,70 @@ def run(args):
     if args.recipes:
         cases = [case for case in cases if case[0] in args.recipes]
     rounds = 1 if args.quick else args.rounds
+    labels = [label for label, _ in WAYS]
     load_start = os.getloadavg()
     rates, quality, failures = {}, {}, []
     for round_ in range(rounds):
         for recipe, data, epochs, steps in cases:
-            for precision in turned(PRECISIONS, round_):
-                run_dir = os.path.join(base, f"{recipe}_{precision}_{round_}")
+            for label, extra in turned(WAYS, round_):
+                run_dir = os.path.join(base, f"{recipe}_{labels.index(label)}_{round_}")
                 arguments = [*data_arguments(data, args.data_dir)]
                 arguments += ["--epochs", str(epochs), "--steps-per-epoch", str(steps)]
                 arguments += ["--no-export", "--early-stopping-patience", "0"]
-                arguments += ["--output-dir", run_dir]
-                if precision != "float32":
-                    arguments.append("--mixed-precision")
+                arguments += ["--output-dir", run_dir, *extra]
                 code, _, _ = run_script(f"recipes/{recipe}.py", arguments, f"{run_dir}.log")
                 if code != 0:
-                    failures.append(f"{recipe} {precision} (round {round_ + 1}): {run_dir}.log")
+                    failures.append(f"{recipe} {label} (round {round_ + 1}): {run_dir}.log")
                     continue
                 rate = steady_throughput(run_dir, steps)
-                rates.setdefault((recipe, precision), []).append(rate)
-                quality.setdefault((recipe, precision), validation_quality(run_dir))
-                print(f"{recipe} {precision} round {round_ + 1}: {rate:.0f} examples/s")
+                rates.setdefault((recipe, label), []).append(rate)
+                quality.setdefault((recipe, label), validation_quality(run_dir))
+                print(f"{recipe} {label} round {round_ + 1}: {rate:.0f} examples/s")
     load_end = os.getloadavg()
+
+    def accuracy(value):
+        return "" if value is None else f"{100 * value:.2f}"
+
     rows, verdicts = [], []
     for recipe, data, epochs, steps in cases:
-        measured = [rates.get((recipe, p)) for p in PRECISIONS]
-        if not all(measured) or len(measured[0]) != len(measured[1]):
-            rows.append([recipe, data, "failed", "", "", "", "", "", ""])
+        measured = [rates.get((recipe, label)) for label in labels]
+        if not all(measured) or len({len(m) for m in measured}) != 1:
+            rows.append([recipe, data, "failed", *[""] * (len(labels) + 4)])
             continue
-        ratios = [bf16 / f32 for f32, bf16 in zip(*measured)]
-        ratio = statistics.median(ratios)
-        (acc32, loss32), (acc16, loss16) = (quality[(recipe, p)] for p in PRECISIONS)
-        outcome = verdict(ratio, (acc32, acc16), (loss32, loss16))
-        verdicts.append(f"{recipe}: {outcome}")
-
-        def accuracy(value):
-            return "" if value is None else f"{value:.4f}"
-
-        rows.append(
-            [
-                recipe,
-                f"{data}, {epochs} x {steps} steps",
-                f"{statistics.median(measured[0]):.1f}",
-                f"{statistics.median(measured[1]):.1f}",
-                f"{ratio:.2f} [{min(ratios):.2f}–{max(ratios):.2f}]",
-                "" if acc32 is None else f"{accuracy(acc32)} / {accuracy(acc16)}",
-                f"{loss32:.4f} / {loss16:.4f}",
-                f"{100 * (loss16 / loss32 - 1):+.2f} %",
-                outcome,
-            ]
-        )
+        ratios = {
+            label: [rate / f32 for f32, rate in zip(measured[0], m)]
+            for label, m in zip(labels[1:], measured[1:])
+        }
+        # The verdict is the faster bfloat16 way's.
+        best = max(labels[1:], key=lambda label: statistics.median(ratios[label]))
+        acc32, loss32 = quality[(recipe, labels[0])]
+        acc16, loss16 = quality[(recipe, best)]
+        outcome = verdict(statistics.median(ratios[best]), (acc32, acc16), (loss32, loss16))
+        verdicts.append(f"{recipe}: {outcome} ({best})")
+        row = [recipe, f"{data}, {epochs} x {steps} steps"]
+        row += [f"{statistics.median(m):.1f}" for m in measured]
+        row += [f"{statistics.median(r):.2f} [{min(r):.2f}–{max(r):.2f}]" for r in ratios.values()]
+        if acc32 is not None:
+            row.append(" / ".join(accuracy(quality[(recipe, label)][0]) for label in labels))
+        else:
+            row.append("")
+        row.append(" / ".join(f"{quality[(recipe, label)][1]:.4f}" for label in labels))
+        row.append(f"{outcome} ({best}: loss {100 * (loss16 / loss32 - 1):+.2f} %)")
+        rows.append(row)
     flags = cpu_bf16_flags()
     notes = [
         "**bfloat16 as a default** (faster, accuracy within 0.5 points, validation loss within "
-        "1 %): " + ("; ".join(verdicts) or "no case finished") + ".",
+        "1 %; the faster bfloat16 way): " + ("; ".join(verdicts) or "no case finished") + ".",
         *run_notes(load_start, load_end, failures=failures),
     ]
     return Report(
         columns=[
             "recipe",
             "data, epochs x steps",
-            "float32 examples/s",
-            "bfloat16 examples/s",
-            "bfloat16 ÷ float32 (median [min–max])",
-            "valid accuracy f32 / bf16",
-            "valid loss f32 / bf16",
-            "loss change",
+            *(f"{label} examples/s" for label in labels),
+            *(f"{label} ÷ float32 (median [min–max])" for label in labels[1:]),
+            "valid accuracy % (" + " / ".join(labels) + ")",
+            "valid loss (" + " / ".join(labels) + ")",
             "verdict",
         ],
         rows=rows,
@@ -176,8 +183,8 @@ def run(args):
         settings={
             "CPU bfloat16 instructions": ", ".join(flags) or "none found in /proc/cpuinfo",
             "runs": "each recipe's defaults on real data, --steps-per-epoch as in the table, "
-            "no export, seed 0; bfloat16 runs add --mixed-precision (mixed_bfloat16)",
-            "rounds": f"{rounds}, the two precisions interleaved per recipe, their order turned "
-            "every round",
+            "no export, seed 0; "
+            + "; ".join(f"{label}: {' '.join(extra) or 'no flag'}" for label, extra in WAYS),
+            "rounds": f"{rounds}, the ways interleaved per recipe, their order turned every round",
         },
     )
