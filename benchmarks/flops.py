@@ -23,7 +23,8 @@ import time
 
 import numpy as np
 
-from benchmarks.harness import Report, cpu_bf16_flags
+from benchmarks.harness import Report
+from kzoo.distribute.cpu import bfloat16_flags
 
 NAME = "flops"
 TITLE = "Compute efficiency: achieved training FLOP/s vs float32 and bfloat16 matmul peaks"
@@ -266,7 +267,7 @@ def run(args):
             "processes on a shared machine only slow things down. The bfloat16 peak is measured "
             "the same way on bfloat16 operands, "
             f"{', '.join(f'{p / 1e9:.0f}' for p in bf16_peaks)} GFLOP/s (this CPU's bfloat16 "
-            f"instructions: {', '.join(cpu_bf16_flags()) or 'none'}); the models train in "
+            f"instructions: {', '.join(bfloat16_flags()) or 'none'}); the models train in "
             "float32, so their share of it is what mixed bfloat16 could at best multiply.",
             f"Dropout under XLA on CPU: Keras' `Dropout(0.1)` on a (32, 4, 128, 128) tensor "
             f"(the size of one GPT attention map) takes {plain * 1e3:.1f} ms in a tf.function "

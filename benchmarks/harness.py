@@ -70,8 +70,6 @@ def versions():
     )
 
 
-# The CPU instruction sets that compute in bfloat16 natively.
-BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 # Vector instruction sets, widest first, as /proc/cpuinfo names them and as people write them.
 VECTOR_FLAGS = (
     ("avx512f", "AVX-512"),
@@ -80,23 +78,6 @@ VECTOR_FLAGS = (
     ("sve", "SVE"),
     ("asimd", "NEON"),
 )
-
-
-def _read_cpuinfo(cpuinfo):
-    """`(model name, set of flags)` from a /proc/cpuinfo file; `("", set())` if unreadable."""
-    model, flags = "", set()
-    try:
-        with open(cpuinfo, encoding="utf-8") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key in ("flags", "Features"):  # x86, ARM
-                    flags.update(value.split())
-                elif key == "model name" and not model:
-                    model = value.strip()
-    except OSError:
-        pass
-    return model, flags
 
 
 def cpu_description(cpuinfo="/proc/cpuinfo"):
@@ -112,24 +93,11 @@ def cpu_description(cpuinfo="/proc/cpuinfo"):
     >>> cpu_description(f.name)
     ('AMD EPYC', 'AVX2')
     """
-    model, flags = _read_cpuinfo(cpuinfo)
+    from kzoo.distribute.cpu import read_cpuinfo
+
+    model, flags = read_cpuinfo(cpuinfo)
     vector = next((name for flag, name in VECTOR_FLAGS if flag in flags), "")
     return model, vector
-
-
-def cpu_bf16_flags(cpuinfo="/proc/cpuinfo"):
-    """The bfloat16 instruction sets this CPU reports (of `BF16_FLAGS`), in that order.
-
-    Example:
-
-    >>> import tempfile
-    >>> with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-    ...     _ = f.write("flags\\t: fpu avx512f avx512_bf16 sse\\n")
-    >>> cpu_bf16_flags(f.name)
-    ['avx512_bf16']
-    """
-    _, flags = _read_cpuinfo(cpuinfo)
-    return [flag for flag in BF16_FLAGS if flag in flags]
 
 
 def format_cell(value):

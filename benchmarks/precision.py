@@ -28,7 +28,8 @@ import statistics
 import tempfile
 
 from benchmarks.classification import datasets as classification_datasets
-from benchmarks.harness import Report, cpu_bf16_flags, run_notes, run_script, turned
+from benchmarks.harness import Report, run_notes, run_script, turned
+from kzoo.distribute.cpu import bfloat16_flags
 
 NAME = "precision"
 TITLE = "float32 vs mixed bfloat16 on CPU: training throughput and quality per recipe"
@@ -162,7 +163,7 @@ def run(args):
         row.append(" / ".join(f"{quality[(recipe, label)][1]:.4f}" for label in labels))
         row.append(f"{outcome} ({best}: loss {100 * (loss16 / loss32 - 1):+.2f} %)")
         rows.append(row)
-    flags = cpu_bf16_flags()
+    flags = bfloat16_flags()
     notes = [
         "**bfloat16 as a default** (faster, accuracy within 0.5 points, validation loss within "
         "1 %; the faster bfloat16 way): " + ("; ".join(verdicts) or "no case finished") + ".",

@@ -14,7 +14,8 @@ class Setting:
 
     Args:
         default: the value when neither the recipe nor the user sets one.
-        kind: `str`, `int`, `float`, `bool`, `"paths"` (list of str), `"names"` (list of str,
+        kind: `str`, `int`, `float`, `bool`, `"bool_or_auto"` (true, false or `"auto"`, which
+            the runner resolves on the machine), `"paths"` (list of str), `"names"` (list of str,
             also comma-separated: `--labels neg,pos`), `"ints"` (list of int) or
             `"optional_int"` / `"optional_float"` (a number or none).
         help: str. One line for `--help`.

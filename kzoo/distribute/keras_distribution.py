@@ -98,9 +98,15 @@ class KerasDistribution:
 
         return dataset.filter(lambda *batch: rows(batch) >= replicas).map(this_process_slice)
 
-    def precision_policy(self):
-        """Mixed precision here: float16 on GPUs, bfloat16 elsewhere (TPUs, CPUs)."""
-        return "mixed_float16" if self.devices[0].startswith(("gpu", "cuda")) else "mixed_bfloat16"
+    def precision(self, mixed):
+        """`(dtype policy, why)` for the `mixed_precision` setting: mixed precision is float16
+        on GPUs, bfloat16 elsewhere (TPUs, CPUs); `"auto"` is float32 (its bfloat16 gain is
+        measured on TensorFlow's CPU kernels, and these backends compile with XLA)."""
+        if mixed is not True:  # False or "auto"
+            return "float32", None
+        if self.devices[0].startswith(("gpu", "cuda")):
+            return "mixed_float16", None
+        return "mixed_bfloat16", None
 
     def xla(self, model, requested):
         """`(jit_compile, why not)` for `model`: JAX compiles every train step with XLA (Keras'

@@ -4,7 +4,7 @@
 `tf.distribute` strategy `kzoo.distribute.strategy` resolves; on JAX and PyTorch, a
 `KerasDistribution` (`kzoo.distribute.keras_distribution`). Both answer the same: `strategy`
 (what model building enters with `.scope()`), `num_replicas_in_sync`, `chief`, `describe()`,
-`precision_policy()`, `distribute_dataset(dataset)` (what `fit` is given),
+`precision(mixed)`, `distribute_dataset(dataset)` (what `fit` is given),
 `steps_per_execution(requested)` and `xla(model, requested)`.
 
 Example:
@@ -17,6 +17,7 @@ Example:
 import keras
 import tensorflow as tf
 
+from kzoo.distribute.cpu import bfloat16_flags
 from kzoo.distribute.keras_distribution import join_jax_processes, resolve_distribution
 from kzoo.distribute.strategy import describe_strategy, is_chief, is_tpu, resolve_strategy
 from kzoo.distribute.xla import xla_supported
@@ -63,11 +64,22 @@ class TensorFlowPlacement:
     def describe(self):
         return describe_strategy(self.strategy)
 
-    def precision_policy(self):
-        """Mixed precision here: bfloat16 on TPUs and CPUs, float16 on GPUs."""
-        if is_tpu(self.strategy) or not tf.config.list_physical_devices("GPU"):
-            return "mixed_bfloat16"
-        return "mixed_float16"
+    def precision(self, mixed):
+        """`(dtype policy, why)` for the `mixed_precision` setting: mixed precision is bfloat16
+        on TPUs and CPUs, float16 on GPUs; `"auto"` is mixed bfloat16 on a CPU with AMX, `why`
+        saying so, and float32 elsewhere."""
+        on_cpu = not is_tpu(self.strategy) and not tf.config.list_physical_devices("GPU")
+        if mixed == "auto":
+            # Measured on AMX only (benchmarks/results/precision.md); AVX512-BF16 alone
+            # doubles the matmul peak at most, and a CPU without either only emulates bfloat16.
+            if on_cpu and "amx_bf16" in bfloat16_flags():
+                return "mixed_bfloat16", "auto: this CPU has AMX bfloat16 units"
+            return "float32", None
+        if not mixed:
+            return "float32", None
+        if on_cpu or is_tpu(self.strategy):
+            return "mixed_bfloat16", None
+        return "mixed_float16", None
 
     def distribute_dataset(self, dataset):
         """`dataset` as `fit` takes it: whole global batches, which tf.distribute splits."""

@@ -128,7 +128,7 @@ def rnn_generator_step_model(model):
     `(batch_size, steps)` and the states of each recurrent layer (two `(batch_size, units)`
     tensors for an LSTM layer, hidden then cell; one for GRU and SimpleRNN), and returns the
     logits `(batch_size, steps, vocabulary_size)` followed by the states after the last real
-    token. Zeros are the initial state. With `steps=1` it advances generation by one token;
+    token, in float32 under any dtype policy. Zeros are the initial state. With `steps=1` it advances generation by one token;
     with a whole (post-padded) prompt it reads the prompt in one call.
 
     Args:
@@ -158,7 +158,9 @@ def rnn_generator_step_model(model):
             ]
             x, *new_states = layer(x, initial_state=states)
             state_inputs += states
-            state_outputs += new_states
+            # In float32 as the state inputs, whatever the layer computes in (bfloat16 under
+            # mixed precision): a decoding loop carries the states from one call to the next.
+            state_outputs += [ops.cast(state, "float32") for state in new_states]
         else:
             x = layer(x)
     return keras.Model([token_ids, *state_inputs], [x, *state_outputs], name="rnn_generator_step")

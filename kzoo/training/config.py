@@ -152,7 +152,12 @@ SETTINGS = {
         ("auto", "default", "mirrored", "multi_worker", "tpu"),
     ),
     "xla": Setting(True, bool, "compile training steps with XLA (jit_compile)"),
-    "mixed_precision": Setting(False, bool, "mixed_float16 on GPU, mixed_bfloat16 on TPU/CPU"),
+    "mixed_precision": Setting(
+        False,
+        "bool_or_auto",
+        "mixed_float16 on GPU, mixed_bfloat16 on TPU/CPU; auto: mixed_bfloat16 without XLA on a "
+        "CPU with AMX (TensorFlow's kernels use it, XLA's do not), float32 elsewhere",
+    ),
     "seed": Setting(
         0, int, "seed for data splits, shuffling and initialisation", bounds="[0, 4294967296)"
     ),
@@ -169,14 +174,18 @@ SETTINGS = {
 }
 
 
-def _parse_bool(key, text):
+def _parse_bool(key, text, auto=False):
+    """True or false from a flag's or a file's text; also `"auto"` where `auto` allows it."""
     lowered = str(text).strip().lower()
     if lowered in ("1", "true", "yes", "on"):
         return True
     if lowered in ("0", "false", "no", "off"):
         return False
+    if auto and lowered == "auto":
+        return "auto"
+    expected = "true, false or auto" if auto else "true or false"
     raise ValueError(
-        f"Invalid value for setting {key}. Expected true or false. Received: {key}={text}"
+        f"Invalid value for setting {key}. Expected {expected}. Received: {key}={text}"
     )
 
 
@@ -187,6 +196,7 @@ def _convert(key, kind, value):
         int: "an integer",
         float: "a number",
         bool: "true or false",
+        "bool_or_auto": "true, false or auto",
         "paths": "a list of paths",
         "names": "a list of names",
         "ints": "a list of integers",
@@ -207,8 +217,10 @@ def _convert(key, kind, value):
             if value is None or str(value).strip().lower() in ("none", "null", ""):
                 return None
             kind = int if kind == "optional_int" else float
-        if kind is bool:
-            return value if isinstance(value, bool) else _parse_bool(key, value)
+        if kind in (bool, "bool_or_auto"):
+            if isinstance(value, bool):
+                return value
+            return _parse_bool(key, value, auto=kind == "bool_or_auto")
         if kind is int:
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
@@ -418,7 +430,8 @@ def build_parser(recipe_settings, prog=None, description=None, models=None):
             continue
         flag = "--" + key.replace("_", "-")
         text = f"{setting.help} (default: {defaults.get(key)!r})"
-        if setting.kind is bool:
+        if setting.kind in (bool, "bool_or_auto"):
+            # An "auto" setting is set to auto by a recipe or with --set KEY=auto.
             parser.add_argument(flag, dest=key, action=argparse.BooleanOptionalAction, help=text)
         elif setting.kind in ("paths", "names"):
             metavar = "FILE" if setting.kind == "paths" else "NAME"

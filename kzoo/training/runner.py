@@ -120,9 +120,9 @@ class Run:
         # runner's own files are written by the chief alone.
         self.chief = self.placement.chief
         os.makedirs(self.output_dir, exist_ok=True)
-        self.policy = "float32"
-        if config["mixed_precision"]:
-            self.policy = self.placement.precision_policy()
+        # `auto_precision` says why "auto" chose mixed bfloat16 (None otherwise); XLA is then
+        # off, since its CPU compiler does not use the bfloat16 units TensorFlow's kernels do.
+        self.policy, self.auto_precision = self.placement.precision(config["mixed_precision"])
         keras.config.set_dtype_policy(self.policy)
         self.global_batch_size = strategies.global_batch_size(config["batch_size"], self.placement)
         self.state = None  # the RunState of `fit`
@@ -135,7 +135,9 @@ class Run:
         self.log(f"strategy: {self.placement.describe()}")
         self.log(
             f"batch {config['batch_size']} per replica, {self.global_batch_size} global; "
-            f"precision {self.policy}; run folder {self.output_dir}"
+            f"precision {self.policy}"
+            + (f" ({self.auto_precision})" if self.auto_precision else "")
+            + f"; run folder {self.output_dir}"
         )
         if backend_of_process() == "tensorflow":
             self.log(f"CPU memory: {describe_cpu_memory()}")
@@ -239,7 +241,11 @@ class Run:
         """
         c = self.config
         requested = c["xla"] if xla is None else xla
-        jit_compile, reason = self.placement.xla(model, requested)
+        if requested and self.auto_precision:
+            jit_compile = False
+            reason = "mixed bfloat16 (auto) trains faster on TensorFlow's kernels, which use AMX"
+        else:
+            jit_compile, reason = self.placement.xla(model, requested)
         if reason:
             self.log(f"XLA off for {model.name}: {reason}")
         # The task keeps the loss and metrics the model's factory chose (the GAN: its own

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from benchmarks import harness, precision
+from benchmarks import precision
 
 
 def test_throughput_is_the_fastest_epoch_after_the_first_by_its_training_seconds(tmp_path):
@@ -42,16 +42,3 @@ def test_quality_is_the_validation_split_s(tmp_path):
 )
 def test_verdict_names_every_part_of_the_bar_that_is_missed(ratio, accuracy, loss, expected):
     assert precision.verdict(ratio, accuracy, loss) == expected
-
-
-def test_cpu_bf16_flags_are_read_from_cpuinfo(tmp_path):
-    cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(
-        "processor\t: 0\nflags\t\t: fpu amx_tile amx_bf16 avx512_bf16\n\n"
-        "processor\t: 1\nflags\t\t: fpu amx_tile amx_bf16 avx512_bf16\n",
-        encoding="utf-8",
-    )
-    assert harness.cpu_bf16_flags(str(cpuinfo)) == ["amx_bf16", "avx512_bf16"]
-    cpuinfo.write_text("flags\t\t: fpu avx2\n", encoding="utf-8")
-    assert harness.cpu_bf16_flags(str(cpuinfo)) == []
-    assert harness.cpu_bf16_flags(str(tmp_path / "missing")) == []
