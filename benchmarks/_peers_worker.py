@@ -7,7 +7,8 @@ FRAMEWORK is `kzoo` (the recipe's model and settings on TensorFlow, as `kzoo tra
 PyTorch peer of benchmarks/_torch_peers.py). Every framework trains on the same batches: the
 first N batches of the recipe's own pipeline (kzoo's vectorization, bucketing and shuffling,
 seed 0) on the real data, held in memory, for E epochs; an epoch's seconds are timed alone, and
-the result is written to OUT_JSON: seconds per epoch, examples per epoch, parameters, threads.
+the result is written to OUT_JSON: seconds per epoch, examples per epoch, parameters, threads,
+the precision and whether XLA compiled the steps.
 """
 
 import argparse
@@ -73,7 +74,10 @@ def time_keras(run, data, batches, epochs):
             seconds.append(time.perf_counter() - self.started)
 
     model.fit(dataset, epochs=epochs, verbose=0, callbacks=[EpochTimer()])
-    return seconds, model.count_params()
+    # What the runner chose: the recipe's precision (auto: mixed bfloat16 without XLA on a CPU
+    # with AMX) and whether its steps were compiled with XLA.
+    how = {"precision": run.policy, "xla": bool(model.jit_compile)}
+    return seconds, model.count_params(), how
 
 
 def torch_model(model, run, data):
@@ -136,7 +140,8 @@ def time_torch(model, run, data, batches, epochs):
                 net, optimizer, loss, inputs, targets, run.config["clipnorm"], max_norm
             )
         seconds.append(time.perf_counter() - started)
-    return seconds, sum(p.numel() for p in net.parameters())
+    how = {"precision": "float32", "xla": False}  # eager, as a PyTorch user trains
+    return seconds, sum(p.numel() for p in net.parameters()), how
 
 
 def main():
@@ -153,10 +158,10 @@ def main():
     examples = sum(len(batch[0]) for batch in batches)
     tokens = sum(int((batch[0] != 0).sum()) for batch in batches)
     if args.framework == "torch":
-        seconds, parameters = time_torch(args.model, run, data, batches, args.epochs)
+        seconds, parameters, how = time_torch(args.model, run, data, batches, args.epochs)
         threads = __import__("torch").get_num_threads()
     else:
-        seconds, parameters = time_keras(run, data, batches, args.epochs)
+        seconds, parameters, how = time_keras(run, data, batches, args.epochs)
         threads = os.cpu_count()
     result = {
         "seconds": seconds,
@@ -165,7 +170,7 @@ def main():
         "parameters": parameters,
         "threads": threads,
         "batch_size": run.config["batch_size"],
-        "xla": run.config["xla"],
+        **how,
         "backend": os.environ.get("KERAS_BACKEND", "tensorflow"),
     }
     with open(args.out, "w", encoding="utf-8") as f:

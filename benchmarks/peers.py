@@ -2,7 +2,8 @@
 JAX, for the GPT, the char LSTM and the Kim CNN.
 
 - **kzoo**: the recipe (`recipes/gpt.py`, `rnn_generator.py`, `kim_cnn.py`) as `kzoo train`
-  runs it on TensorFlow: its model, optimizer, XLA and steps per call.
+  runs it on TensorFlow: its model, optimizer, precision, XLA and steps per call (the table
+  says which precision and compiler each run had).
 - **Keras-JAX**: the same recipe, model and settings on Keras' JAX backend (`jax.jit`).
 - **PyTorch**: the models as a PyTorch user writes them (benchmarks/_torch_peers.py:
   nanoGPT's GPT with fused query/key/value and `scaled_dot_product_attention`, `nn.LSTM`, Kim's
@@ -36,7 +37,7 @@ TITLE = "Training speed against PyTorch and Keras-JAX: GPT, char LSTM, Kim CNN (
 
 MODELS = ("gpt", "char_lstm", "kim_cnn")
 FRAMEWORKS = ("kzoo", "jax", "torch")
-LABELS = {"kzoo": "kzoo (TensorFlow + XLA)", "jax": "Keras-JAX", "torch": "PyTorch"}
+LABELS = {"kzoo": "kzoo (TensorFlow)", "jax": "Keras-JAX", "torch": "PyTorch"}
 GOAL, FLOOR = 1.0, 0.8  # median over rounds at least as fast; no round below 0.8x
 
 
@@ -97,6 +98,20 @@ def run(args):
     )
 
 
+def how_it_trains(framework, result):
+    """`"float32, XLA"`, `"mixed_bfloat16, no XLA"`, `"float32, jax.jit"`, `"float32, eager"`.
+
+    Example:
+
+    >>> how_it_trains("kzoo", {"precision": "mixed_bfloat16", "xla": False})
+    'mixed_bfloat16, no XLA'
+    """
+    compiler = {"jax": "jax.jit", "torch": "eager"}.get(framework)
+    if compiler is None:
+        compiler = "XLA" if result.get("xla") else "no XLA"
+    return f"{result.get('precision', 'float32')}, {compiler}"
+
+
 def _report(models, frameworks, figures, failures, load_start, load_end, rounds, batches, epochs):
     rows, verdicts = [], []
     for model in models:
@@ -117,7 +132,7 @@ def _report(models, frameworks, figures, failures, load_start, load_end, rounds,
         for framework in frameworks:
             measured = figures.get((model, framework))
             if not measured:
-                rows.append([model, LABELS[framework], "failed", "", "", "", "", ""])
+                rows.append([model, LABELS[framework], "failed", "", "", "", "", "", ""])
                 continue
             result = measured[0][3]
             ratio = ""
@@ -127,6 +142,7 @@ def _report(models, frameworks, figures, failures, load_start, load_end, rounds,
                 [
                     model,
                     LABELS[framework],
+                    how_it_trains(framework, result),
                     f"{result['parameters']:,}",
                     round(statistics.median(m[0] for m in measured), 1),
                     ratio,
@@ -158,6 +174,7 @@ def _report(models, frameworks, figures, failures, load_start, load_end, rounds,
         columns=[
             "model",
             "framework",
+            "precision, compiler",
             "parameters",
             "steady examples/s",
             "kzoo ÷ fastest peer (median [min–max])",
@@ -171,7 +188,9 @@ def _report(models, frameworks, figures, failures, load_start, load_end, rounds,
             "data": "the recipes' pipelines on ../shared/data: tiny Shakespeare (GPT: windows "
             "of 128, batch 32; char LSTM: windows of 100, batch 64), MR (Kim CNN: batch 50, "
             "length-bucketed)",
-            "runs": f"the first {batches} batches, {epochs} epochs each, float32, seed 0",
+            "runs": f"the first {batches} batches, {epochs} epochs each, seed 0; kzoo in its "
+            "recipe's precision (the char LSTM's auto: mixed bfloat16 without XLA on a CPU with "
+            "AMX, float32 with XLA elsewhere), the peers in float32",
             "rounds": f"{rounds}, frameworks interleaved per model, their order turned every round",
         },
     )

@@ -58,7 +58,8 @@ def test_kim_cnn_pools_only_windows_that_cover_the_sentence():
 
 
 def _result(rate, parameters=100):
-    return (rate, 1.0, 500, {"parameters": parameters, "threads": 2})
+    result = {"parameters": parameters, "threads": 2, "precision": "float32", "xla": True}
+    return (rate, 1.0, 500, result)
 
 
 def test_kzoo_is_divided_by_the_fastest_peer_of_each_round():
@@ -72,7 +73,9 @@ def test_kzoo_is_divided_by_the_fastest_peer_of_each_round():
     )
     kzoo_row = report.rows[0]
     # Round 1: 100 / 80 = 1.25; round 2: 90 / 120 = 0.75; median 1.0.
-    assert kzoo_row[4] == "1.00 [0.75–1.25]"
+    assert kzoo_row[5] == "1.00 [0.75–1.25]"
+    # How each trained: kzoo's recipe with XLA, JAX under jax.jit, PyTorch eagerly.
+    assert [row[2] for row in report.rows] == ["float32, XLA", "float32, jax.jit", "float32, eager"]
     assert "gpt: kzoo ÷ fastest peer 1.00 (lowest round 0.75): missed" in report.notes[0]
 
 
@@ -81,5 +84,5 @@ def test_a_failed_peer_is_left_out_of_the_ratio():
     report = peers._report(
         ["gpt"], ["kzoo", "jax", "torch"], figures, [], (0,) * 3, (0,) * 3, 1, 4, 2
     )
-    assert report.rows[0][4] == "2.00 [2.00–2.00]"
+    assert report.rows[0][5] == "2.00 [2.00–2.00]"
     assert report.rows[1][2] == "failed"
