@@ -408,6 +408,57 @@ def test_beam_search_gives_each_sentence_its_own_translation_in_a_batch(date_run
     assert together == [kzoo.generate(bundle, sentence, **args) for sentence in batch]
 
 
+MIXED_LANGUAGE_MODELS = {
+    "lstm": lambda size: kzoo.build_rnn_generator(
+        vocabulary_size=size, embedding_dim=4, units=6, rnn="lstm", num_layers=2
+    ),
+    "gru": lambda size: kzoo.build_rnn_generator(vocabulary_size=size, units=6, rnn="gru"),
+    "gpt": lambda size: kzoo.build_gpt(
+        vocabulary_size=size, max_sequence_length=24, num_layers=1, num_heads=2, hidden_dim=8
+    ),
+}
+MIXED_TRANSLATORS = {
+    "seq2seq": lambda s, t: kzoo.build_seq2seq(
+        source_vocabulary_size=s, target_vocabulary_size=t, embedding_dim=4, latent_dim=6
+    ),
+    "attention_seq2seq": lambda s, t: kzoo.build_attention_seq2seq(
+        source_vocabulary_size=s, target_vocabulary_size=t, embedding_dim=4, latent_dim=6
+    ),
+    "transformer_seq2seq": lambda s, t: kzoo.build_transformer_seq2seq(
+        source_vocabulary_size=s,
+        target_vocabulary_size=t,
+        max_sequence_length=16,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(MIXED_LANGUAGE_MODELS))
+@pytest.mark.parametrize("sampler", ["greedy", "beam"])
+def test_language_models_generate_under_mixed_bfloat16(name, sampler, vectorizer):
+    # As a run with --mixed-precision (or auto on AMX) builds and exports them: the decoding
+    # loop carries states and caches in one dtype from call to call.
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    model = MIXED_LANGUAGE_MODELS[name](vectorizer.vocabulary_size())
+    args = dict(max_new_tokens=3, sampler=sampler, num_beams=2, vectorizer=vectorizer)
+    texts = kzoo.generate(model, PROMPTS, **args)
+    assert [len(text) for text in texts] == [3] * len(PROMPTS)
+
+
+@pytest.mark.parametrize("name", list(MIXED_TRANSLATORS))
+def test_translators_generate_under_mixed_bfloat16(name, translation):
+    _, source, target = translation
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    model = MIXED_TRANSLATORS[name](source.vocabulary_size(), target.vocabulary_size())
+    args = dict(max_new_tokens=4, source_vectorizer=source, target_vectorizer=target)
+    for sampler in ("greedy", "beam"):
+        texts = kzoo.generate(model, SOURCES, sampler=sampler, num_beams=2, **args)
+        assert len(texts) == len(SOURCES) and all(len(text) <= 4 for text in texts)
+
+
 def test_generate_from_a_run_folder(tmp_path, language_models, vectorizer):
     model = language_models["rnn"]
     model.save(tmp_path / "model.keras")

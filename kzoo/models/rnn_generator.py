@@ -128,8 +128,9 @@ def rnn_generator_step_model(model):
     `(batch_size, steps)` and the states of each recurrent layer (two `(batch_size, units)`
     tensors for an LSTM layer, hidden then cell; one for GRU and SimpleRNN), and returns the
     logits `(batch_size, steps, vocabulary_size)` followed by the states after the last real
-    token, in float32 under any dtype policy. Zeros are the initial state. With `steps=1` it advances generation by one token;
-    with a whole (post-padded) prompt it reads the prompt in one call.
+    token, in float32 under any dtype policy. Zeros are the initial state. With `steps=1` it
+    advances generation by one token; with a whole (post-padded) prompt it reads the prompt in
+    one call.
 
     Args:
         model: a model from `build_rnn_generator`, fresh or loaded from a `.keras` file.
