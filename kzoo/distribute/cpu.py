@@ -18,8 +18,9 @@ def read_cpuinfo(path="/proc/cpuinfo"):
     >>> import tempfile
     >>> with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
     ...     _ = f.write("model name\\t: AMD EPYC\\nflags\\t: fpu avx2\\n")
-    >>> read_cpuinfo(f.name)
-    ('AMD EPYC', {'avx2', 'fpu'})
+    >>> model, flags = read_cpuinfo(f.name)
+    >>> model, sorted(flags)
+    ('AMD EPYC', ['avx2', 'fpu'])
     """
     model, flags = "", set()
     try:
