@@ -27,27 +27,28 @@ def vectorizer():
     return vectorization.make_vectorizer(["the cat sat"], split="character", standardize=None)
 
 
+# The tiny generators of these tests, by kind, for a vocabulary of `size` ids.
+LANGUAGE_MODELS = {
+    "rnn": lambda size: kzoo.build_rnn_generator(
+        vocabulary_size=size, embedding_dim=4, units=6, rnn="lstm", num_layers=2
+    ),
+    "gru": lambda size: kzoo.build_rnn_generator(vocabulary_size=size, units=6, rnn="gru"),
+    "gpt": lambda size: kzoo.build_gpt(
+        vocabulary_size=size,
+        max_sequence_length=24,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+    ),
+}
+
+
 @pytest.fixture(scope="module")
 def language_models(vectorizer):
     keras.utils.set_random_seed(0)
     size = vectorizer.vocabulary_size()
-    return {
-        "rnn": _sharpen(
-            kzoo.build_rnn_generator(
-                vocabulary_size=size, embedding_dim=4, units=6, rnn="lstm", num_layers=2
-            )
-        ),
-        "gpt": _sharpen(
-            kzoo.build_gpt(
-                vocabulary_size=size,
-                max_sequence_length=24,
-                num_layers=2,
-                num_heads=2,
-                hidden_dim=8,
-                intermediate_dim=16,
-            )
-        ),
-    }
+    return {kind: _sharpen(LANGUAGE_MODELS[kind](size)) for kind in ("rnn", "gpt")}
 
 
 @pytest.fixture(scope="module")
@@ -408,15 +409,6 @@ def test_beam_search_gives_each_sentence_its_own_translation_in_a_batch(date_run
     assert together == [kzoo.generate(bundle, sentence, **args) for sentence in batch]
 
 
-MIXED_LANGUAGE_MODELS = {
-    "lstm": lambda size: kzoo.build_rnn_generator(
-        vocabulary_size=size, embedding_dim=4, units=6, rnn="lstm", num_layers=2
-    ),
-    "gru": lambda size: kzoo.build_rnn_generator(vocabulary_size=size, units=6, rnn="gru"),
-    "gpt": lambda size: kzoo.build_gpt(
-        vocabulary_size=size, max_sequence_length=24, num_layers=1, num_heads=2, hidden_dim=8
-    ),
-}
 MIXED_TRANSLATORS = {
     "seq2seq": lambda s, t: kzoo.build_seq2seq(
         source_vocabulary_size=s, target_vocabulary_size=t, embedding_dim=4, latent_dim=6
@@ -436,13 +428,13 @@ MIXED_TRANSLATORS = {
 }
 
 
-@pytest.mark.parametrize("name", list(MIXED_LANGUAGE_MODELS))
+@pytest.mark.parametrize("name", list(LANGUAGE_MODELS))
 @pytest.mark.parametrize("sampler", ["greedy", "beam"])
 def test_language_models_generate_under_mixed_bfloat16(name, sampler, vectorizer):
     # As a run with --mixed-precision (or auto on AMX) builds and exports them: the decoding
     # loop carries states and caches in one dtype from call to call.
     keras.config.set_dtype_policy("mixed_bfloat16")
-    model = MIXED_LANGUAGE_MODELS[name](vectorizer.vocabulary_size())
+    model = LANGUAGE_MODELS[name](vectorizer.vocabulary_size())
     args = dict(max_new_tokens=3, sampler=sampler, num_beams=2, vectorizer=vectorizer)
     texts = kzoo.generate(model, PROMPTS, **args)
     assert [len(text) for text in texts] == [3] * len(PROMPTS)
