@@ -1,9 +1,9 @@
 """Train the small character-level GPT (`kzoo.build_gpt`).
 
-keras-hub TokenAndPositionEmbedding and causal TransformerDecoder blocks (4 layers, 4 heads,
-width 128, no dropout: nanoGPT's CPU-sized model). By default on the English documentation
-prose CPython ships (no network); `--dataset tiny_shakespeare` uses TFDS, `--train-file` any
-text file:
+keras-hub TokenAndPositionEmbedding and pre-norm causal blocks with one fused query/key/value
+projection (4 layers, 4 heads, width 128, no dropout: nanoGPT's CPU-sized model). By default
+on the English documentation prose CPython ships (no network); `--dataset tiny_shakespeare`
+uses TFDS, `--train-file` any text file:
 
     python recipes/gpt.py --train-file ../shared/data/text/tinyshakespeare.txt
 

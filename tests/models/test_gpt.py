@@ -1,10 +1,11 @@
 import keras
 import keras_hub
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from kzoo import build_gpt
-from kzoo.models.gpt import gpt_call_with_cache, gpt_initial_cache
+from kzoo.models.gpt import GPTBlock, gpt_call_with_cache, gpt_initial_cache
 
 
 def _tiny_gpt():
@@ -70,11 +71,133 @@ def test_loss_ignores_padded_targets():
     np.testing.assert_allclose(logs["loss"], np.mean(per_token[0, :3]), rtol=1e-5)
 
 
-def test_made_of_keras_hub_decoder_blocks():
+def test_made_of_gpt_blocks_after_keras_hub_embedding():
     model = build_gpt(vocabulary_size=100)
-    blocks = [b for b in model.layers if isinstance(b, keras_hub.layers.TransformerDecoder)]
-    assert len(blocks) == 4 and blocks[0].num_heads == 4
+    blocks = [b for b in model.layers if isinstance(b, GPTBlock)]
+    assert len(blocks) == 4 and blocks[0].num_heads == 4 and blocks[0].head_dim == 32
     assert isinstance(model.get_layer("embedding"), keras_hub.layers.TokenAndPositionEmbedding)
     # GPT-2's block: GELU feed-forward, dropout on the embeddings as in the blocks.
-    assert blocks[0].activation is keras.activations.gelu
+    assert blocks[0].feedforward_intermediate.activation is keras.activations.gelu
+    assert blocks[0].dropout == 0.1
     assert model.get_layer("embedding_dropout").rate == 0.1
+
+
+def _keras_hub_block_and_gpt_block(hidden_dim=8, num_heads=2, intermediate_dim=16):
+    """A keras-hub pre-norm decoder block and a GPTBlock holding the same weights."""
+    keras.utils.set_random_seed(1)
+    reference = keras_hub.layers.TransformerDecoder(
+        intermediate_dim, num_heads, activation="gelu", normalize_first=True
+    )
+    reference.build((None, None, hidden_dim))
+    # Random, non-zero biases and norms, so that every weight's place is checked.
+    for weight in reference.weights:
+        weight.assign(np.random.default_rng(len(weight.path)).normal(0, 0.3, weight.shape))
+    block = GPTBlock(hidden_dim, num_heads, intermediate_dim)
+    block.build((None, None, hidden_dim))
+    attention = reference._self_attention_layer
+    dense = (attention._query_dense, attention._key_dense, attention._value_dense)
+    block.query_key_value.kernel.assign(
+        np.concatenate([np.reshape(d.kernel, (hidden_dim, hidden_dim)) for d in dense], axis=1)
+    )
+    block.query_key_value.bias.assign(np.concatenate([np.reshape(d.bias, -1) for d in dense]))
+    output = attention._output_dense
+    block.attention_output.kernel.assign(np.reshape(output.kernel, (hidden_dim, hidden_dim)))
+    block.attention_output.bias.assign(output.bias)
+    pairs = [
+        (block.attention_norm, reference._self_attention_layer_norm),
+        (block.feedforward_norm, reference._feedforward_layer_norm),
+        (block.feedforward_intermediate, reference._feedforward_intermediate_dense),
+        (block.feedforward_output, reference._feedforward_output_dense),
+    ]
+    for ours, theirs in pairs:
+        ours.set_weights(theirs.get_weights())
+    return reference, block
+
+
+def test_block_computes_what_keras_hub_decoder_block_does():
+    reference, block = _keras_hub_block_and_gpt_block()
+    x = np.random.default_rng(0).normal(size=(2, 6, 8)).astype("float32")
+    mask = np.array([[1] * 6, [1] * 4 + [0] * 2], dtype=bool)
+    expected = reference(x, decoder_padding_mask=mask)
+    np.testing.assert_allclose(block(x, padding_mask=mask), expected, atol=1e-5)
+    # Without padding: causal attention alone.
+    np.testing.assert_allclose(block(x), reference(x), atol=1e-5)
+
+
+def test_block_attention_by_hand():
+    # Zero queries and keys: each position attends equally to itself and every earlier,
+    # unpadded one. Values are the normalized inputs, the output projection is the identity
+    # and the feed-forward branch gives zero, so position i's output is its input plus the
+    # mean of the normalized inputs it may see.
+    block = GPTBlock(hidden_dim=2, num_heads=1, intermediate_dim=1, layer_norm_epsilon=0.0)
+    block.build((None, None, 2))
+    kernel = np.zeros((2, 6), "float32")
+    kernel[:, 4:] = np.eye(2)
+    block.query_key_value.kernel.assign(kernel)
+    block.attention_output.kernel.assign(np.eye(2))
+    block.feedforward_output.kernel.assign(np.zeros((1, 2)))
+    x = np.array([[[3.0, 1.0], [0.0, 2.0], [5.0, -1.0]]], dtype="float32")
+    # A width-2 LayerNormalization maps (a, b) to (1, -1) when a > b, (-1, 1) otherwise.
+    normalized = np.array([[1.0, -1.0], [-1.0, 1.0], [1.0, -1.0]])
+    expected = x[0] + np.cumsum(normalized, axis=0) / np.arange(1, 4)[:, None]
+    np.testing.assert_allclose(block(x)[0], expected, atol=1e-5)
+    # The third position padded: the others no longer see it (the first two do not anyway).
+    padded = block(x, padding_mask=np.array([[True, True, False]]))[0]
+    np.testing.assert_allclose(padded[:2], expected[:2], atol=1e-5)
+    np.testing.assert_allclose(padded[2], x[0, 2] + normalized[:2].mean(0), atol=1e-5)
+
+
+def test_block_initial_scale_is_keras_hub_s():
+    reference = keras_hub.layers.TransformerDecoder(512, 4, normalize_first=True)
+    reference.build((None, None, 128))
+    block = GPTBlock(128, 4, 512)
+    block.build((None, None, 128))
+    attention = reference._self_attention_layer
+    # Uniform kernels, Glorot's limit for a 128 x 128 matrix: sqrt(6 / (128 + 128)).
+    limit = (6 / 256) ** 0.5
+    for ours, theirs in [
+        (block.query_key_value.kernel, attention._query_dense.kernel),
+        (block.attention_output.kernel, attention._output_dense.kernel),
+    ]:
+        ours, theirs = np.asarray(ours), np.asarray(theirs)
+        assert np.abs(ours).max() <= limit and np.abs(theirs).max() <= limit
+        assert np.abs(ours).max() > 0.99 * limit
+        np.testing.assert_allclose(ours.std(), theirs.std(), rtol=0.05)
+
+
+def test_block_dropout_only_in_training():
+    block = GPTBlock(8, 2, 16, dropout=0.5)
+    x = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+    np.testing.assert_allclose(block(x), block(x, training=False))
+    assert not np.allclose(block(x, training=True), block(x))
+
+
+def test_block_fully_padded_row_stays_finite():
+    block = GPTBlock(8, 2, 16)
+    x = np.random.default_rng(0).normal(size=(1, 4, 8)).astype("float32")
+    assert np.all(np.isfinite(block(x, padding_mask=np.zeros((1, 4), bool))))
+
+
+def test_block_config_round_trip():
+    block = GPTBlock(8, 2, 16, dropout=0.2, activation="relu", name="b")
+    clone = GPTBlock.from_config(block.get_config())
+    assert clone.get_config() == block.get_config()
+
+
+def test_block_rejects_heads_that_do_not_divide_the_width():
+    with pytest.raises(ValueError, match="Expected a multiple of num_heads=3. Received: hidden"):
+        GPTBlock(hidden_dim=8, num_heads=3, intermediate_dim=16)
+
+
+def test_block_rejects_inputs_of_another_width():
+    with pytest.raises(ValueError, match=r"hidden_dim=8. Received: input_shape=\(2, 5, 6\)"):
+        GPTBlock(8, 2, 16)(np.zeros((2, 5, 6), "float32"))
+
+
+def test_cached_call_rejects_a_model_without_gpt_blocks():
+    ids = keras.Input(shape=(None,), dtype="int32")
+    x = keras_hub.layers.TokenAndPositionEmbedding(30, 16, 8, name="embedding")(ids)
+    x = keras_hub.layers.TransformerDecoder(16, 2, normalize_first=True)(x)
+    old = keras.Model(ids, keras.layers.Dense(30, name="logits")(x), name="gpt")
+    with pytest.raises(ValueError, match="Expected a model from build_gpt, made of GPTBlock"):
+        gpt_initial_cache(old, batch_size=1)
