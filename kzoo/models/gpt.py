@@ -43,8 +43,9 @@ class GPTBlock(keras.layers.Layer):
     The same computation as keras-hub's `TransformerDecoder(normalize_first=True)` without
     cross-attention, with the queries, keys and values made by one Dense of width
     `3 * hidden_dim` instead of three per-head einsums: on a CPU under XLA the GPT recipe's
-    training step is 1.13x faster this way (benchmarks/results/peers.md). Its kernels start at
-    the scale of keras-hub's, so the losses measured with keras-hub's blocks carry over.
+    training step is 1.04x-1.09x faster this way (benchmarks/results/peers.md). Its kernels
+    start at the scale of keras-hub's, so the losses measured with keras-hub's blocks carry
+    over.
 
     Args:
         hidden_dim: int. Width of the inputs and outputs.
