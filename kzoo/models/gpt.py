@@ -272,12 +272,18 @@ def build_gpt(
     validation.int_at_least("vocabulary_size", vocabulary_size, 2)
     validation.positive_int("max_sequence_length", max_sequence_length)
     validation.positive_int("num_layers", num_layers)
-    validation.positive_int("num_heads", num_heads)
-    validation.positive_int("hidden_dim", hidden_dim)
-    validation.divisible("hidden_dim", hidden_dim, "num_heads", num_heads)
-    validation.positive_int("intermediate_dim", intermediate_dim)
-    validation.rate("dropout", dropout)
-    validation.one_of("activation", activation, ("gelu", "relu"))
+    # The blocks check their own arguments, before the embedding is built with hidden_dim.
+    blocks = [
+        GPTBlock(
+            hidden_dim,
+            num_heads,
+            intermediate_dim,
+            dropout=dropout,
+            activation=activation,
+            name=f"block_{i}",
+        )
+        for i in range(num_layers)
+    ]
 
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     # Padding is masked explicitly, as in keras-hub's backbones; the loss ignores padded targets.
@@ -288,15 +294,8 @@ def build_gpt(
     # GPT-2's embedding dropout: with the blocks' own, it keeps nanoGPT's 10M-parameter model
     # from overfitting tiny Shakespeare as early (benchmarks/results/gpt_scale.md).
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
-    for i in range(num_layers):
-        x = GPTBlock(
-            hidden_dim,
-            num_heads,
-            intermediate_dim,
-            dropout=dropout,
-            activation=activation,
-            name=f"block_{i}",
-        )(x, padding_mask=padding_mask)
+    for block in blocks:
+        x = block(x, padding_mask=padding_mask)
     x = keras.layers.LayerNormalization(name="final_norm")(x)
     logits = keras.layers.Dense(vocabulary_size, dtype="float32", name="logits")(x)
     model = keras.Model(token_ids, logits, name="gpt")
