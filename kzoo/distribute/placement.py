@@ -19,8 +19,14 @@ import tensorflow as tf
 
 from kzoo.distribute.cpu import bfloat16_flags
 from kzoo.distribute.keras_distribution import join_jax_processes, resolve_distribution
-from kzoo.distribute.strategy import describe_strategy, is_chief, is_tpu, resolve_strategy
-from kzoo.distribute.xla import xla_supported
+from kzoo.distribute.strategy import (
+    describe_strategy,
+    is_chief,
+    is_tpu,
+    resolve_strategy,
+    uses_gpu,
+)
+from kzoo.distribute.xla import trace_with_philox, xla_supported
 
 
 def join_processes(name="auto"):
@@ -90,7 +96,12 @@ class TensorFlowPlacement:
         return requested
 
     def xla(self, model, requested):
-        """`(jit_compile, why not)`: XLA when asked and it works for the model here."""
+        """`(jit_compile, why not)`: XLA when asked and it works for the model here. On CPU the
+        model's train step then traces with Philox named (`xla.trace_with_philox`): the same
+        random numbers, which XLA draws ~40x faster so."""
         if not requested:
             return False, None
-        return xla_supported(model, self.strategy)
+        supported, reason = xla_supported(model, self.strategy)
+        if supported and not uses_gpu(self.strategy) and not is_tpu(self.strategy):
+            trace_with_philox(model)
+        return supported, reason
