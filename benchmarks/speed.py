@@ -12,8 +12,7 @@ rate and epochs:
 - **kzoo recipe default**: the recipe's own run (`kzoo.training.Run`): `TextVectorization`,
   length buckets padded to bucket boundaries, a shuffled and prefetched `tf.data` pipeline
   (`kzoo.data.batching.batch_by_length`), 16 training steps per compiled call, and XLA where
-  the recipe asks for it (all but the word2vec classifier) and the runner keeps it; the row
-  says which ran;
+  the recipe asks for it and the runner keeps it; the row says which ran;
 - **kzoo, XLA the other way**: the same run with the recipe's `xla` setting flipped.
 
 All three build the model with the same kzoo factory and the recipe's `model_args`, so masking
