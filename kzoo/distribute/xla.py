@@ -110,9 +110,9 @@ def philox_random_ops():
     TensorShape([2, 4])
     """
     replaced = {name: getattr(keras_tf_random, name) for name in _PHILOX_OPS}
-    for name in _PHILOX_OPS:
-        setattr(keras_tf_random, name, _PHILOX_OPS[name])
     try:
+        for name, op in _PHILOX_OPS.items():
+            setattr(keras_tf_random, name, op)
         yield
     finally:
         for name, op in replaced.items():

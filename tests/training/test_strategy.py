@@ -513,6 +513,9 @@ def test_random_numbers_keep_xla_on_cpu(name, kwargs):
     # Drawn with Philox named (xla.trace_with_philox), they cost XLA what they cost TensorFlow.
     model = kzoo.build_model(name, **{**kzoo.registry.get_model_entry(name).tiny.kwargs, **kwargs})
     assert xla.xla_supported(model) == (True, None)
+
+
+def test_recurrent_dropout_keeps_xla_on_cpu():
     inputs = keras.Input(shape=(None, 3))
     model = keras.Model(inputs, keras.layers.LSTM(2, recurrent_dropout=0.1, name="rnn")(inputs))
     assert xla.xla_supported(model) == (True, None)
