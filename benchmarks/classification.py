@@ -100,7 +100,8 @@ EXPLANATIONS = [
     "here trains on the 6,920 sentences only, while Kim's 82.7 also trained on the treebank's "
     "labelled phrases, which ../shared/data does not have.",
     "**What was tried.** The recipe's default is now Kim's own training: Adadelta (rho 0.95, "
-    "learning rate 1.0; `--optimizer adadelta`, applied densely so that XLA compiles it), a "
+    "learning rate 1.0; `--optimizer adadelta`: every embedding row's accumulators decay "
+    "every step, as in a dense update, computed on the rows a batch looks up), a "
     "max-norm of 3 on the output weights (`build_kim_cnn(max_norm=3)`), batch 50, up to 25 "
     "epochs, testing the epoch of best validation accuracy (`--monitor val_accuracy`). The "
     "table at the end runs the recipe's earlier default (Adam) on the same splits. By hand, on "

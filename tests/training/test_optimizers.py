@@ -4,6 +4,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from kzoo.optimizers import DenseAdadelta, build_optimizer, learning_rate_schedule
 
@@ -43,6 +44,109 @@ def test_dense_adadelta_saves_and_loads_with_the_model(tmp_path):
     assert isinstance(loaded.optimizer, DenseAdadelta)
     assert loaded.optimizer.get_config()["rho"] == 0.95
     assert loaded.optimizer.get_config()["clipnorm"] == 5.0
+
+
+class KerasDenseAdadelta(keras.optimizers.Adadelta):
+    """Keras' own update over the whole table: the reference `DenseAdadelta` must equal."""
+
+    def apply(self, grads, trainable_variables=None):
+        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        return super().apply(grads, trainable_variables)
+
+
+def _classifier(seed):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.Input((None,), dtype="int32"),
+            keras.layers.Embedding(40, 3),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(1),
+        ]
+    )
+
+
+def _batches(steps):
+    # Ids repeat within a batch (0 most of all) and many rows go unused for steps at a time.
+    rng = np.random.default_rng(0)
+    ids = [np.where(rng.random((3, 5)) < 0.3, 0, rng.integers(0, 40, (3, 5))) for _ in range(steps)]
+    return [(x, rng.normal(size=(3, 1))) for x in ids]
+
+
+def _train(optimizer, batches, jit_compile, model=None):
+    model = model or _classifier(1)
+    model.compile(optimizer, "mse", jit_compile=jit_compile)
+    for x, y in batches:
+        model.train_on_batch(x, y)
+    return model
+
+
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
+def test_dense_adadelta_equals_keras_update_of_the_whole_table(jit_compile):
+    batches = _batches(25)
+    ours = _train(DenseAdadelta(1.0, rho=0.95, epsilon=1e-6), batches, jit_compile)
+    keras_ = _train(KerasDenseAdadelta(1.0, rho=0.95, epsilon=1e-6), batches, jit_compile)
+    for mine, theirs in zip(ours.weights, keras_.weights):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-7)
+    # Stored accumulators times the decay each row missed are Keras' accumulators.
+    table = ours.layers[0].embeddings
+    missed = 25 - ours.optimizer.row_steps(table).numpy()
+    assert missed.max() > 0  # some rows went unused in the last steps
+    index = ours.optimizer._get_variable_index(table)
+    for mine, theirs in [
+        (ours.optimizer._accumulated_grads, keras_.optimizer._accumulated_grads),
+        (ours.optimizer._accumulated_delta_vars, keras_.optimizer._accumulated_delta_vars),
+    ]:
+        caught_up = mine[index].numpy() * 0.95 ** missed[:, None]
+        np.testing.assert_allclose(caught_up, theirs[index].numpy(), rtol=1e-5, atol=1e-12)
+
+
+def test_dense_adadelta_touches_only_the_rows_a_batch_looks_up():
+    model = _train(DenseAdadelta(1.0), [(np.array([[1, 2, 1]]), np.ones((1, 1)))], False)
+    table = model.layers[0].embeddings
+    accumulated = model.optimizer._accumulated_grads[model.optimizer._get_variable_index(table)]
+    before = table.numpy(), accumulated.numpy()
+    model.train_on_batch(np.array([[2, 5]]), np.ones((1, 1)))
+    changed = [np.flatnonzero(np.any(a != b, axis=1)) for a, b in zip(before, (table, accumulated))]
+    assert [rows.tolist() for rows in changed] == [[2, 5], [2, 5]]
+    np.testing.assert_array_equal(model.optimizer.row_steps(table).numpy()[:6], [0, 1, 2, 0, 0, 2])
+
+
+def test_dense_adadelta_catches_up_a_rows_missed_decay_by_hand():
+    # One id, gradient -1 on its one weight at steps 1 and 4, none at steps 2 and 3.
+    model = keras.Sequential(
+        [
+            keras.Input((1,), dtype="int32"),
+            keras.layers.Embedding(3, 1, embeddings_initializer="zeros"),
+            keras.layers.Flatten(),
+        ]
+    )
+    model.compile(DenseAdadelta(1.0, rho=0.5, epsilon=1e-6), "mse", jit_compile=True)
+    model.train_on_batch(np.array([[1]]), np.array([[0.5]]))  # dLoss/dOutput = -1
+    model.train_on_batch(np.array([[2]]), np.array([[0.0]]))
+    model.train_on_batch(np.array([[2]]), np.array([[0.0]]))
+    weight = float(model.layers[0].embeddings[1, 0])
+    model.train_on_batch(np.array([[1]]), np.array([[0.5 + weight]]))
+    rho, eps = 0.5, 1e-6
+    grad_1 = (1 - rho) * 1.0
+    step_1 = np.sqrt(eps) / np.sqrt(grad_1 + eps)
+    delta_1 = (1 - rho) * step_1**2
+    grad_4 = rho * (rho**2 * grad_1) + (1 - rho) * 1.0
+    step_4 = np.sqrt(rho**2 * delta_1 + eps) / np.sqrt(grad_4 + eps)
+    np.testing.assert_allclose(weight, step_1, rtol=1e-5)
+    np.testing.assert_allclose(float(model.layers[0].embeddings[1, 0]), step_1 + step_4, rtol=1e-5)
+
+
+def test_dense_adadelta_resumes_from_a_saved_model_as_if_never_stopped(tmp_path):
+    batches = _batches(12)
+    whole = _train(DenseAdadelta(1.0), batches, True)
+    first = _train(DenseAdadelta(1.0), batches[:6], True)
+    first.save(tmp_path / "half.keras")
+    second = keras.models.load_model(tmp_path / "half.keras")
+    for x, y in batches[6:]:
+        second.train_on_batch(x, y)
+    for resumed, uninterrupted in zip(second.weights, whole.weights):
+        np.testing.assert_allclose(resumed.numpy(), uninterrupted.numpy(), rtol=1e-6, atol=1e-8)
 
 
 def test_adam_is_keras_adam():
