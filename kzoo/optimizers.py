@@ -65,7 +65,9 @@ class DenseAdadelta(keras.optimizers.Adadelta):
     def update_step(self, grad, variable, learning_rate):
         index = self._get_variable_index(variable)
         row_steps = self._row_steps[index]
-        if not isinstance(grad, tf.IndexedSlices) or row_steps is None:
+        if not isinstance(grad, tf.IndexedSlices):  # a dense gradient, on any backend
+            return super().update_step(grad, variable, learning_rate)
+        if row_steps is None:
             return super().update_step(tf.convert_to_tensor(grad), variable, learning_rate)
         dtype = variable.dtype
         rho, epsilon = self.rho, self.epsilon
