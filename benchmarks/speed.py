@@ -170,13 +170,16 @@ def _keras_optimizer(config):
     """The recipe's optimizer as a notebook writes it: Keras' own class, not kzoo's.
 
     Keras' Adadelta updates an embedding's whole table every step, as kzoo's `DenseAdadelta`
-    does in effect; kzoo's computes it on the looked-up rows, which is kzoo's to gain.
+    does in effect; kzoo's computes it on the looked-up rows, which is kzoo's to gain. The
+    settings are those `build_optimizer` gives the recipe.
     """
-    if config["optimizer"] == "adadelta":
-        return keras.optimizers.Adadelta(
-            config["learning_rate"], rho=0.95, epsilon=1e-6, clipnorm=config["clipnorm"]
-        )
-    return keras.optimizers.Adam(config["learning_rate"], clipnorm=config["clipnorm"])
+    from kzoo.optimizers import build_optimizer
+
+    kzoo_optimizer = build_optimizer(
+        config["optimizer"], config["learning_rate"], clipnorm=config["clipnorm"]
+    )
+    keras_class = next(c for c in type(kzoo_optimizer).__mro__ if c.__module__.startswith("keras."))
+    return keras_class.from_config(kzoo_optimizer.get_config())
 
 
 def _documents_way(config, train, valid, epochs, shared):

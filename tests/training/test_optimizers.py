@@ -78,8 +78,8 @@ def _batches(steps):
     return [(x, rng.normal(size=(3, 1))) for x in ids]
 
 
-def _train(optimizer, batches, jit_compile, model=None):
-    model = model or _classifier(1)
+def _train(optimizer, batches, jit_compile):
+    model = _classifier(1)
     model.compile(optimizer, "mse", jit_compile=jit_compile)
     for x, y in batches:
         model.train_on_batch(x, y)
