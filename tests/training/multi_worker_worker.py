@@ -56,8 +56,9 @@ MODELS = {
 CLUSTER_MODEL = "cnn_sentiment"
 
 
-def build_model(name="lstm_classifier", jit_compile="auto"):
-    """Builds and compiles a tiny kzoo classifier; call inside the strategy's scope."""
+def build_model(name="lstm_classifier", jit_compile="auto", optimizer=None):
+    """Builds and compiles a tiny kzoo classifier (Adam by default); call inside the strategy's
+    scope."""
     import keras
 
     import kzoo
@@ -65,7 +66,7 @@ def build_model(name="lstm_classifier", jit_compile="auto"):
     keras.utils.set_random_seed(SEED)
     model = kzoo.build_model(name, **MODELS[name])
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=0.02),
+        optimizer=optimizer or keras.optimizers.Adam(learning_rate=0.02),
         loss=keras.losses.BinaryCrossentropy(),
         metrics=[keras.metrics.BinaryAccuracy(name="accuracy")],
         jit_compile=jit_compile,
@@ -177,6 +178,21 @@ def run_mirrored(out_path):
     result["history"] = multi_worker.fit(model, train, **FIT_ARGS).history
     single = build_model()  # the default strategy: one device, same global batch
     result["single_device_history"] = single.fit(train, **FIT_ARGS).history
+
+    # kzoo's Adadelta, computed on the looked-up rows, against Keras' update of the whole table,
+    # both under the strategy: the replicas' rows arrive concatenated, so an id repeats across
+    # replicas as well as within a batch.
+    from test_optimizers import KerasDenseAdadelta  # this file's folder is on the path
+
+    from kzoo.optimizers import DenseAdadelta
+
+    result["adadelta_weights"] = {}
+    for name, optimizer_class in (("rows", DenseAdadelta), ("whole_table", KerasDenseAdadelta)):
+        with strategy.scope():
+            optimizer = optimizer_class(1.0, rho=0.95, epsilon=1e-6)
+            model = build_model("cnn_sentiment", optimizer=optimizer)
+        multi_worker.fit(model, train, **FIT_ARGS)
+        result["adadelta_weights"][name] = [weight.numpy().tolist() for weight in model.weights]
 
     # XLA under 2 replicas: what kzoo says, and what happens when it is tried anyway.
     with strategy.scope():
