@@ -19,7 +19,9 @@ class DenseAdadelta(keras.optimizers.Adadelta):
     matrix, the step up to which its accumulators are decayed, and applies the `rho ** k` it
     missed when a batch next looks it up: the dense update's weights (up to rounding), at a cost
     that grows with the batch instead of the table, under XLA or not. Dense gradients, and every
-    gradient when clipping is set, take Keras' dense update. Arguments are Keras' `Adadelta`'s.
+    gradient when clipping is set, take Keras' dense update. A model saved by an earlier kzoo,
+    whose DenseAdadelta had no row steps, resumes with its accumulators. Arguments are Keras'
+    `Adadelta`'s.
 
     Example:
 
@@ -53,6 +55,19 @@ class DenseAdadelta(keras.optimizers.Adadelta):
         """The steps up to which each row of `variable` has its accumulators decayed (a row's
         stored accumulators times `rho ** (iterations - row_steps)` are the dense update's)."""
         return self._row_steps[self._get_variable_index(variable)]
+
+    def load_own_variables(self, store):
+        rows = [steps for steps in getattr(self, "_row_steps", []) if steps is not None]
+        if not rows or len(store.keys()) != len(self.variables) - len(rows):
+            return super().load_own_variables(store)
+        # Saved by a kzoo whose DenseAdadelta updated the whole table and had no row steps:
+        # Keras would skip it with a warning and restart the accumulators. The other variables
+        # come in the same order, and every row was decayed up to the saved step.
+        own = [variable for variable in self.variables if not any(variable is r for r in rows)]
+        for i, variable in enumerate(own):
+            variable.assign(store[str(i)])
+        for steps in rows:
+            steps.assign(keras.ops.full(steps.shape, self.iterations, dtype="int32"))
 
     def apply(self, grads, trainable_variables=None):
         if self.clipnorm or self.global_clipnorm or self.clipvalue:

@@ -162,6 +162,28 @@ def test_dense_adadelta_resumes_from_a_saved_model_as_if_never_stopped(tmp_path)
         np.testing.assert_allclose(resumed.numpy(), uninterrupted.numpy(), rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.skipif(not ON_TENSORFLOW, reason="row steps exist only for TensorFlow's rows")
+def test_dense_adadelta_resumes_from_a_file_saved_before_row_steps(tmp_path, recwarn):
+    # An earlier kzoo's DenseAdadelta had Keras' Adadelta's variables and updated the whole
+    # table: a run saved by it resumes with its accumulators, each row decayed up to that step.
+    batches = _batches(12)
+    whole = _train(KerasDenseAdadelta(1.0, rho=0.95, epsilon=1e-6), batches, True)
+    old = _train(KerasDenseAdadelta(1.0, rho=0.95, epsilon=1e-6), batches[:6], True)
+    old.save(tmp_path / "old.keras")
+    resumed = _classifier(2)
+    resumed.compile(DenseAdadelta(1.0, rho=0.95, epsilon=1e-6), "mse", jit_compile=True)
+    resumed.optimizer.build(resumed.trainable_variables)
+    resumed.load_weights(tmp_path / "old.keras")
+    assert not [w for w in recwarn if "Skipping variable loading" in str(w.message)]
+    table = resumed.layers[0].embeddings
+    assert int(resumed.optimizer.iterations) == 6
+    np.testing.assert_array_equal(resumed.optimizer.row_steps(table).numpy(), np.full(40, 6))
+    for x, y in batches[6:]:
+        resumed.train_on_batch(x, y)
+    for mine, uninterrupted in zip(resumed.weights, whole.weights):
+        np.testing.assert_allclose(mine.numpy(), uninterrupted.numpy(), rtol=1e-5, atol=1e-7)
+
+
 def test_adam_is_keras_adam():
     optimizer = build_optimizer("adam", 1e-3)
     # Keras' own class (on PyTorch, Keras makes its backend's subclass of it).
