@@ -59,6 +59,11 @@ SETTINGS = dict(
     learning_rate=1e-3,
     clipnorm=5.0,  # recurrent models: clip exploding gradients
     early_stopping_patience=4,
+    # A batch's character ids are as wide as its longest word, so nearly every batch of real
+    # text has a new shape, and XLA would compile the whole step again for each: the English
+    # Web Treebank's first epoch had not ended after 12 minutes with it, against 78 s without
+    # (benchmarks/results/tagging.md). `--xla` still asks for it.
+    xla=False,
 )
 
 # Options that train this recipe in seconds, for tests and fault checks.

@@ -22,7 +22,7 @@ from kzoo.tasks.token_classification import (
     model_inputs,
     tag_names,
 )
-from kzoo.training import parse_settings
+from kzoo.training import Run, parse_settings
 from kzoo_cli import main as kzoo_main
 
 SETTINGS = importlib.import_module("kzoo.recipes.bilstm_tagger").SETTINGS
@@ -216,3 +216,14 @@ def test_a_run_folder_exports_and_serves_what_its_model_predicts(tmp_path):
     np.testing.assert_allclose(ids["scores"].numpy()[0], probabilities, atol=1e-5)
     kinds = [t.decode() for t in outputs["entity_types"].numpy()[0] if t]
     assert kinds == [kind for kind, _, _ in get_entities(expected)]
+
+
+@pytest.mark.parametrize("extra, compiled", [([], False), (["--xla"], True)])
+def test_the_recipe_trains_without_xla_unless_asked(tmp_path, extra, compiled):
+    # Each batch's character ids are as wide as its longest word: with XLA, nearly every batch
+    # of real text would compile the whole step again.
+    settings = importlib.import_module("kzoo.recipes.bilstm_tagger").SETTINGS
+    argv = [*TINY, "--output-dir", str(tmp_path), *extra]
+    run = Run(parse_settings(settings, argv))
+    model = run.build_model(run.load_data())
+    assert model.jit_compile is compiled
