@@ -220,10 +220,8 @@ def test_a_run_folder_exports_and_serves_what_its_model_predicts(tmp_path):
 
 @pytest.mark.parametrize("extra, compiled", [([], False), (["--xla"], True)])
 def test_the_recipe_trains_without_xla_unless_asked(tmp_path, extra, compiled):
-    # Each batch's character ids are as wide as its longest word: with XLA, nearly every batch
-    # of real text would compile the whole step again.
-    settings = importlib.import_module("kzoo.recipes.bilstm_tagger").SETTINGS
+    # The recipe's settings say why (a new character width nearly every batch).
     argv = [*TINY, "--output-dir", str(tmp_path), *extra]
-    run = Run(parse_settings(settings, argv))
+    run = Run(parse_settings(SETTINGS, argv))
     model = run.build_model(run.load_data())
     assert model.jit_compile is compiled
