@@ -75,7 +75,7 @@ def time_keras(run, data, batches, epochs):
 
     model.fit(dataset, epochs=epochs, verbose=0, callbacks=[EpochTimer()])
     # What the runner chose: the recipe's precision (auto: mixed bfloat16 without XLA on a CPU
-    # with AMX) and whether its steps were compiled with XLA.
+    # with AMX or AVX512-BF16) and whether its steps were compiled with XLA.
     how = {"precision": run.policy, "xla": bool(model.jit_compile)}
     return seconds, model.count_params(), how
 

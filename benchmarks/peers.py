@@ -190,7 +190,7 @@ def _report(models, frameworks, figures, failures, load_start, load_end, rounds,
             "length-bucketed)",
             "runs": f"the first {batches} batches, {epochs} epochs each, seed 0; kzoo in its "
             "recipe's precision (the char LSTM's auto: mixed bfloat16 without XLA on a CPU with "
-            "AMX, float32 with XLA elsewhere), the peers in float32",
+            "AMX or AVX512-BF16, float32 with XLA elsewhere), the peers in float32",
             "rounds": f"{rounds}, frameworks interleaved per model, their order turned every round",
         },
     )

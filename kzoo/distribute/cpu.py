@@ -1,13 +1,14 @@
 """This machine's CPU as /proc/cpuinfo describes it: its model and its instruction sets.
 
-The runner asks whether the CPU has bfloat16 matrix units (AMX), where the `auto` precision
-trains in mixed bfloat16 (`kzoo.distribute.placement`); the benchmarks record the CPU in their
-reports. Where there is no /proc/cpuinfo (off Linux) nothing is found, and kzoo keeps float32.
+The runner asks whether the CPU has bfloat16 instructions (AMX, AVX512-BF16), where the `auto`
+precision trains in mixed bfloat16 (`kzoo.distribute.placement`); the benchmarks record the CPU
+in their reports. Where there is no /proc/cpuinfo (off Linux) nothing is found, and kzoo keeps
+float32.
 """
 
-# The CPU instruction sets that compute in bfloat16 natively: AMX's tile matrix multiply, and
-# AVX-512's bfloat16 dot products.
-BFLOAT16_FLAGS = ("amx_bf16", "avx512_bf16")
+# The CPU instruction sets that compute in bfloat16 natively, as /proc/cpuinfo names them and
+# as a run's log does: AMX's tile matrix multiply, and AVX-512's bfloat16 dot products.
+BFLOAT16_FLAGS = {"amx_bf16": "AMX bfloat16 units", "avx512_bf16": "AVX512-BF16 instructions"}
 
 
 def read_cpuinfo(path="/proc/cpuinfo"):

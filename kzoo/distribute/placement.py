@@ -17,7 +17,7 @@ Example:
 import keras
 import tensorflow as tf
 
-from kzoo.distribute.cpu import bfloat16_flags
+from kzoo.distribute.cpu import BFLOAT16_FLAGS, bfloat16_flags
 from kzoo.distribute.keras_distribution import join_jax_processes, resolve_distribution
 from kzoo.distribute.strategy import (
     describe_strategy,
@@ -72,14 +72,16 @@ class TensorFlowPlacement:
 
     def precision(self, mixed):
         """`(dtype policy, why)` for the `mixed_precision` setting: mixed precision is bfloat16
-        on TPUs and CPUs, float16 on GPUs; `"auto"` is mixed bfloat16 on a CPU with AMX, `why`
-        saying so, and float32 elsewhere."""
+        on TPUs and CPUs, float16 on GPUs; `"auto"` is mixed bfloat16 on a CPU with bfloat16
+        instructions (AMX or AVX512-BF16), `why` naming them, and float32 elsewhere."""
         on_cpu = not is_tpu(self.strategy) and not tf.config.list_physical_devices("GPU")
         if mixed == "auto":
-            # Measured on AMX only (benchmarks/results/precision.md); AVX512-BF16 alone
-            # doubles the matmul peak at most, and a CPU without either only emulates bfloat16.
-            if on_cpu and "amx_bf16" in bfloat16_flags():
-                return "mixed_bfloat16", "auto: this CPU has AMX bfloat16 units"
+            # Measured on both (benchmarks/results/precision.md): the char LSTM trains 1.35x
+            # faster on an AMX Xeon, 1.27x on an AVX512-BF16 EPYC; a CPU without either only
+            # emulates bfloat16.
+            found = bfloat16_flags() if on_cpu else []
+            if found:
+                return "mixed_bfloat16", f"auto: this CPU has {BFLOAT16_FLAGS[found[0]]}"
             return "float32", None
         if not mixed:
             return "float32", None

@@ -156,7 +156,8 @@ SETTINGS = {
         False,
         "bool_or_auto",
         "mixed_float16 on GPU, mixed_bfloat16 on TPU/CPU; auto: mixed_bfloat16 without XLA on a "
-        "CPU with AMX (TensorFlow's kernels use it, XLA's do not), float32 elsewhere",
+        "CPU with AMX or AVX512-BF16 (TensorFlow's kernels use them, XLA's do not), float32 "
+        "elsewhere",
     ),
     "seed": Setting(
         0, int, "seed for data splits, shuffling and initialisation", bounds="[0, 4294967296)"

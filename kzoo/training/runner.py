@@ -243,7 +243,10 @@ class Run:
         requested = c["xla"] if xla is None else xla
         if requested and self.auto_precision:
             jit_compile = False
-            reason = "mixed bfloat16 (auto) trains faster on TensorFlow's kernels, which use AMX"
+            reason = (
+                "mixed bfloat16 (auto) trains faster on TensorFlow's kernels, which use the CPU's "
+                "bfloat16 instructions"
+            )
         else:
             jit_compile, reason = self.placement.xla(model, requested)
         if reason:

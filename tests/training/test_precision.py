@@ -1,5 +1,6 @@
 """The `mixed_precision` setting: true, false or `auto`, which trains in mixed bfloat16 without
-XLA on a CPU with AMX and in float32 elsewhere (its speed: `python -m benchmarks precision`)."""
+XLA on a CPU with AMX or AVX512-BF16 and in float32 elsewhere (its speed: `python -m benchmarks
+precision`)."""
 
 import json
 
@@ -11,7 +12,8 @@ from kzoo.training import parse_settings
 from kzoo_cli import main as kzoo_main
 
 DEMO = {"recipe": "demo", "model": "lstm_classifier", "task": "classification"}
-UNITS = "this CPU has AMX bfloat16 units"
+AMX_WHY = "this CPU has AMX bfloat16 units"
+AVX512_BF16_WHY = "this CPU has AVX512-BF16 instructions"
 AMX = "processor\t: 0\nflags\t\t: fpu avx512f amx_tile amx_bf16 avx512_bf16\n"
 
 
@@ -57,8 +59,8 @@ def test_mixed_precision_other_values_are_refused(capsys):
 @pytest.mark.parametrize(
     "flags, mixed, expected",
     [
-        (["amx_bf16", "avx512_bf16"], "auto", ("mixed_bfloat16", f"auto: {UNITS}")),
-        (["avx512_bf16"], "auto", ("float32", None)),
+        (["amx_bf16", "avx512_bf16"], "auto", ("mixed_bfloat16", f"auto: {AMX_WHY}")),
+        (["avx512_bf16"], "auto", ("mixed_bfloat16", f"auto: {AVX512_BF16_WHY}")),
         ([], "auto", ("float32", None)),
         ([], True, ("mixed_bfloat16", None)),
         (["amx_bf16"], False, ("float32", None)),
@@ -70,17 +72,19 @@ def test_auto_precision_on_tensorflow_cpus(monkeypatch, flags, mixed, expected):
     assert on_cpu.precision(mixed) == expected
 
 
-@pytest.mark.parametrize("amx", [True, False])
-def test_auto_precision_trains_and_exports(monkeypatch, tmp_path, capsys, amx):
-    monkeypatch.setattr(placement, "bfloat16_flags", lambda: ["amx_bf16"] if amx else [])
+@pytest.mark.parametrize(
+    "flags, why", [(["amx_bf16"], AMX_WHY), (["avx512_bf16"], AVX512_BF16_WHY), ([], None)]
+)
+def test_auto_precision_trains_and_exports(monkeypatch, tmp_path, capsys, flags, why):
+    monkeypatch.setattr(placement, "bfloat16_flags", lambda: flags)
     run_dir, export_dir = tmp_path / "run", tmp_path / "exports"
     argv = ["--epochs", "1", "--steps-per-epoch", "4", "--set", "model_args.units=16"]
     argv += ["--set", "mixed_precision=auto", "--output-dir", str(run_dir)]
     argv += ["--export-dir", str(export_dir)]
     assert kzoo_main(["train", "rnn_generator", *argv]) == 0
     out = capsys.readouterr().out
-    if amx:
-        assert f"precision mixed_bfloat16 (auto: {UNITS})" in out
+    if why:
+        assert f"precision mixed_bfloat16 (auto: {why})" in out
         assert "XLA off for rnn_generator: mixed bfloat16 (auto)" in out
     else:
         assert "precision float32;" in out and "XLA off" not in out
