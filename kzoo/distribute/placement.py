@@ -76,9 +76,8 @@ class TensorFlowPlacement:
         instructions (AMX or AVX512-BF16), `why` naming them, and float32 elsewhere."""
         on_cpu = not is_tpu(self.strategy) and not tf.config.list_physical_devices("GPU")
         if mixed == "auto":
-            # Measured on both (benchmarks/results/precision.md): the char LSTM trains 1.35x
-            # faster on an AMX Xeon, 1.27x on an AVX512-BF16 EPYC; a CPU without either only
-            # emulates bfloat16.
+            # Measured on both (benchmarks/results/precision.md; the recipes that default to
+            # auto say by how much); a CPU without either only emulates bfloat16.
             found = bfloat16_flags() if on_cpu else []
             if found:
                 return "mixed_bfloat16", f"auto: this CPU has {BFLOAT16_FLAGS[found[0]]}"
